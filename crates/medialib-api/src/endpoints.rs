@@ -1,0 +1,20 @@
+//! The endpoint groups.
+
+pub mod media;
+pub mod sharing;
+pub mod system;
+
+use poem_openapi::Tags;
+
+/// Groups of operations in the spec.
+#[derive(Debug, Tags)]
+pub enum ApiTags {
+    /// Upload, list, read, tag and delete media.
+    Media,
+    /// Community copies and access grants.
+    Sharing,
+    /// Activity log and usage.
+    Activity,
+    /// Health checks.
+    System,
+}

@@ -1,0 +1,324 @@
+//! `/v1/media`: upload, list, read, tag and delete.
+
+use futures_util::TryStreamExt;
+use medialib_domain::service::media::{ListRequest, UploadRequest};
+use medialib_domain::{ByteStream, Media, MediaService};
+use poem::http::header;
+use poem::{Body, IntoResponse, Request, Response};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::{Binary, Json};
+use poem_openapi::registry::{
+    MetaHeader, MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
+};
+use poem_openapi::{ApiResponse, OpenApi};
+use time::OffsetDateTime;
+
+use super::ApiTags;
+use crate::error::ApiError;
+use crate::schema::*;
+use crate::security::{actor, ApiKeyAuth};
+
+/// Media endpoints.
+#[derive(Debug, Clone)]
+pub struct MediaApi {
+    pub(crate) service: MediaService,
+}
+
+/// 201 with the stored media.
+#[derive(Debug, ApiResponse)]
+pub enum UploadResponse {
+    /// Stored.
+    #[oai(status = 201)]
+    Created(Json<MediaDto>),
+}
+
+/// The bytes of a media item, streamed with its own `Content-Type`.
+pub struct MediaContent {
+    media: Media,
+    size: u64,
+    stream: ByteStream,
+}
+
+impl IntoResponse for MediaContent {
+    fn into_response(self) -> Response {
+        let body = Body::from_bytes_stream(self.stream.map_err(std::io::Error::other));
+        Response::builder()
+            .status(poem::http::StatusCode::OK)
+            .header(header::CONTENT_TYPE, self.media.content_type.as_str())
+            .header(header::CONTENT_LENGTH, self.size)
+            .header(header::ETAG, format!("\"{}\"", self.media.sha256))
+            .body(body)
+    }
+}
+
+impl ApiResponse for MediaContent {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "The content, with the Content-Type given at upload",
+                status: Some(200),
+                status_range: None,
+                content: vec![MetaMediaType {
+                    content_type: "*/*",
+                    schema: MetaSchemaRef::Inline(Box::new(MetaSchema {
+                        format: Some("binary"),
+                        ..MetaSchema::new("string")
+                    })),
+                }],
+                headers: vec![MetaHeader {
+                    name: "ETag".to_owned(),
+                    description: Some("The quoted SHA-256 of the content".to_owned()),
+                    required: true,
+                    deprecated: false,
+                    schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new("string"))),
+                }],
+            }],
+        }
+    }
+
+    fn register(_registry: &mut Registry) {}
+}
+
+/// Splits `a,b` into tags; an empty parameter means none.
+fn split_tags(raw: Option<String>) -> Vec<String> {
+    raw.map(|raw| {
+        raw.split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+#[OpenApi(prefix_path = "/v1", tag = "ApiTags::Media")]
+impl MediaApi {
+    /// Upload a file
+    ///
+    /// The request body is the raw file; its `Content-Type` is stored with it. The body is
+    /// streamed to storage and hashed on the way. Refused with 409 `path_conflict` when the
+    /// caller already has a file at `path`, 413 `payload_too_large` above `max_upload_bytes`,
+    /// 503 `storage_unavailable` when storage fails (no row is written then). Viewers get 403.
+    #[oai(path = "/media", method = "post", operation_id = "upload_media")]
+    async fn upload_media(
+        &self,
+        auth: ApiKeyAuth,
+        /// Folder and file name relative to the caller's root, e.g. `photos/beach.jpg`.
+        path: Query<String>,
+        /// Comma-separated tags.
+        tags: Query<Option<String>>,
+        /// Optional; must be the API key's tenant.
+        tenant: Query<Option<String>>,
+        request: &Request,
+        body: Binary<Body>,
+    ) -> Result<UploadResponse, ApiError> {
+        let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
+        let content_type = request
+            .content_type()
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        let content_length = request
+            .header(header::CONTENT_LENGTH)
+            .and_then(|v| v.parse::<u64>().ok());
+        let upload = UploadRequest {
+            path: path.0,
+            content_type,
+            tags: split_tags(tags.0),
+            content_length,
+        };
+        let stream: ByteStream = Box::pin(
+            body.0
+                .into_bytes_stream()
+                .map_err(|err| Box::new(err) as medialib_domain::error::BoxError),
+        );
+        let media = self.service.upload_media(&actor, upload, stream).await?;
+        Ok(UploadResponse::Created(Json(media.into())))
+    }
+
+    /// List media
+    ///
+    /// Newest first, with keyset pagination that stays stable under concurrent deletes.
+    /// Admins and viewers see the tenant's media; members their own and what is granted to them.
+    #[oai(path = "/media", method = "get", operation_id = "list_media")]
+    #[allow(clippy::too_many_arguments)]
+    async fn list_media(
+        &self,
+        auth: ApiKeyAuth,
+        /// Page size, 1 to 1000 (default 50).
+        limit: Query<Option<u64>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+        /// Only media with this tag.
+        tag: Query<Option<String>>,
+        /// Only media in this folder or below it (empty: only the root).
+        folder: Query<Option<String>>,
+        /// Only media created before this time (RFC 3339).
+        created_before: Query<Option<OffsetDateTime>>,
+        /// Optional; must be the API key's tenant.
+        tenant: Query<Option<String>>,
+    ) -> Result<Json<MediaPage>, ApiError> {
+        let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
+        let request = ListRequest {
+            limit: limit.0,
+            cursor: cursor.0,
+            tag: tag.0,
+            folder: folder.0,
+            created_before: created_before.0,
+        };
+        Ok(Json(self.service.list_media(&actor, request).await?.into()))
+    }
+
+    /// Get a media item
+    #[oai(path = "/media/:id", method = "get", operation_id = "get_media")]
+    async fn get_media(
+        &self,
+        auth: ApiKeyAuth,
+        /// Media id.
+        id: Path<String>,
+        /// Optional; must be the API key's tenant.
+        tenant: Query<Option<String>>,
+    ) -> Result<Json<MediaDto>, ApiError> {
+        let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
+        Ok(Json(self.service.get_media(&actor, &id.0).await?.into()))
+    }
+
+    /// Download a media item
+    ///
+    /// Streams the bytes with the stored `Content-Type`, `Content-Length` and an `ETag`.
+    #[oai(
+        path = "/media/:id/content",
+        method = "get",
+        operation_id = "download_media"
+    )]
+    async fn download_media(
+        &self,
+        auth: ApiKeyAuth,
+        /// Media id.
+        id: Path<String>,
+        /// Optional; must be the API key's tenant.
+        tenant: Query<Option<String>>,
+    ) -> Result<MediaContent, ApiError> {
+        let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
+        let (media, size, stream) = self.service.open_content(&actor, &id.0).await?;
+        Ok(MediaContent {
+            media,
+            size,
+            stream,
+        })
+    }
+
+    /// Delete a media item
+    ///
+    /// Permanent. One transaction removes the row, its community copy, tag assignments and
+    /// access grants, updates usage and writes the `media_deleted` event; the blobs are
+    /// deleted after the commit. A blob that is already gone counts as deleted. When storage
+    /// fails the answer is still 200, with `storage: "pending"`, and the blob is removed by
+    /// the retry loop. 404 when the media does not exist or the caller cannot see it; 403 when
+    /// the caller can see it but may not delete it (a `read` grantee, a viewer).
+    #[oai(path = "/media/:id", method = "delete", operation_id = "delete_media")]
+    async fn delete_media(
+        &self,
+        auth: ApiKeyAuth,
+        /// Media id: a positive integer.
+        id: Path<String>,
+        /// Optional; must be the API key's tenant.
+        tenant: Query<Option<String>>,
+    ) -> Result<Json<DeleteReceiptDto>, ApiError> {
+        let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
+        Ok(Json(self.service.delete_media(&actor, &id.0).await?.into()))
+    }
+
+    /// Delete a media item by path (legacy)
+    ///
+    /// `path` is relative to the caller's root (or to `owner`'s, for admins), percent-encoded
+    /// as one segment (`Captions%2Fbeach.jpg`) or written out (`Captions/beach.jpg`). Same
+    /// rules and receipt as the delete by id.
+    #[oai(
+        path = "/media/by-path/:path",
+        method = "delete",
+        operation_id = "delete_media_by_path"
+    )]
+    async fn delete_media_by_path(
+        &self,
+        auth: ApiKeyAuth,
+        /// The file's path, e.g. `Captions/caption-1709856234567-beach.jpg`.
+        path: Path<String>,
+        /// Admins only: whose root the path is relative to.
+        owner: Query<Option<String>>,
+        /// Optional; must be the API key's tenant.
+        tenant: Query<Option<String>>,
+    ) -> Result<Json<DeleteReceiptDto>, ApiError> {
+        by_path(
+            &self.service,
+            &auth.0.token,
+            &path.0,
+            owner.0.as_deref(),
+            tenant.0.as_deref(),
+        )
+        .await
+    }
+
+    /// Delete many media items
+    ///
+    /// 1 to 1000 ids, each judged by the rules of the single delete, deleted in one
+    /// transaction. The results are in input order; a repeated id is deleted once and reported
+    /// as `media_not_found` after that.
+    #[oai(
+        path = "/media/bulk-delete",
+        method = "post",
+        operation_id = "bulk_delete_media"
+    )]
+    async fn bulk_delete_media(
+        &self,
+        auth: ApiKeyAuth,
+        body: Json<BulkDeleteRequest>,
+        /// Optional; must be the API key's tenant.
+        tenant: Query<Option<String>>,
+    ) -> Result<Json<BulkDeleteResponse>, ApiError> {
+        let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
+        let receipt = self.service.bulk_delete_media(&actor, &body.0.ids).await?;
+        Ok(Json(receipt.into()))
+    }
+
+    /// Replace the tags of a media item
+    #[oai(
+        path = "/media/:id/tags",
+        method = "put",
+        operation_id = "set_media_tags"
+    )]
+    async fn set_media_tags(
+        &self,
+        auth: ApiKeyAuth,
+        /// Media id.
+        id: Path<String>,
+        body: Json<TagsRequest>,
+        /// Optional; must be the API key's tenant.
+        tenant: Query<Option<String>>,
+    ) -> Result<Json<MediaDto>, ApiError> {
+        let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
+        Ok(Json(
+            self.service
+                .set_tags(&actor, &id.0, &body.0.tags)
+                .await?
+                .into(),
+        ))
+    }
+}
+
+/// The delete by path, shared by the documented route and the catch-all route that accepts
+/// unencoded slashes.
+pub(crate) async fn by_path(
+    service: &MediaService,
+    token: &str,
+    path: &str,
+    owner: Option<&str>,
+    tenant: Option<&str>,
+) -> Result<Json<DeleteReceiptDto>, ApiError> {
+    let actor = actor(service, token, tenant).await?;
+    Ok(Json(
+        service
+            .delete_media_by_path(&actor, path, owner)
+            .await?
+            .into(),
+    ))
+}

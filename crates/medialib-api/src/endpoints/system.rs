@@ -1,0 +1,106 @@
+//! Activity, usage and health.
+
+use medialib_domain::MediaService;
+use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
+use poem_openapi::OpenApi;
+
+use super::ApiTags;
+use crate::error::ApiError;
+use crate::schema::*;
+use crate::security::{actor, ApiKeyAuth};
+
+/// Activity, usage and health endpoints.
+#[derive(Debug, Clone)]
+pub struct SystemApi {
+    pub(crate) service: MediaService,
+}
+
+#[OpenApi]
+impl SystemApi {
+    /// List activity
+    ///
+    /// Newest first. Admins see the tenant's events; others see their own.
+    #[oai(
+        path = "/v1/activity",
+        method = "get",
+        operation_id = "list_activity",
+        tag = "ApiTags::Activity"
+    )]
+    async fn list_activity(
+        &self,
+        auth: ApiKeyAuth,
+        /// Only this action, e.g. `media_deleted`.
+        action: Query<Option<String>>,
+        /// Only events of this media id.
+        media_id: Query<Option<String>>,
+        /// Page size, 1 to 1000 (default 50).
+        limit: Query<Option<u64>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+        /// Optional; must be the API key's tenant.
+        tenant: Query<Option<String>>,
+    ) -> Result<Json<ActivityPage>, ApiError> {
+        let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
+        let page = self
+            .service
+            .list_activity(
+                &actor,
+                action.0,
+                media_id.0.as_deref(),
+                limit.0,
+                cursor.0.as_deref(),
+            )
+            .await?;
+        Ok(Json(ActivityPage {
+            items: page.items.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor,
+        }))
+    }
+
+    /// The tenant's usage
+    ///
+    /// Always equal to the sums over the tenant's live media.
+    #[oai(
+        path = "/v1/usage",
+        method = "get",
+        operation_id = "get_usage",
+        tag = "ApiTags::Activity"
+    )]
+    async fn get_usage(
+        &self,
+        auth: ApiKeyAuth,
+        /// Optional; must be the API key's tenant.
+        tenant: Query<Option<String>>,
+    ) -> Result<Json<UsageDto>, ApiError> {
+        let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
+        Ok(Json(self.service.usage(&actor).await?.into()))
+    }
+
+    /// Liveness
+    #[oai(
+        path = "/healthz",
+        method = "get",
+        operation_id = "healthz",
+        tag = "ApiTags::System"
+    )]
+    async fn healthz(&self) -> Json<HealthDto> {
+        Json(HealthDto {
+            status: "ok".to_owned(),
+        })
+    }
+
+    /// Readiness: the database and the blob store answer
+    #[oai(
+        path = "/readyz",
+        method = "get",
+        operation_id = "readyz",
+        tag = "ApiTags::System"
+    )]
+    async fn readyz(&self) -> Result<Json<HealthDto>, ApiError> {
+        self.service.readiness().await?;
+        Ok(Json(HealthDto {
+            status: "ok".to_owned(),
+        }))
+    }
+}

@@ -1,0 +1,234 @@
+//! Domain errors → HTTP. The one place that decides a status and a stable `code`.
+//!
+//! Every error body is `{"code": "...", "message": "..."}`. Codes are snake_case and part of
+//! the contract. Messages are for people; they never carry SQL, driver text, file paths, blob
+//! keys or bucket names: 5xx answers have a fixed text and the cause goes to the log, once,
+//! here. Errors produced by the framework itself (bad parameter, bad JSON, unknown route,
+//! wrong method, missing credentials) get the same body through [`framework_error`].
+
+use medialib_domain::{RepoError, ServiceError};
+use poem::http::StatusCode;
+use poem::IntoResponse;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+
+/// The body of every error response.
+#[derive(Debug, Clone, Object, serde::Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `media_not_found`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+/// The error responses of the API.
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// The request is malformed (`invalid_media_id`, `invalid_path`, `invalid_parameter`, …).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing, invalid or revoked API key (`unauthorized`).
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>, #[oai(header = "WWW-Authenticate")] String),
+    /// The caller may not do this (`forbidden`, `tenant_mismatch`).
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// It does not exist, or not for this caller (`media_not_found`, …).
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The resource's state forbids it (`path_conflict`, `already_shared`, …).
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// The upload is larger than `max_upload_bytes` (`payload_too_large`).
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The server failed; nothing was changed (`internal_error`).
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// A dependency is down (`storage_unavailable`, `database_unavailable`).
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+fn body(code: &str, message: impl Into<String>) -> Json<ErrorBody> {
+    Json(ErrorBody {
+        code: code.to_owned(),
+        message: message.into(),
+    })
+}
+
+impl ApiError {
+    /// 400 with a code.
+    pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
+        Self::BadRequest(body(code, message))
+    }
+
+    /// 401 `unauthorized` with the Bearer challenge.
+    pub fn unauthorized() -> Self {
+        Self::Unauthorized(
+            body("unauthorized", "Missing, invalid or revoked API key"),
+            "Bearer".to_owned(),
+        )
+    }
+
+    /// 404 with a code.
+    pub fn not_found(code: &str, message: impl Into<String>) -> Self {
+        Self::NotFound(body(code, message))
+    }
+
+    /// 500 with the fixed text.
+    pub fn internal() -> Self {
+        Self::Internal(body("internal_error", "Internal server error"))
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(err: ServiceError) -> Self {
+        match err {
+            ServiceError::Unauthorized => Self::unauthorized(),
+            ServiceError::TenantMismatch => Self::Forbidden(body(
+                "tenant_mismatch",
+                "The tenant parameter names another tenant than the API key's",
+            )),
+            ServiceError::MediaNotFound => Self::not_found("media_not_found", "Media not found"),
+            ServiceError::NotFound(what) => {
+                let code = format!("{}_not_found", what.replace(' ', "_"));
+                let mut message = what.to_owned();
+                message[..1].make_ascii_uppercase();
+                Self::not_found(&code, format!("{message} not found"))
+            }
+            ServiceError::Forbidden => {
+                Self::Forbidden(body("forbidden", "You do not have permission to do this"))
+            }
+            ServiceError::InvalidMediaId => {
+                Self::bad_request("invalid_media_id", "Invalid media ID")
+            }
+            ServiceError::InvalidPath(why) => {
+                Self::bad_request("invalid_path", format!("Invalid path: {why}"))
+            }
+            ServiceError::Invalid { code, message } => Self::bad_request(code, message),
+            ServiceError::PathConflict => Self::Conflict(body(
+                "path_conflict",
+                "A media item already exists at this path",
+            )),
+            ServiceError::Conflict { code, message } => Self::Conflict(body(code, message)),
+            ServiceError::PayloadTooLarge { limit } => Self::PayloadTooLarge(body(
+                "payload_too_large",
+                format!("Uploads are limited to {limit} bytes"),
+            )),
+            ServiceError::UploadBody(source) => {
+                tracing::warn!(
+                    error = &*source as &dyn std::error::Error,
+                    "upload body failed"
+                );
+                Self::bad_request("invalid_body", "The request body could not be read")
+            }
+            ServiceError::StorageUnavailable(source) => {
+                tracing::error!(
+                    error = &source as &dyn std::error::Error,
+                    "blob store failed"
+                );
+                Self::Unavailable(body(
+                    "storage_unavailable",
+                    "Storage is unavailable; nothing was changed",
+                ))
+            }
+            ServiceError::Repo(RepoError::Unavailable(source)) => {
+                tracing::error!(
+                    error = &*source as &dyn std::error::Error,
+                    "database unavailable"
+                );
+                Self::Unavailable(body(
+                    "database_unavailable",
+                    "The database is unavailable; nothing was changed",
+                ))
+            }
+            ServiceError::Repo(source) => {
+                tracing::error!(
+                    error = &source as &dyn std::error::Error,
+                    "database failure"
+                );
+                Self::internal()
+            }
+            other => {
+                tracing::error!(error = &other as &dyn std::error::Error, "unmapped error");
+                Self::internal()
+            }
+        }
+    }
+}
+
+/// Turns an error raised by poem or poem-openapi (not by a handler) into the JSON error body.
+pub fn framework_error(err: poem::Error) -> poem::Response {
+    use poem::error::{MethodNotAllowedError, NotFoundError};
+    use poem_openapi::error::{
+        AuthorizationError, ContentTypeError, ParseParamError, ParsePathError,
+        ParseRequestPayloadError,
+    };
+    if err.is_from_response() {
+        return err.into_response();
+    }
+    let api = if err.is::<AuthorizationError>() {
+        ApiError::unauthorized()
+    } else if err.is::<ParseParamError>() || err.is::<ParsePathError>() {
+        ApiError::bad_request("invalid_parameter", err.to_string())
+    } else if err.is::<ParseRequestPayloadError>() {
+        ApiError::bad_request("invalid_body", err.to_string())
+    } else if err.is::<NotFoundError>() {
+        ApiError::not_found("route_not_found", "No such route")
+    } else if err.is::<MethodNotAllowedError>() {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            Json(ErrorBody {
+                code: "method_not_allowed".into(),
+                message: "Method not allowed on this route".into(),
+            }),
+        )
+            .into_response();
+    } else if err.is::<ContentTypeError>() {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Json(ErrorBody {
+                code: "unsupported_media_type".into(),
+                message: err.to_string(),
+            }),
+        )
+            .into_response();
+    } else if err.status().is_server_error() {
+        tracing::error!(error = %err, "request failed");
+        ApiError::internal()
+    } else {
+        let status = err.status();
+        let code = status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase()
+            .replace(' ', "_");
+        return (
+            status,
+            Json(ErrorBody {
+                code,
+                message: err.to_string(),
+            }),
+        )
+            .into_response();
+    };
+    api.into_response()
+}
+
+impl ApiError {
+    /// The status and code this error answers with (used per item in bulk receipts).
+    pub fn status_and_code(&self) -> (u16, String) {
+        let (status, Json(body)) = match self {
+            Self::BadRequest(b) => (400, b),
+            Self::Unauthorized(b, _) => (401, b),
+            Self::Forbidden(b) => (403, b),
+            Self::NotFound(b) => (404, b),
+            Self::Conflict(b) => (409, b),
+            Self::PayloadTooLarge(b) => (413, b),
+            Self::Internal(b) => (500, b),
+            Self::Unavailable(b) => (503, b),
+        };
+        (status, body.code.clone())
+    }
+}

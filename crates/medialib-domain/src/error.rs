@@ -1,0 +1,114 @@
+//! Errors of the ports and of the use cases.
+//!
+//! Each port has one enum whose variants are what a caller can act on; the use cases report
+//! [`ServiceError`], which the API crate maps to a status and a stable `code` in one place.
+//! Display texts are lowercase and name only this layer's failure; causes travel in `#[source]`.
+
+use std::error::Error as StdError;
+
+/// A boxed error from an adapter's library, kept for logs and never shown to clients.
+pub type BoxError = Box<dyn StdError + Send + Sync>;
+
+/// What a [`crate::MediaRepo`] call can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RepoError {
+    /// No live row matched (including one a concurrent call removed first).
+    #[error("record not found")]
+    NotFound,
+    /// A uniqueness rule was violated (for example a media path taken by another row).
+    #[error("record conflicts with an existing one")]
+    Conflict,
+    /// The database could not be reached or timed out; the call may succeed when retried.
+    #[error("database unavailable")]
+    Unavailable(#[source] BoxError),
+    /// Any other database failure.
+    #[error("database failure")]
+    Backend(#[source] BoxError),
+}
+
+/// What a [`crate::BlobStore`] call can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BlobError {
+    /// The object does not exist.
+    #[error("blob not found")]
+    NotFound,
+    /// The body given to `put` ended with an error of its own (for example it grew past the
+    /// upload limit); nothing was stored.
+    #[error("upload body failed")]
+    Body(#[source] BoxError),
+    /// The store could not be reached, timed out or refused the call.
+    #[error("blob store unavailable")]
+    Unavailable(#[source] BoxError),
+    /// Any other store failure.
+    #[error("blob store failure")]
+    Backend(#[source] BoxError),
+}
+
+/// The errors every use case reports; the API maps each variant to one status and code.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// The credentials are missing, unknown or revoked.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// The caller named a tenant other than its own.
+    #[error("tenant mismatch")]
+    TenantMismatch,
+    /// The media does not exist or the caller cannot see it.
+    #[error("media not found")]
+    MediaNotFound,
+    /// Some other named resource (tenant, key, grant, community copy) does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The caller can see the resource but may not do this.
+    #[error("forbidden")]
+    Forbidden,
+    /// A media id that is not a positive 64-bit integer.
+    #[error("invalid media id")]
+    InvalidMediaId,
+    /// A media path that breaks the path rules.
+    #[error("invalid path: {0}")]
+    InvalidPath(&'static str),
+    /// Some other invalid input; `code` is the stable error code.
+    #[error("{message}")]
+    Invalid {
+        /// Stable snake_case code.
+        code: &'static str,
+        /// Human-readable explanation.
+        message: String,
+    },
+    /// The path is already taken by another media item of the owner.
+    #[error("path conflict")]
+    PathConflict,
+    /// The resource is in a state that forbids the call (`code` says which).
+    #[error("{message}")]
+    Conflict {
+        /// Stable snake_case code.
+        code: &'static str,
+        /// Human-readable explanation.
+        message: String,
+    },
+    /// The upload is larger than the configured limit.
+    #[error("payload too large")]
+    PayloadTooLarge {
+        /// The configured limit in bytes.
+        limit: u64,
+    },
+    /// The upload body could not be read from the client.
+    #[error("upload body failed")]
+    UploadBody(#[source] BoxError),
+    /// The blob store failed where the call cannot proceed without it (uploads, downloads).
+    #[error("storage unavailable")]
+    StorageUnavailable(#[source] BlobError),
+    /// The database failed; nothing was changed.
+    #[error("repository failure")]
+    Repo(#[source] RepoError),
+}
+
+impl From<RepoError> for ServiceError {
+    fn from(err: RepoError) -> Self {
+        ServiceError::Repo(err)
+    }
+}

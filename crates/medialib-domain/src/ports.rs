@@ -1,0 +1,298 @@
+//! The ports: what the use cases need from the outside world.
+//!
+//! Ports are object-safe `#[async_trait]` traits held as `Arc<dyn Port>`, because backends are
+//! chosen at run time from URLs. Arguments and results are domain types only. Each method states
+//! its contract under `# Errors`; adapters translate their library's errors into these enums at
+//! the boundary. One [`MediaRepo`] method is one database transaction: the domain never sees
+//! begin or commit.
+
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures_core::Stream;
+use time::OffsetDateTime;
+
+use crate::error::{BlobError, BoxError, RepoError};
+use crate::model::*;
+
+/// A stream of bytes flowing into or out of a [`BlobStore`].
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>;
+
+/// Durable record of tenants, keys, media rows, their cascades, usage and activity.
+///
+/// # Errors
+/// Every method MUST return [`RepoError::Unavailable`] for connection failures and timeouts and
+/// [`RepoError::Backend`] for other database failures, and MUST have changed nothing when it
+/// returns an error.
+#[cfg_attr(any(test, feature = "testkit"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait MediaRepo: Send + Sync + std::fmt::Debug {
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), RepoError>;
+
+    /// Creates a tenant.
+    ///
+    /// # Errors
+    /// MUST return [`RepoError::Conflict`] when the slug exists.
+    async fn create_tenant(
+        &self,
+        slug: &TenantSlug,
+        at: OffsetDateTime,
+    ) -> Result<Tenant, RepoError>;
+
+    /// Finds a tenant by slug.
+    async fn find_tenant(&self, slug: &TenantSlug) -> Result<Option<Tenant>, RepoError>;
+
+    /// Stores a new API key.
+    ///
+    /// # Errors
+    /// MUST return [`RepoError::Conflict`] when the id exists.
+    async fn create_api_key(&self, key: StoredApiKey) -> Result<(), RepoError>;
+
+    /// Finds a key (revoked ones too) by its public id.
+    async fn find_api_key(&self, id: &str) -> Result<Option<StoredApiKey>, RepoError>;
+
+    /// Lists every key, oldest first.
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, RepoError>;
+
+    /// Marks a key revoked.
+    ///
+    /// # Errors
+    /// MUST return [`RepoError::NotFound`] when no unrevoked key has this id.
+    async fn revoke_api_key(&self, id: &str, at: OffsetDateTime) -> Result<(), RepoError>;
+
+    /// Inserts a media row with its tags, adds it to usage and records the activity event.
+    ///
+    /// # Errors
+    /// MUST return [`RepoError::Conflict`] when the owner already has a live item at the path.
+    async fn insert_media(&self, media: NewMedia, event: NewActivity) -> Result<Media, RepoError>;
+
+    /// Finds live media of the tenant by id, each with the grant `user` holds on it.
+    /// Ids that do not exist (or belong to another tenant) are absent from the result.
+    async fn find_media_access(
+        &self,
+        tenant: TenantId,
+        ids: &[MediaId],
+        user: &UserId,
+    ) -> Result<Vec<MediaAccess>, RepoError>;
+
+    /// Finds the live media of `owner` at `path`, with the grant `user` holds on it.
+    async fn find_media_by_path(
+        &self,
+        tenant: TenantId,
+        owner: &UserId,
+        path: &MediaPath,
+        user: &UserId,
+    ) -> Result<Option<MediaAccess>, RepoError>;
+
+    /// Lists media, newest first.
+    async fn list_media(
+        &self,
+        tenant: TenantId,
+        query: &MediaQuery,
+    ) -> Result<Vec<Media>, RepoError>;
+
+    /// Replaces the tags of a media item and of its community copy; records the event.
+    ///
+    /// # Errors
+    /// MUST return [`RepoError::NotFound`] when the media is gone.
+    async fn set_tags(
+        &self,
+        tenant: TenantId,
+        id: MediaId,
+        tags: &[Tag],
+        event: NewActivity,
+    ) -> Result<Media, RepoError>;
+
+    /// Creates the community copy of a media item (its blob already stored at `blob_key`),
+    /// copying the media's tags to it; records the event.
+    ///
+    /// # Errors
+    /// MUST return [`RepoError::NotFound`] when the media is gone and [`RepoError::Conflict`]
+    /// when it is already shared.
+    async fn share_media(
+        &self,
+        tenant: TenantId,
+        id: MediaId,
+        blob_key: &BlobKey,
+        event: NewActivity,
+    ) -> Result<CommunityItem, RepoError>;
+
+    /// Removes the community copy of a media item and its tags, records its blob for purging
+    /// and records the event, in one transaction.
+    ///
+    /// # Errors
+    /// MUST return [`RepoError::NotFound`] when the media has no community copy.
+    async fn unshare_media(
+        &self,
+        tenant: TenantId,
+        id: MediaId,
+        event: NewActivity,
+    ) -> Result<BlobKey, RepoError>;
+
+    /// Lists the tenant's community copies, newest first, below `before_id`.
+    async fn list_community(
+        &self,
+        tenant: TenantId,
+        before_id: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<CommunityItem>, RepoError>;
+
+    /// Creates or replaces a grant; records the event.
+    ///
+    /// # Errors
+    /// MUST return [`RepoError::NotFound`] when the media is gone.
+    async fn put_grant(
+        &self,
+        tenant: TenantId,
+        grant: Grant,
+        event: NewActivity,
+    ) -> Result<(), RepoError>;
+
+    /// Lists the grants of a media item.
+    async fn list_grants(&self, id: MediaId) -> Result<Vec<Grant>, RepoError>;
+
+    /// Removes a grant; records the event.
+    ///
+    /// # Errors
+    /// MUST return [`RepoError::NotFound`] when there is no such grant.
+    async fn delete_grant(
+        &self,
+        id: MediaId,
+        user: &UserId,
+        event: NewActivity,
+    ) -> Result<(), RepoError>;
+
+    /// Deletes media rows, all in one transaction: for each plan the row (conditional on id
+    /// and tenant), its community copy, tag assignments and grants; decrements usage; writes one
+    /// `media_deleted` event per row; records every blob to purge as a pending deletion.
+    ///
+    /// The result has one entry per plan, in order.
+    ///
+    /// # Errors
+    /// An entry MUST be [`RepoError::NotFound`] when that row was already gone (a concurrent
+    /// delete won); exactly one caller ever gets `Ok` for a given id. The whole call fails, and
+    /// changes nothing, only on a database failure.
+    async fn delete_media(
+        &self,
+        plans: Vec<DeletePlan>,
+    ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError>;
+
+    /// Records blobs to purge outside of a row delete (for example an upload whose row could
+    /// not be written).
+    async fn add_pending_deletions(
+        &self,
+        keys: &[BlobKey],
+        at: OffsetDateTime,
+    ) -> Result<(), RepoError>;
+
+    /// Pending deletions whose next attempt is due at `now`, oldest first.
+    async fn due_pending_deletions(
+        &self,
+        now: OffsetDateTime,
+        limit: u64,
+    ) -> Result<Vec<PendingBlob>, RepoError>;
+
+    /// Forgets pending deletions whose blobs are confirmed gone.
+    async fn complete_pending_deletions(&self, keys: &[BlobKey]) -> Result<(), RepoError>;
+
+    /// Records a failed attempt and when to try again.
+    async fn retry_pending_deletion_later(
+        &self,
+        id: i64,
+        next_attempt_at: OffsetDateTime,
+        error: &str,
+    ) -> Result<(), RepoError>;
+
+    /// The tenant's usage.
+    async fn usage(&self, tenant: TenantId) -> Result<Usage, RepoError>;
+
+    /// The tenant's activity, newest first.
+    async fn list_activity(
+        &self,
+        tenant: TenantId,
+        query: &ActivityQuery,
+    ) -> Result<Vec<Activity>, RepoError>;
+}
+
+/// Where blobs live.
+///
+/// # Errors
+/// Every method MUST return [`BlobError::Unavailable`] when the store cannot be reached.
+#[cfg_attr(any(test, feature = "testkit"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait BlobStore: Send + Sync + std::fmt::Debug {
+    /// Checks that the store answers.
+    async fn ping(&self) -> Result<(), BlobError>;
+
+    /// Streams `body` to `key` and returns the number of bytes stored.
+    ///
+    /// # Errors
+    /// When `body` yields an error, MUST store nothing and return [`BlobError::Body`] with it.
+    async fn put(&self, key: &BlobKey, body: ByteStream) -> Result<u64, BlobError>;
+
+    /// Opens a blob for streaming; returns its size and its bytes.
+    ///
+    /// # Errors
+    /// MUST return [`BlobError::NotFound`] when the blob does not exist.
+    async fn get(&self, key: &BlobKey) -> Result<(u64, ByteStream), BlobError>;
+
+    /// Copies a blob to a new key.
+    ///
+    /// # Errors
+    /// MUST return [`BlobError::NotFound`] when `from` does not exist.
+    async fn copy(&self, from: &BlobKey, to: &BlobKey) -> Result<(), BlobError>;
+
+    /// Deletes blobs. A blob that is already gone counts as deleted.
+    ///
+    /// The result has one entry per key, in order.
+    async fn delete_many(&self, keys: &[BlobKey]) -> Vec<Result<(), BlobError>>;
+}
+
+/// The time source, so that tests control it.
+#[cfg_attr(any(test, feature = "testkit"), mockall::automock)]
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The current time.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The real clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    /// Now, truncated to the millisecond that every backend stores.
+    fn now(&self) -> OffsetDateTime {
+        let now = OffsetDateTime::now_utc();
+        now.replace_millisecond(now.millisecond()).unwrap_or(now)
+    }
+}
+
+/// Hashes API key secrets for storage and lookup.
+#[cfg_attr(any(test, feature = "testkit"), mockall::automock)]
+pub trait KeyHasher: Send + Sync + std::fmt::Debug {
+    /// The stored form of a secret.
+    fn hash(&self, secret: &str) -> String;
+}
+
+/// SHA-256 of the secret, hex encoded. Secrets are 128 random bits, so a fast hash is enough.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Sha256KeyHasher;
+
+impl KeyHasher for Sha256KeyHasher {
+    fn hash(&self, secret: &str) -> String {
+        use sha2::Digest;
+        hex(&sha2::Sha256::digest(secret.as_bytes()))
+    }
+}
+
+/// Lowercase hex of bytes.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
+}

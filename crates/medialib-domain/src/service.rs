@@ -1,0 +1,188 @@
+//! The use cases. [`MediaService`] holds the ports and applies every rule: authentication,
+//! tenant isolation, the visibility and permission matrix, and the order of a delete
+//! (authorize, commit the row and its cascades with the pending blob records, then purge).
+//!
+//! # Who may do what
+//! | caller on media M            | sees M | downloads | changes (tags, share, grants) | deletes |
+//! |------------------------------|--------|-----------|-------------------------------|---------|
+//! | admin of M's tenant          | yes    | yes       | yes                           | yes     |
+//! | member who owns M            | yes    | yes       | yes                           | yes     |
+//! | member with a `delete` grant | yes    | yes       | no (403)                      | yes     |
+//! | member with a `read` grant   | yes    | yes       | no (403)                      | no (403)|
+//! | other member                 | no (404)| no (404) | no (404)                      | no (404)|
+//! | viewer of M's tenant         | yes    | yes       | no (403)                      | no (403)|
+//! | anyone of another tenant     | no (404)| no (404) | no (404)                      | no (404)|
+//!
+//! A caller who cannot see a media item gets the same answer as for an id that never existed,
+//! so ids of other users and tenants cannot be probed.
+
+pub mod delete;
+pub mod keys;
+pub mod media;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::ServiceError;
+use crate::model::*;
+use crate::ports::{BlobStore, Clock, KeyHasher, MediaRepo};
+
+/// Limits and timings of the use cases.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Largest accepted upload in bytes.
+    pub max_upload_bytes: u64,
+    /// Delay before the retry loop first looks at a pending deletion that the inline purge
+    /// should have handled.
+    pub pending_grace: Duration,
+    /// First retry delay of a failed blob deletion; doubles per attempt.
+    pub retry_base: Duration,
+    /// Longest retry delay.
+    pub retry_max: Duration,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            max_upload_bytes: 100 * 1024 * 1024,
+            pending_grace: Duration::from_secs(30),
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The media library's use cases over its ports.
+#[derive(Debug, Clone)]
+pub struct MediaService {
+    repo: Arc<dyn MediaRepo>,
+    blobs: Arc<dyn BlobStore>,
+    clock: Arc<dyn Clock>,
+    hasher: Arc<dyn KeyHasher>,
+    config: ServiceConfig,
+}
+
+/// What a caller may do with one media item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Access {
+    /// It does not exist for this caller.
+    Hidden,
+    /// See and download.
+    Read,
+    /// See, download and delete.
+    Delete,
+    /// Everything: delete, tags, share, grants.
+    Manage,
+}
+
+fn access_of(actor: &Actor, item: &MediaAccess) -> Access {
+    if item.media.tenant_id != actor.tenant_id {
+        return Access::Hidden;
+    }
+    let owns = item.media.owner_id == actor.user_id;
+    match actor.role {
+        Role::Admin => Access::Manage,
+        Role::Viewer => Access::Read,
+        Role::Member if owns => Access::Manage,
+        Role::Member => match item.grant {
+            Some(Permission::Delete) => Access::Delete,
+            Some(Permission::Read) => Access::Read,
+            None => Access::Hidden,
+        },
+    }
+}
+
+/// Checks that `access` is at least `needed`: a hidden item is not found, a visible one is
+/// forbidden.
+fn require(access: Access, needed: Access) -> Result<(), ServiceError> {
+    if access >= needed {
+        Ok(())
+    } else if access == Access::Hidden {
+        Err(ServiceError::MediaNotFound)
+    } else {
+        Err(ServiceError::Forbidden)
+    }
+}
+
+impl MediaService {
+    /// Builds the service over its ports.
+    pub fn new(
+        repo: Arc<dyn MediaRepo>,
+        blobs: Arc<dyn BlobStore>,
+        clock: Arc<dyn Clock>,
+        hasher: Arc<dyn KeyHasher>,
+        config: ServiceConfig,
+    ) -> Self {
+        Self {
+            repo,
+            blobs,
+            clock,
+            hasher,
+            config,
+        }
+    }
+
+    /// The configured limits.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    /// Checks that the database and the blob store answer.
+    ///
+    /// # Errors
+    /// The first failing dependency.
+    pub async fn readiness(&self) -> Result<(), ServiceError> {
+        self.repo.ping().await?;
+        self.blobs
+            .ping()
+            .await
+            .map_err(ServiceError::StorageUnavailable)
+    }
+
+    /// Checks the optional `?tenant=` of a request against the caller's tenant.
+    ///
+    /// # Errors
+    /// [`ServiceError::TenantMismatch`] when it names any other tenant.
+    pub fn check_tenant(actor: &Actor, requested: Option<&str>) -> Result<(), ServiceError> {
+        match requested {
+            Some(slug) if slug != actor.tenant_slug.as_str() => Err(ServiceError::TenantMismatch),
+            _ => Ok(()),
+        }
+    }
+
+    /// Loads one media item the caller can see, with the caller's access to it.
+    async fn load(
+        &self,
+        actor: &Actor,
+        id: MediaId,
+    ) -> Result<(MediaAccess, Access), ServiceError> {
+        let found = self
+            .repo
+            .find_media_access(actor.tenant_id, &[id], &actor.user_id)
+            .await?;
+        let item = found
+            .into_iter()
+            .find(|item| item.media.id == id)
+            .ok_or(ServiceError::MediaNotFound)?;
+        let access = access_of(actor, &item);
+        require(access, Access::Read)?;
+        Ok((item, access))
+    }
+
+    fn event(
+        &self,
+        actor: &Actor,
+        action: &'static str,
+        media_id: Option<MediaId>,
+        details: serde_json::Value,
+    ) -> NewActivity {
+        NewActivity {
+            tenant_id: actor.tenant_id,
+            actor_id: actor.user_id.clone(),
+            action,
+            media_id,
+            details,
+            created_at: self.clock.now(),
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! Deleting: the single delete, the legacy delete by path, bulk delete, and the purge of blobs.
+//!
+//! # The order of a delete
+//! 1. Authorize against the live row (404 when the caller cannot see it, 403 when it can see
+//!    but not delete it).
+//! 2. One repository transaction removes the row (conditional on id and tenant), the community
+//!    copy, tag assignments and grants, decrements usage, writes the `media_deleted` event and
+//!    records every blob to purge as a pending deletion. If it fails nothing changed: 5xx.
+//! 3. After the commit the blobs are deleted. A blob already gone counts as deleted. A failed
+//!    deletion keeps its pending record for the retry loop and the receipt says
+//!    `storage: pending`; the delete itself has happened and is answered 200.
+//!
+//! A concurrent delete of the same id loses in step 2 (the conditional delete finds no row) and
+//! is answered 404, so exactly one caller gets a receipt and the blob is purged by that one.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{access_of, require, Access, MediaService};
+use crate::error::{RepoError, ServiceError};
+use crate::model::*;
+
+/// Which blobs of a purge failed.
+#[derive(Debug, Default)]
+pub(crate) struct PurgeResult {
+    failed: HashSet<BlobKey>,
+}
+
+impl PurgeResult {
+    /// Purged when none of `keys` failed.
+    pub(crate) fn state_of(&self, keys: &[BlobKey]) -> StorageState {
+        if keys.iter().any(|key| self.failed.contains(key)) {
+            StorageState::Pending
+        } else {
+            StorageState::Purged
+        }
+    }
+}
+
+/// Counts of one run of the retry loop.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RetryReport {
+    /// Blobs confirmed gone.
+    pub purged: usize,
+    /// Blobs that failed again.
+    pub failed: usize,
+}
+
+impl DeletePlan {
+    /// The `media_deleted` activity event for this plan, with what cascaded.
+    pub fn event(&self, removed: &Removed) -> NewActivity {
+        let media = &self.media;
+        NewActivity {
+            tenant_id: media.tenant_id,
+            actor_id: self.actor_id.clone(),
+            action: "media_deleted",
+            media_id: Some(media.id),
+            details: json!({
+                "reason": self.reason,
+                "media": {
+                    "id": media.id.get(),
+                    "owner_id": media.owner_id.as_str(),
+                    "path": media.path.as_str(),
+                    "content_type": media.content_type,
+                    "size_bytes": media.size_bytes,
+                    "sha256": media.sha256,
+                    "created_at": media.created_at.unix_timestamp(),
+                },
+                "removed": removed,
+            }),
+            created_at: self.at,
+        }
+    }
+}
+
+impl MediaService {
+    /// Deletes a media item by id.
+    ///
+    /// # Errors
+    /// `InvalidMediaId`, `MediaNotFound` (missing, foreign, invisible or already deleted),
+    /// `Forbidden` (visible but not deletable), `Repo` when the transaction failed.
+    #[tracing::instrument(skip_all, fields(media_id = %id, tenant = %actor.tenant_slug))]
+    pub async fn delete_media(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<DeleteReceipt, ServiceError> {
+        let id = MediaId::parse(id)?;
+        let (item, access) = self.load(actor, id).await?;
+        self.delete_one(actor, item, access).await
+    }
+
+    /// Deletes a media item by its path relative to the owner's root (the caller's own, or
+    /// `owner`'s for admins).
+    ///
+    /// # Errors
+    /// As [`MediaService::delete_media`], plus `InvalidPath`.
+    #[tracing::instrument(skip_all, fields(tenant = %actor.tenant_slug))]
+    pub async fn delete_media_by_path(
+        &self,
+        actor: &Actor,
+        path: &str,
+        owner: Option<&str>,
+    ) -> Result<DeleteReceipt, ServiceError> {
+        let path = MediaPath::parse(path)?;
+        let owner = match owner {
+            Some(raw) => UserId::parse(raw)?,
+            None => actor.user_id.clone(),
+        };
+        if owner != actor.user_id && !actor.is_admin() {
+            return Err(ServiceError::Forbidden);
+        }
+        let item = self
+            .repo
+            .find_media_by_path(actor.tenant_id, &owner, &path, &actor.user_id)
+            .await?
+            .ok_or(ServiceError::MediaNotFound)?;
+        let access = access_of(actor, &item);
+        require(access, Access::Read)?;
+        self.delete_one(actor, item, access).await
+    }
+
+    async fn delete_one(
+        &self,
+        actor: &Actor,
+        item: MediaAccess,
+        access: Access,
+    ) -> Result<DeleteReceipt, ServiceError> {
+        require(access, Access::Delete)?;
+        let plan = self.plan(actor, item.media, DeleteReason::Requested);
+        let outcome = self
+            .repo
+            .delete_media(vec![plan])
+            .await?
+            .pop()
+            .ok_or(ServiceError::MediaNotFound)?
+            .map_err(|err| match err {
+                RepoError::NotFound => ServiceError::MediaNotFound,
+                other => other.into(),
+            })?;
+        let purge = self.purge(&outcome.pending).await;
+        Ok(receipt(&outcome, &purge))
+    }
+
+    /// Deletes up to [`MAX_BULK_IDS`] media items, each judged by the rules of the single
+    /// delete, in one repository transaction and one batched purge.
+    ///
+    /// # Errors
+    /// `invalid_bulk_request` for an empty or oversized list, `Repo` when the transaction
+    /// failed (then nothing was deleted). Per-item refusals are in the receipt.
+    #[tracing::instrument(skip_all, fields(tenant = %actor.tenant_slug, count = ids.len()))]
+    pub async fn bulk_delete_media(
+        &self,
+        actor: &Actor,
+        ids: &[i64],
+    ) -> Result<BulkReceipt, ServiceError> {
+        if ids.is_empty() || ids.len() > MAX_BULK_IDS {
+            return Err(ServiceError::Invalid {
+                code: "invalid_bulk_request",
+                message: format!("ids must hold 1 to {MAX_BULK_IDS} media ids"),
+            });
+        }
+        let parsed: Vec<Result<MediaId, ServiceError>> =
+            ids.iter().map(|raw| MediaId::try_from(*raw)).collect();
+        let mut unique: Vec<MediaId> = parsed
+            .iter()
+            .filter_map(|r| r.as_ref().ok().copied())
+            .collect();
+        unique.sort_unstable();
+        unique.dedup();
+        let mut found: HashMap<MediaId, MediaAccess> = self
+            .repo
+            .find_media_access(actor.tenant_id, &unique, &actor.user_id)
+            .await?
+            .into_iter()
+            .map(|item| (item.media.id, item))
+            .collect();
+
+        // Judge every id in input order; a repeated id finds its row already taken.
+        let mut verdicts: Vec<Result<usize, ServiceError>> = Vec::with_capacity(ids.len());
+        let mut plans = Vec::new();
+        for id in parsed {
+            let verdict = id.and_then(|id| {
+                let item = found.remove(&id).ok_or(ServiceError::MediaNotFound)?;
+                require(access_of(actor, &item), Access::Delete)?;
+                plans.push(self.plan(actor, item.media, DeleteReason::Requested));
+                Ok(plans.len() - 1)
+            });
+            verdicts.push(verdict);
+        }
+
+        let outcomes = if plans.is_empty() {
+            Vec::new()
+        } else {
+            self.repo.delete_media(plans).await?
+        };
+        let keys: Vec<BlobKey> = outcomes
+            .iter()
+            .filter_map(|o| o.as_ref().ok())
+            .flat_map(|o| o.pending.iter().cloned())
+            .collect();
+        let purge = self.purge(&keys).await;
+
+        let items = ids
+            .iter()
+            .zip(verdicts)
+            .map(|(raw, verdict)| {
+                let outcome = verdict.and_then(|index| match outcomes.get(index) {
+                    Some(Ok(outcome)) => Ok(receipt(outcome, &purge)),
+                    _ => Err(ServiceError::MediaNotFound),
+                });
+                BulkItem { id: *raw, outcome }
+            })
+            .collect();
+        Ok(BulkReceipt { items })
+    }
+
+    fn plan(&self, actor: &Actor, media: Media, reason: DeleteReason) -> DeletePlan {
+        DeletePlan {
+            media,
+            actor_id: actor.user_id.clone(),
+            reason,
+            at: self.clock.now(),
+        }
+    }
+
+    /// Deletes blobs whose pending records are committed, and forgets the records of the ones
+    /// that are gone. Never fails: what could not be deleted stays pending for the retry loop.
+    pub(crate) async fn purge(&self, keys: &[BlobKey]) -> PurgeResult {
+        let mut result = PurgeResult::default();
+        if keys.is_empty() {
+            return result;
+        }
+        let outcomes = self.blobs.delete_many(keys).await;
+        let mut done = Vec::with_capacity(keys.len());
+        for (key, outcome) in keys.iter().zip(outcomes) {
+            match outcome {
+                Ok(()) => done.push(key.clone()),
+                Err(err) => {
+                    tracing::warn!(
+                        blob = key.as_str(),
+                        error = &err as &dyn std::error::Error,
+                        "blob purge failed; left pending"
+                    );
+                    result.failed.insert(key.clone());
+                }
+            }
+        }
+        if let Err(err) = self.repo.complete_pending_deletions(&done).await {
+            // The blobs are gone; the retry loop will find that and forget the records.
+            tracing::warn!(
+                error = &err as &dyn std::error::Error,
+                "could not clear pending deletions"
+            );
+        }
+        result
+    }
+
+    /// Removes blobs that no row will ever reference (an upload or share whose row was not
+    /// written). What cannot be removed now is recorded for the retry loop.
+    pub(crate) async fn discard_blobs(&self, keys: &[BlobKey]) {
+        let outcomes = self.blobs.delete_many(keys).await;
+        let failed: Vec<BlobKey> = keys
+            .iter()
+            .zip(outcomes)
+            .filter_map(|(key, outcome)| outcome.is_err().then(|| key.clone()))
+            .collect();
+        if failed.is_empty() {
+            return;
+        }
+        if let Err(err) = self
+            .repo
+            .add_pending_deletions(&failed, self.clock.now())
+            .await
+        {
+            tracing::error!(
+                error = &err as &dyn std::error::Error,
+                count = failed.len(),
+                "orphan blobs could not be recorded"
+            );
+        }
+    }
+
+    /// One pass of the retry loop: deletes the blobs of due pending deletions, forgets the
+    /// ones that are gone and schedules the others again with exponential backoff and jitter.
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn retry_pending_deletions(&self, limit: u64) -> Result<RetryReport, ServiceError> {
+        let now = self.clock.now();
+        let due = self
+            .repo
+            .due_pending_deletions(now - self.config.pending_grace, limit)
+            .await?;
+        let keys: Vec<BlobKey> = due.iter().map(|p| p.blob_key.clone()).collect();
+        let purge = self.purge(&keys).await;
+        let mut report = RetryReport::default();
+        for pending in &due {
+            if purge.failed.contains(&pending.blob_key) {
+                report.failed += 1;
+                let next = now + self.backoff(pending.attempts + 1);
+                self.repo
+                    .retry_pending_deletion_later(pending.id, next, "blob delete failed")
+                    .await?;
+            } else {
+                report.purged += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Delay before attempt `attempt` (1-based): base × 2^(attempt-1), capped, plus up to 25 %
+    /// jitter so that instances do not retry in step.
+    fn backoff(&self, attempt: i32) -> Duration {
+        let exp = u32::try_from(attempt.saturating_sub(1))
+            .unwrap_or(0)
+            .min(20);
+        let base = self
+            .config
+            .retry_base
+            .saturating_mul(1 << exp)
+            .min(self.config.retry_max);
+        let jitter_range = base.as_millis() as u64 / 4 + 1;
+        let jitter = (uuid::Uuid::new_v4().as_u128() % u128::from(jitter_range)) as u64;
+        base + Duration::from_millis(jitter)
+    }
+}
+
+fn receipt(outcome: &DeleteOutcome, purge: &PurgeResult) -> DeleteReceipt {
+    DeleteReceipt {
+        id: outcome.media.id,
+        freed_bytes: outcome.media.size_bytes,
+        storage: purge.state_of(&outcome.pending),
+        removed: outcome.removed,
+    }
+}

@@ -1,0 +1,236 @@
+//! The command line: one subcommand, one function. Results go to stdout, logs to stderr.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Overrides, Settings};
+use crate::wiring::{self, chain};
+
+/// medialib: a media library whose deletes are durable, consistent, authorized and fast.
+#[derive(Debug, Parser)]
+#[command(name = "medialib", version)]
+pub struct Cli {
+    /// Config file (default: ./medialib.toml when present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite:path, postgres://…, mysql://…
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Blob store URL: a directory, file:///dir, or memory://
+    #[arg(long, global = true)]
+    blob_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP server (migrates the database first).
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free one).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantsCommand {
+    /// Create a tenant.
+    Create {
+        /// Tenant slug: a-z, 0-9 and '-'.
+        slug: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Create an API key; prints the key (shown only once).
+    Create(CreateKey),
+    /// List API keys (never their secrets).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an API key by id.
+    Revoke {
+        /// The key id (as listed).
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct CreateKey {
+    /// Tenant slug.
+    #[arg(long)]
+    tenant: String,
+    /// User id.
+    #[arg(long)]
+    user: String,
+    /// admin, member or viewer.
+    #[arg(long)]
+    role: String,
+    /// Print a JSON object instead of the bare key.
+    #[arg(long)]
+    json: bool,
+}
+
+impl Cli {
+    /// Runs the chosen subcommand.
+    ///
+    /// # Errors
+    /// Whatever the subcommand failed with, with context.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let mut overrides = Overrides {
+            database_url: self.database_url,
+            blob_url: self.blob_url,
+            listen: None,
+        };
+        if let Command::Serve { listen } = &self.command {
+            overrides.listen.clone_from(listen);
+        }
+        let settings = Settings::load(self.config.as_deref(), &overrides)?;
+        match self.command {
+            Command::Serve { .. } => wiring::serve(&settings).await,
+            Command::Migrate => migrate(&settings).await,
+            Command::Tenants(TenantsCommand::Create { slug }) => {
+                create_tenant(&settings, &slug).await
+            }
+            Command::Keys(KeysCommand::Create(args)) => create_key(&settings, &args).await,
+            Command::Keys(KeysCommand::List { json }) => list_keys(&settings, json).await,
+            Command::Keys(KeysCommand::Revoke { id }) => revoke_key(&settings, &id).await,
+            Command::Openapi => openapi().await,
+        }
+    }
+}
+
+fn service_err(err: medialib_domain::ServiceError) -> anyhow::Error {
+    anyhow::anyhow!("{}", chain(&err))
+}
+
+async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    wiring::build(settings).await?;
+    println!("migrations applied");
+    Ok(())
+}
+
+async fn create_tenant(settings: &Settings, slug: &str) -> anyhow::Result<()> {
+    let app = wiring::build(settings).await?;
+    let tenant = app.service.create_tenant(slug).await.map_err(service_err)?;
+    println!("{}", tenant.slug);
+    Ok(())
+}
+
+async fn create_key(settings: &Settings, args: &CreateKey) -> anyhow::Result<()> {
+    let app = wiring::build(settings).await?;
+    let issued = app
+        .service
+        .create_api_key(&args.tenant, &args.user, &args.role)
+        .await
+        .map_err(service_err)?;
+    if args.json {
+        let object = serde_json::json!({
+            "id": issued.key.id,
+            "tenant": issued.key.tenant_slug.as_str(),
+            "user_id": issued.key.user_id.as_str(),
+            "role": issued.key.role.as_str(),
+            "key": issued.token,
+        });
+        println!("{object}");
+    } else {
+        println!("{}", issued.token);
+    }
+    Ok(())
+}
+
+async fn list_keys(settings: &Settings, json: bool) -> anyhow::Result<()> {
+    let app = wiring::build(settings).await?;
+    let keys = app.service.list_api_keys().await.map_err(service_err)?;
+    if json {
+        let rows: Vec<_> = keys
+            .iter()
+            .map(|key| {
+                serde_json::json!({
+                    "id": key.id,
+                    "tenant": key.tenant_slug.as_str(),
+                    "user_id": key.user_id.as_str(),
+                    "role": key.role.as_str(),
+                    "revoked": key.revoked_at.is_some(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(rows));
+    } else {
+        for key in keys {
+            let state = if key.revoked_at.is_some() {
+                "revoked"
+            } else {
+                "active"
+            };
+            println!(
+                "{}\t{}\t{}\t{}\t{state}",
+                key.id,
+                key.tenant_slug,
+                key.user_id,
+                key.role.as_str()
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn revoke_key(settings: &Settings, id: &str) -> anyhow::Result<()> {
+    let app = wiring::build(settings).await?;
+    app.service.revoke_api_key(id).await.map_err(service_err)?;
+    println!("revoked {id}");
+    Ok(())
+}
+
+async fn openapi() -> anyhow::Result<()> {
+    println!("{}", spec().await?);
+    Ok(())
+}
+
+/// The OpenAPI document. The API is wired to an in-memory store that is never called.
+///
+/// # Errors
+/// If the in-memory wiring fails.
+pub async fn spec() -> anyhow::Result<String> {
+    let settings = Settings::load(
+        None,
+        &Overrides {
+            database_url: Some("sqlite::memory:".into()),
+            blob_url: Some("memory://".into()),
+            listen: None,
+        },
+    )?;
+    let app = wiring::build(&settings).await.context("in-memory wiring")?;
+    Ok(medialib_api::openapi_json(app.service))
+}
+
+#[cfg(test)]
+mod tests {
+    /// `openapi/medialib.json` must be what `medialib openapi` prints; `just openapi` rewrites it.
+    #[tokio::test]
+    async fn committed_openapi_spec_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/medialib.json");
+        let generated = super::spec().await.unwrap();
+        let committed = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            committed.trim_end() == generated.trim_end(),
+            "openapi/medialib.json is stale: run `just openapi`"
+        );
+    }
+}

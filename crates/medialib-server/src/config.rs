@@ -1,0 +1,211 @@
+//! Settings: defaults < `medialib.toml` (or `--config FILE`) < `MEDIALIB_*` environment <
+//! command-line flags. The only module that reads files, the environment or flags for
+//! configuration. Values are validated into typed settings at startup; a bad value is one
+//! readable error line and a non-zero exit.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Keys read from `MEDIALIB_<KEY>`.
+const ENV_KEYS: &[&str] = &[
+    "database_url",
+    "blob_url",
+    "listen",
+    "max_upload_bytes",
+    "admin_key_file",
+    "blob_timeout_secs",
+    "retry_interval_secs",
+    "shutdown_timeout_secs",
+];
+
+/// Raw settings as layered from every source.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    /// `sqlite:path`, `postgres://…` or `mysql://…`.
+    pub database_url: String,
+    /// `file:///abs/dir`, a directory, or `memory://`.
+    pub blob_url: String,
+    /// Address to listen on.
+    pub listen: String,
+    /// Largest accepted upload.
+    pub max_upload_bytes: u64,
+    /// Where the first admin key is written on a fresh store.
+    pub admin_key_file: PathBuf,
+    /// Timeout of one blob store call.
+    pub blob_timeout_secs: u64,
+    /// Interval of the pending-deletion retry loop.
+    pub retry_interval_secs: u64,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for RawSettings {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://data/medialib.db".to_owned(),
+            blob_url: "data/blobs".to_owned(),
+            listen: "127.0.0.1:8080".to_owned(),
+            max_upload_bytes: 100 * 1024 * 1024,
+            admin_key_file: PathBuf::from("data/admin.key"),
+            blob_timeout_secs: 30,
+            retry_interval_secs: 5,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+/// Flags that override every other source.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    /// `--database-url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// `--blob-url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blob_url: Option<String>,
+    /// `--listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Database URL (scheme checked).
+    pub database_url: String,
+    /// Blob store URL.
+    pub blob_url: String,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Largest accepted upload.
+    pub max_upload_bytes: u64,
+    /// Where the first admin key goes.
+    pub admin_key_file: PathBuf,
+    /// Timeout of one blob store call.
+    pub blob_timeout: Duration,
+    /// Interval of the retry loop.
+    pub retry_interval: Duration,
+    /// Shutdown grace period.
+    pub shutdown_timeout: Duration,
+}
+
+impl Settings {
+    /// Layers every source and validates the result.
+    ///
+    /// # Errors
+    /// A missing explicit config file, an unknown key, or an invalid value, named.
+    pub fn load(config_file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(RawSettings::default()));
+        match config_file {
+            Some(path) => {
+                if !path.is_file() {
+                    bail!("config file {} does not exist", path.display());
+                }
+                figment = figment.merge(Toml::file(path));
+            }
+            None => figment = figment.merge(Toml::file("medialib.toml")),
+        }
+        let raw: RawSettings = figment
+            .merge(Env::prefixed("MEDIALIB_").only(ENV_KEYS))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|err| anyhow::anyhow!("invalid configuration: {err}"))?;
+        Self::validate(raw)
+    }
+
+    fn validate(raw: RawSettings) -> anyhow::Result<Self> {
+        let listen: SocketAddr = raw.listen.parse().with_context(|| {
+            format!(
+                "invalid listen address {:?} (expected host:port)",
+                raw.listen
+            )
+        })?;
+        let scheme_ok = ["sqlite:", "postgres://", "postgresql://", "mysql://"]
+            .iter()
+            .any(|prefix| raw.database_url.starts_with(prefix));
+        if !scheme_ok {
+            bail!("invalid database_url: expected sqlite:, postgres:// or mysql://");
+        }
+        if raw.max_upload_bytes == 0 {
+            bail!("invalid max_upload_bytes: must be at least 1");
+        }
+        if raw.blob_url.is_empty() {
+            bail!("invalid blob_url: must not be empty");
+        }
+        Ok(Self {
+            database_url: raw.database_url,
+            blob_url: raw.blob_url,
+            listen,
+            max_upload_bytes: raw.max_upload_bytes,
+            admin_key_file: raw.admin_key_file,
+            blob_timeout: Duration::from_secs(raw.blob_timeout_secs.max(1)),
+            retry_interval: Duration::from_secs(raw.retry_interval_secs.max(1)),
+            shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
+        })
+    }
+
+    /// The SQLite file of `database_url`, when it names one.
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        let rest = self.database_url.strip_prefix("sqlite:")?;
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let file = rest.split('?').next().unwrap_or_default();
+        (!file.is_empty() && !file.starts_with(":memory:")).then(|| PathBuf::from(file))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_sqlite_and_local_files() {
+        let settings = Settings::validate(RawSettings::default()).unwrap();
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            settings.sqlite_file(),
+            Some(PathBuf::from("data/medialib.db"))
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let raw = RawSettings {
+            listen: "nope".into(),
+            ..RawSettings::default()
+        };
+        let err = Settings::validate(raw).unwrap_err().to_string();
+        assert!(err.contains("listen"), "{err}");
+        let raw = RawSettings {
+            database_url: "oracle://x".into(),
+            ..RawSettings::default()
+        };
+        assert!(Settings::validate(raw)
+            .unwrap_err()
+            .to_string()
+            .contains("database_url"));
+    }
+
+    #[test]
+    fn flags_override_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("m.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nblob_url = \"x\"\n").unwrap();
+        let overrides = Overrides {
+            blob_url: Some("y".into()),
+            ..Overrides::default()
+        };
+        let settings = Settings::load(Some(&file), &overrides).unwrap();
+        assert_eq!(settings.listen.port(), 9000);
+        assert_eq!(settings.blob_url, "y");
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "colour = 1\n").unwrap();
+        assert!(Settings::load(Some(&bad), &Overrides::default()).is_err());
+    }
+}

@@ -1,0 +1,21 @@
+//! The `medialib` binary: parses the command line, runs it, reports a failure as one line.
+
+mod cli;
+mod config;
+mod telemetry;
+mod wiring;
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    telemetry::init();
+    let cli = cli::Cli::parse();
+    match cli.run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

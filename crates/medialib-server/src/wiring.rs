@@ -1,0 +1,216 @@
+//! Builds adapters from settings, wraps them as ports, and builds the service and the HTTP app.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use medialib_blob::{BlobConfig, ObjectStoreBlobStore};
+use medialib_domain::service::ServiceConfig;
+use medialib_domain::{MediaService, Sha256KeyHasher, SystemClock};
+use medialib_sql::{SeaOrmMediaRepo, SqlConfig};
+use poem::listener::{Acceptor, Listener, TcpListener};
+use tokio::sync::watch;
+
+use crate::config::Settings;
+
+/// The wired application.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// The use cases over the configured adapters.
+    pub service: MediaService,
+    /// The blob adapter, for startup checks.
+    pub blobs: Arc<ObjectStoreBlobStore>,
+}
+
+/// Connects the database (migrating it) and the blob store, and builds the service.
+///
+/// # Errors
+/// An unreachable database, a failed migration, or an unusable blob URL.
+pub async fn build(settings: &Settings) -> anyhow::Result<App> {
+    if let Some(parent) = settings
+        .sqlite_file()
+        .as_deref()
+        .and_then(std::path::Path::parent)
+    {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent).with_context(|| {
+                format!("cannot create database directory {}", parent.display())
+            })?;
+        }
+    }
+    let repo = SeaOrmMediaRepo::connect(&SqlConfig::new(settings.database_url.as_str()))
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot connect to the database: {}", chain(&err)))?;
+    repo.migrate()
+        .await
+        .map_err(|err| anyhow::anyhow!("database migration failed: {}", chain(&err)))?;
+    let blob_config = BlobConfig {
+        url: settings.blob_url.clone(),
+        timeout: settings.blob_timeout,
+    };
+    let blobs = Arc::new(
+        ObjectStoreBlobStore::from_url(&blob_config)
+            .map_err(|err| anyhow::anyhow!("cannot open blob store: {}", chain(&err)))?,
+    );
+    let config = ServiceConfig {
+        max_upload_bytes: settings.max_upload_bytes,
+        ..ServiceConfig::default()
+    };
+    let service = MediaService::new(
+        Arc::new(repo),
+        blobs.clone(),
+        Arc::new(SystemClock),
+        Arc::new(Sha256KeyHasher),
+        config,
+    );
+    Ok(App { service, blobs })
+}
+
+/// An error and its sources on one line.
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Runs the server until SIGINT or SIGTERM: stops accepting, lets in-flight requests finish
+/// (up to the shutdown timeout) and stops the retry loop between two passes.
+///
+/// # Errors
+/// An unwritable blob store, a port that cannot be bound, or a server failure.
+pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
+    let app = build(settings).await?;
+    app.blobs.check_writable().await.map_err(|err| {
+        anyhow::anyhow!(
+            "blob store {} is not writable: {}",
+            settings.blob_url,
+            chain(&err)
+        )
+    })?;
+    bootstrap_admin_key(&app.service, settings).await?;
+
+    let acceptor = TcpListener::bind(settings.listen)
+        .into_acceptor()
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let local = acceptor
+        .local_addr()
+        .into_iter()
+        .find_map(|addr| addr.as_socket_addr().copied())
+        .context("listener has no socket address")?;
+    tracing::info!(%local, "medialib listening");
+    // The one line on stdout: where to reach the server (tests read it).
+    println!("listening on http://{local}");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let retry = tokio::spawn(retry_loop(
+        app.service.clone(),
+        settings.retry_interval,
+        stop_rx,
+    ));
+    let result = poem::Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(
+            medialib_api::app(app.service.clone()),
+            shutdown_signal(),
+            Some(settings.shutdown_timeout),
+        )
+        .await;
+    let _ = stop_tx.send(true);
+    if let Err(err) = retry.await {
+        tracing::error!(error = %err, "retry loop panicked");
+    }
+    tracing::info!("medialib stopped");
+    result.context("server failed")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested");
+}
+
+/// Retries pending blob deletions every `interval` until told to stop.
+async fn retry_loop(
+    service: MediaService,
+    interval: std::time::Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => return,
+        }
+        match service.retry_pending_deletions(500).await {
+            Ok(report) if report.purged + report.failed > 0 => {
+                tracing::info!(
+                    purged = report.purged,
+                    failed = report.failed,
+                    "pending deletions retried"
+                );
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(
+                error = &err as &dyn std::error::Error,
+                "pending deletion pass failed"
+            ),
+        }
+    }
+}
+
+/// On a store without keys, creates tenant `default` with an admin key and writes the key to
+/// the admin key file (mode 0600).
+async fn bootstrap_admin_key(service: &MediaService, settings: &Settings) -> anyhow::Result<()> {
+    let Some(issued) = service
+        .bootstrap()
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot create the first admin key: {}", chain(&err)))?
+    else {
+        return Ok(());
+    };
+    let path = &settings.admin_key_file;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    write_secret(path, &format!("{}\n", issued.token))
+        .with_context(|| format!("cannot write the admin key to {}", path.display()))?;
+    tracing::info!(path = %path.display(), tenant = "default", "created the first admin key");
+    Ok(())
+}
+
+fn write_secret(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())
+}

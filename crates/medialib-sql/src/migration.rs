@@ -1,0 +1,17 @@
+//! Schema migrations, applied in order by [`Migrator`]. Files are named
+//! `mYYYYMMDD_NNNNNN_<verb>_<object>.rs`; a migration, once released, is never edited.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_tables;
+
+/// Every migration of the schema, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_create_tables::Migration)]
+    }
+}

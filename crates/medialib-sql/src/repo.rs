@@ -1,0 +1,615 @@
+//! [`SeaOrmMediaRepo`]: the `MediaRepo` port over SeaORM.
+//!
+//! # Backend policy
+//! - SQLite runs in WAL mode with a busy timeout, and every write goes through one connection
+//!   (a pool of size one), so concurrent writers queue instead of failing with `SQLITE_BUSY`;
+//!   reads use a separate pool and see committed snapshots.
+//! - Every port method that changes anything runs in exactly one transaction.
+//! - Unique violations become [`RepoError::Conflict`]; connection failures
+//!   [`RepoError::Unavailable`]; anything else [`RepoError::Backend`].
+
+mod delete;
+mod media;
+
+use std::time::Duration;
+
+use medialib_domain::{
+    Activity, ActivityQuery, ApiKey, BlobKey, CommunityItem, DeleteOutcome, DeletePlan, Grant,
+    Media, MediaAccess, MediaId, MediaPath, MediaQuery, MediaRepo, NewActivity, NewMedia,
+    PendingBlob, RepoError, Role, StoredApiKey, Tag, Tenant, TenantId, TenantSlug, Usage, UserId,
+};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, RuntimeErr, SqlErr, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+use time::OffsetDateTime;
+
+use crate::entity::{activity, api_key, pending, tenant, usage};
+use crate::migration::Migrator;
+
+/// Connection settings of the repository.
+#[derive(Debug, Clone)]
+pub struct SqlConfig {
+    /// `sqlite:path`, `postgres://…` or `mysql://…`.
+    pub url: String,
+    /// Largest read pool (writes on SQLite always use one connection).
+    pub max_connections: u32,
+    /// How long to wait for a connection.
+    pub acquire_timeout: Duration,
+}
+
+impl SqlConfig {
+    /// Settings for `url` with default pool sizes.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The SeaORM implementation of [`MediaRepo`].
+#[derive(Debug, Clone)]
+pub struct SeaOrmMediaRepo {
+    writer: DatabaseConnection,
+    reader: DatabaseConnection,
+}
+
+impl SeaOrmMediaRepo {
+    /// Connects to the database named by `config.url`. SQLite files are created if missing.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] when the database cannot be reached or opened.
+    pub async fn connect(config: &SqlConfig) -> Result<Self, RepoError> {
+        let url = config.url.as_str();
+        if url.starts_with("sqlite:") {
+            let url = if url.contains('?') {
+                url.to_owned()
+            } else {
+                format!("{url}?mode=rwc")
+            };
+            let writer = Database::connect(sqlite_options(&url, 1, config))
+                .await
+                .map_err(unavailable)?;
+            // The first connection switches the file to WAL before readers open it.
+            let reader = Database::connect(sqlite_options(&url, config.max_connections, config))
+                .await
+                .map_err(unavailable)?;
+            Ok(Self { writer, reader })
+        } else {
+            let mut options = ConnectOptions::new(url);
+            options
+                .max_connections(config.max_connections)
+                .acquire_timeout(config.acquire_timeout)
+                .sqlx_logging(false);
+            let pool = Database::connect(options).await.map_err(unavailable)?;
+            Ok(Self {
+                writer: pool.clone(),
+                reader: pool,
+            })
+        }
+    }
+
+    /// Applies every pending migration.
+    ///
+    /// # Errors
+    /// The failing migration's database error.
+    pub async fn migrate(&self) -> Result<(), RepoError> {
+        Migrator::up(&self.writer, None).await.map_err(db_err)
+    }
+}
+
+fn sqlite_options(url: &str, max: u32, config: &SqlConfig) -> ConnectOptions {
+    use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(max)
+        .min_connections(1)
+        .acquire_timeout(config.acquire_timeout)
+        .sqlx_logging(false)
+        .map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(false)
+        });
+    options
+}
+
+fn unavailable(err: DbErr) -> RepoError {
+    RepoError::Unavailable(Box::new(err))
+}
+
+/// Translates a SeaORM error at the boundary.
+pub(crate) fn db_err(err: DbErr) -> RepoError {
+    if let Some(SqlErr::UniqueConstraintViolation(_)) = err.sql_err() {
+        return RepoError::Conflict;
+    }
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => RepoError::Unavailable(Box::new(err)),
+        DbErr::Exec(RuntimeErr::SqlxError(ref inner))
+        | DbErr::Query(RuntimeErr::SqlxError(ref inner))
+            if matches!(
+                inner,
+                sea_orm::sqlx::Error::Io(_)
+                    | sea_orm::sqlx::Error::PoolTimedOut
+                    | sea_orm::sqlx::Error::PoolClosed
+            ) =>
+        {
+            RepoError::Unavailable(Box::new(err))
+        }
+        other => RepoError::Backend(Box::new(other)),
+    }
+}
+
+/// A stored value that no longer parses as its domain type.
+pub(crate) fn corrupt(what: &'static str) -> RepoError {
+    RepoError::Backend(format!("stored {what} is invalid").into())
+}
+
+pub(crate) fn to_millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn from_millis(ms: i64) -> Result<OffsetDateTime, RepoError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .map_err(|_| corrupt("timestamp"))
+}
+
+pub(crate) fn user(raw: &str) -> Result<UserId, RepoError> {
+    UserId::parse(raw).map_err(|_| corrupt("user id"))
+}
+
+pub(crate) fn media_id(raw: i64) -> Result<MediaId, RepoError> {
+    MediaId::try_from(raw).map_err(|_| corrupt("media id"))
+}
+
+pub(crate) fn tag(raw: &str) -> Result<Tag, RepoError> {
+    Tag::parse(raw).map_err(|_| corrupt("tag"))
+}
+
+pub(crate) fn path(raw: &str) -> Result<MediaPath, RepoError> {
+    MediaPath::parse(raw).map_err(|_| corrupt("path"))
+}
+
+fn to_tenant(model: tenant::Model) -> Result<Tenant, RepoError> {
+    Ok(Tenant {
+        id: TenantId(model.id),
+        slug: TenantSlug::parse(&model.slug).map_err(|_| corrupt("tenant slug"))?,
+        created_at: from_millis(model.created_at)?,
+    })
+}
+
+fn to_api_key(model: api_key::Model, slug: TenantSlug) -> Result<StoredApiKey, RepoError> {
+    Ok(StoredApiKey {
+        key: ApiKey {
+            id: model.id,
+            tenant_id: TenantId(model.tenant_id),
+            tenant_slug: slug,
+            user_id: user(&model.user_id)?,
+            role: Role::parse(&model.role).map_err(|_| corrupt("role"))?,
+            created_at: from_millis(model.created_at)?,
+            revoked_at: model.revoked_at.map(from_millis).transpose()?,
+        },
+        secret_hash: model.secret_hash,
+    })
+}
+
+/// Inserts one activity event inside a transaction.
+pub(crate) async fn insert_event<C: ConnectionTrait>(
+    conn: &C,
+    event: NewActivity,
+    media: Option<MediaId>,
+) -> Result<(), RepoError> {
+    activity::Entity::insert(event_row(event, media))
+        .exec_without_returning(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+pub(crate) fn event_row(event: NewActivity, media: Option<MediaId>) -> activity::ActiveModel {
+    activity::ActiveModel {
+        tenant_id: Set(event.tenant_id.0),
+        actor_id: Set(event.actor_id.as_str().to_owned()),
+        action: Set(event.action.to_owned()),
+        media_id: Set(event.media_id.or(media).map(MediaId::get)),
+        details: Set(event.details.to_string()),
+        created_at: Set(to_millis(event.created_at)),
+        ..Default::default()
+    }
+}
+
+/// Records blobs for the purge loop inside a transaction; a key already recorded is kept.
+pub(crate) async fn insert_pending<C: ConnectionTrait>(
+    conn: &C,
+    keys: &[BlobKey],
+    at: OffsetDateTime,
+) -> Result<(), RepoError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let rows = keys.iter().map(|key| pending::ActiveModel {
+        blob_key: Set(key.as_str().to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(to_millis(at)),
+        last_error: Set(None),
+        created_at: Set(to_millis(at)),
+        ..Default::default()
+    });
+    pending::Entity::insert_many(rows)
+        .on_conflict(
+            OnConflict::column(pending::Column::BlobKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .do_nothing()
+        .exec_without_returning(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+/// Adds `count` media and `bytes` to a tenant's usage inside a transaction.
+pub(crate) async fn add_usage<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    count: i64,
+    bytes: i64,
+) -> Result<(), RepoError> {
+    use sea_orm::sea_query::Expr;
+    usage::Entity::update_many()
+        .col_expr(
+            usage::Column::MediaCount,
+            Expr::col(usage::Column::MediaCount).add(count),
+        )
+        .col_expr(
+            usage::Column::BytesUsed,
+            Expr::col(usage::Column::BytesUsed).add(bytes),
+        )
+        .filter(usage::Column::TenantId.eq(tenant.0))
+        .exec(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl MediaRepo for SeaOrmMediaRepo {
+    async fn ping(&self) -> Result<(), RepoError> {
+        self.reader.ping().await.map_err(unavailable)
+    }
+
+    async fn create_tenant(
+        &self,
+        slug: &TenantSlug,
+        at: OffsetDateTime,
+    ) -> Result<Tenant, RepoError> {
+        let txn = self.writer.begin().await.map_err(db_err)?;
+        let row = tenant::ActiveModel {
+            slug: Set(slug.as_str().to_owned()),
+            created_at: Set(to_millis(at)),
+            ..Default::default()
+        };
+        let id = tenant::Entity::insert(row)
+            .exec(&txn)
+            .await
+            .map_err(db_err)?
+            .last_insert_id;
+        usage::Entity::insert(usage::ActiveModel {
+            tenant_id: Set(id),
+            media_count: Set(0),
+            bytes_used: Set(0),
+        })
+        .exec_without_returning(&txn)
+        .await
+        .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+        Ok(Tenant {
+            id: TenantId(id),
+            slug: slug.clone(),
+            created_at: at,
+        })
+    }
+
+    async fn find_tenant(&self, slug: &TenantSlug) -> Result<Option<Tenant>, RepoError> {
+        tenant::Entity::find()
+            .filter(tenant::Column::Slug.eq(slug.as_str()))
+            .one(&self.reader)
+            .await
+            .map_err(db_err)?
+            .map(to_tenant)
+            .transpose()
+    }
+
+    async fn create_api_key(&self, key: StoredApiKey) -> Result<(), RepoError> {
+        let row = api_key::ActiveModel {
+            id: Set(key.key.id),
+            tenant_id: Set(key.key.tenant_id.0),
+            user_id: Set(key.key.user_id.as_str().to_owned()),
+            role: Set(key.key.role.as_str().to_owned()),
+            secret_hash: Set(key.secret_hash),
+            created_at: Set(to_millis(key.key.created_at)),
+            revoked_at: Set(None),
+        };
+        api_key::Entity::insert(row)
+            .exec_without_returning(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn find_api_key(&self, id: &str) -> Result<Option<StoredApiKey>, RepoError> {
+        let Some(key) = api_key::Entity::find_by_id(id.to_owned())
+            .one(&self.reader)
+            .await
+            .map_err(db_err)?
+        else {
+            return Ok(None);
+        };
+        let tenant = tenant::Entity::find_by_id(key.tenant_id)
+            .one(&self.reader)
+            .await
+            .map_err(db_err)?
+            .ok_or(corrupt("key tenant"))?;
+        to_api_key(key, to_tenant(tenant)?.slug).map(Some)
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, RepoError> {
+        let tenants: std::collections::HashMap<i64, TenantSlug> = tenant::Entity::find()
+            .all(&self.reader)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(|t| to_tenant(t).map(|t| (t.id.0, t.slug)))
+            .collect::<Result<_, _>>()?;
+        api_key::Entity::find()
+            .order_by_asc(api_key::Column::CreatedAt)
+            .all(&self.reader)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(|key| {
+                let slug = tenants
+                    .get(&key.tenant_id)
+                    .cloned()
+                    .ok_or(corrupt("key tenant"))?;
+                to_api_key(key, slug).map(|stored| stored.key)
+            })
+            .collect()
+    }
+
+    async fn revoke_api_key(&self, id: &str, at: OffsetDateTime) -> Result<(), RepoError> {
+        use sea_orm::sea_query::Expr;
+        let result = api_key::Entity::update_many()
+            .col_expr(api_key::Column::RevokedAt, Expr::value(to_millis(at)))
+            .filter(api_key::Column::Id.eq(id))
+            .filter(api_key::Column::RevokedAt.is_null())
+            .exec(&self.writer)
+            .await
+            .map_err(db_err)?;
+        if result.rows_affected == 0 {
+            return Err(RepoError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn insert_media(&self, new: NewMedia, event: NewActivity) -> Result<Media, RepoError> {
+        media::insert_media(&self.writer, new, event).await
+    }
+
+    async fn find_media_access(
+        &self,
+        tenant: TenantId,
+        ids: &[MediaId],
+        user: &UserId,
+    ) -> Result<Vec<MediaAccess>, RepoError> {
+        media::find_media_access(&self.reader, tenant, ids, user).await
+    }
+
+    async fn find_media_by_path(
+        &self,
+        tenant: TenantId,
+        owner: &UserId,
+        path: &MediaPath,
+        user: &UserId,
+    ) -> Result<Option<MediaAccess>, RepoError> {
+        media::find_media_by_path(&self.reader, tenant, owner, path, user).await
+    }
+
+    async fn list_media(
+        &self,
+        tenant: TenantId,
+        query: &MediaQuery,
+    ) -> Result<Vec<Media>, RepoError> {
+        media::list_media(&self.reader, tenant, query).await
+    }
+
+    async fn set_tags(
+        &self,
+        tenant: TenantId,
+        id: MediaId,
+        tags: &[Tag],
+        event: NewActivity,
+    ) -> Result<Media, RepoError> {
+        media::set_tags(&self.writer, tenant, id, tags, event).await
+    }
+
+    async fn share_media(
+        &self,
+        tenant: TenantId,
+        id: MediaId,
+        blob_key: &BlobKey,
+        event: NewActivity,
+    ) -> Result<CommunityItem, RepoError> {
+        media::share_media(&self.writer, tenant, id, blob_key, event).await
+    }
+
+    async fn unshare_media(
+        &self,
+        tenant: TenantId,
+        id: MediaId,
+        event: NewActivity,
+    ) -> Result<BlobKey, RepoError> {
+        media::unshare_media(&self.writer, tenant, id, event).await
+    }
+
+    async fn list_community(
+        &self,
+        tenant: TenantId,
+        before_id: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<CommunityItem>, RepoError> {
+        media::list_community(&self.reader, tenant, before_id, limit).await
+    }
+
+    async fn put_grant(
+        &self,
+        tenant: TenantId,
+        grant: Grant,
+        event: NewActivity,
+    ) -> Result<(), RepoError> {
+        media::put_grant(&self.writer, tenant, grant, event).await
+    }
+
+    async fn list_grants(&self, id: MediaId) -> Result<Vec<Grant>, RepoError> {
+        media::list_grants(&self.reader, id).await
+    }
+
+    async fn delete_grant(
+        &self,
+        id: MediaId,
+        user: &UserId,
+        event: NewActivity,
+    ) -> Result<(), RepoError> {
+        media::delete_grant(&self.writer, id, user, event).await
+    }
+
+    async fn delete_media(
+        &self,
+        plans: Vec<DeletePlan>,
+    ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError> {
+        delete::delete_media(&self.writer, plans).await
+    }
+
+    async fn add_pending_deletions(
+        &self,
+        keys: &[BlobKey],
+        at: OffsetDateTime,
+    ) -> Result<(), RepoError> {
+        insert_pending(&self.writer, keys, at).await
+    }
+
+    async fn due_pending_deletions(
+        &self,
+        now: OffsetDateTime,
+        limit: u64,
+    ) -> Result<Vec<PendingBlob>, RepoError> {
+        Ok(pending::Entity::find()
+            .filter(pending::Column::NextAttemptAt.lte(to_millis(now)))
+            .order_by_asc(pending::Column::Id)
+            .limit(limit)
+            .all(&self.reader)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(|row| PendingBlob {
+                id: row.id,
+                blob_key: BlobKey::from_stored(row.blob_key),
+                attempts: row.attempts,
+            })
+            .collect())
+    }
+
+    async fn complete_pending_deletions(&self, keys: &[BlobKey]) -> Result<(), RepoError> {
+        for chunk in keys.chunks(500) {
+            pending::Entity::delete_many()
+                .filter(pending::Column::BlobKey.is_in(chunk.iter().map(BlobKey::as_str)))
+                .exec(&self.writer)
+                .await
+                .map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    async fn retry_pending_deletion_later(
+        &self,
+        id: i64,
+        next_attempt_at: OffsetDateTime,
+        error: &str,
+    ) -> Result<(), RepoError> {
+        use sea_orm::sea_query::Expr;
+        pending::Entity::update_many()
+            .col_expr(
+                pending::Column::Attempts,
+                Expr::col(pending::Column::Attempts).add(1),
+            )
+            .col_expr(
+                pending::Column::NextAttemptAt,
+                Expr::value(to_millis(next_attempt_at)),
+            )
+            .col_expr(
+                pending::Column::LastError,
+                Expr::value(error.chars().take(1000).collect::<String>()),
+            )
+            .filter(pending::Column::Id.eq(id))
+            .exec(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn usage(&self, tenant: TenantId) -> Result<Usage, RepoError> {
+        Ok(usage::Entity::find_by_id(tenant.0)
+            .one(&self.reader)
+            .await
+            .map_err(db_err)?
+            .map(|row| Usage {
+                media_count: row.media_count,
+                bytes_used: row.bytes_used,
+            })
+            .unwrap_or_default())
+    }
+
+    async fn list_activity(
+        &self,
+        tenant: TenantId,
+        query: &ActivityQuery,
+    ) -> Result<Vec<Activity>, RepoError> {
+        let mut select = activity::Entity::find().filter(activity::Column::TenantId.eq(tenant.0));
+        if let Some(action) = &query.action {
+            select = select.filter(activity::Column::Action.eq(action.as_str()));
+        }
+        if let Some(id) = query.media_id {
+            select = select.filter(activity::Column::MediaId.eq(id.get()));
+        }
+        if let Some(actor) = &query.actor_id {
+            select = select.filter(activity::Column::ActorId.eq(actor.as_str()));
+        }
+        if let Some(before) = query.before_id {
+            select = select.filter(activity::Column::Id.lt(before));
+        }
+        select
+            .order_by_desc(activity::Column::Id)
+            .limit(query.limit)
+            .all(&self.reader)
+            .await
+            .map_err(db_err)?
+            .into_iter()
+            .map(|row| {
+                Ok(Activity {
+                    id: row.id,
+                    actor_id: user(&row.actor_id)?,
+                    action: row.action,
+                    media_id: row.media_id.map(media_id).transpose()?,
+                    details: serde_json::from_str(&row.details)
+                        .map_err(|_| corrupt("activity details"))?,
+                    created_at: from_millis(row.created_at)?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,562 @@
+//! Media rows, tags, community copies and grants.
+
+use std::collections::HashMap;
+
+use medialib_domain::{
+    BlobKey, CommunityItem, Grant, Media, MediaAccess, MediaId, MediaPath, MediaQuery, NewActivity,
+    NewMedia, Permission, RepoError, Tag, TenantId, UserId, Visibility,
+};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+
+use super::{
+    corrupt, db_err, from_millis, insert_event, insert_pending, media_id, path, tag, to_millis,
+    user,
+};
+use crate::entity::{community, community_tag, grant, media, media_tag};
+
+/// Largest `IN (…)` list sent in one statement.
+pub(crate) const CHUNK: usize = 500;
+
+pub(crate) fn to_media(row: media::Model, tags: Vec<Tag>) -> Result<Media, RepoError> {
+    Ok(Media {
+        id: media_id(row.id)?,
+        tenant_id: TenantId(row.tenant_id),
+        owner_id: user(&row.owner_id)?,
+        path: path(&row.path)?,
+        content_type: row.content_type,
+        size_bytes: row.size_bytes,
+        sha256: row.sha256,
+        tags,
+        shared_to_community: row.shared_to_community,
+        blob_key: BlobKey::from_stored(row.blob_key),
+        created_at: from_millis(row.created_at)?,
+    })
+}
+
+/// The tags of each media id, sorted.
+async fn tags_of<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<Tag>>, RepoError> {
+    let mut out: HashMap<i64, Vec<Tag>> = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows = media_tag::Entity::find()
+            .filter(media_tag::Column::MediaId.is_in(chunk.iter().copied()))
+            .order_by_asc(media_tag::Column::Tag)
+            .all(conn)
+            .await
+            .map_err(db_err)?;
+        for row in rows {
+            out.entry(row.media_id).or_default().push(tag(&row.tag)?);
+        }
+    }
+    Ok(out)
+}
+
+async fn with_tags<C: ConnectionTrait>(
+    conn: &C,
+    rows: Vec<media::Model>,
+) -> Result<Vec<Media>, RepoError> {
+    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+    let mut tags = tags_of(conn, &ids).await?;
+    rows.into_iter()
+        .map(|row| {
+            let row_tags = tags.remove(&row.id).unwrap_or_default();
+            to_media(row, row_tags)
+        })
+        .collect()
+}
+
+fn permission(raw: &str) -> Result<Permission, RepoError> {
+    Permission::parse(raw).map_err(|_| corrupt("permission"))
+}
+
+async fn grants_of<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[i64],
+    user: &UserId,
+) -> Result<HashMap<i64, Permission>, RepoError> {
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows = grant::Entity::find()
+            .filter(grant::Column::UserId.eq(user.as_str()))
+            .filter(grant::Column::MediaId.is_in(chunk.iter().copied()))
+            .all(conn)
+            .await
+            .map_err(db_err)?;
+        for row in rows {
+            out.insert(row.media_id, permission(&row.permission)?);
+        }
+    }
+    Ok(out)
+}
+
+async fn with_access<C: ConnectionTrait>(
+    conn: &C,
+    rows: Vec<media::Model>,
+    user: &UserId,
+) -> Result<Vec<MediaAccess>, RepoError> {
+    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+    let grants = grants_of(conn, &ids, user).await?;
+    Ok(with_tags(conn, rows)
+        .await?
+        .into_iter()
+        .map(|media| {
+            let grant = grants.get(&media.id.get()).copied();
+            MediaAccess { media, grant }
+        })
+        .collect())
+}
+
+/// The live row of `id` in `tenant`, inside a transaction.
+async fn live_row<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    id: MediaId,
+) -> Result<media::Model, RepoError> {
+    media::Entity::find_by_id(id.get())
+        .filter(media::Column::TenantId.eq(tenant.0))
+        .one(conn)
+        .await
+        .map_err(db_err)?
+        .ok_or(RepoError::NotFound)
+}
+
+pub(crate) async fn insert_media(
+    db: &DatabaseConnection,
+    new: NewMedia,
+    event: NewActivity,
+) -> Result<Media, RepoError> {
+    let txn = db.begin().await.map_err(db_err)?;
+    let row = media::ActiveModel {
+        tenant_id: Set(new.tenant_id.0),
+        owner_id: Set(new.owner_id.as_str().to_owned()),
+        path: Set(new.path.as_str().to_owned()),
+        content_type: Set(new.content_type.clone()),
+        size_bytes: Set(new.size_bytes),
+        sha256: Set(new.sha256.clone()),
+        blob_key: Set(new.blob_key.as_str().to_owned()),
+        shared_to_community: Set(false),
+        created_at: Set(to_millis(new.created_at)),
+        ..Default::default()
+    };
+    let id = media::Entity::insert(row)
+        .exec(&txn)
+        .await
+        .map_err(db_err)?
+        .last_insert_id;
+    let id = media_id(id)?;
+    insert_tags(&txn, id, &new.tags).await?;
+    super::add_usage(&txn, new.tenant_id, 1, new.size_bytes).await?;
+    insert_event(&txn, event, Some(id)).await?;
+    txn.commit().await.map_err(db_err)?;
+    let mut tags = new.tags;
+    tags.sort();
+    Ok(Media {
+        id,
+        tenant_id: new.tenant_id,
+        owner_id: new.owner_id,
+        path: new.path,
+        content_type: new.content_type,
+        size_bytes: new.size_bytes,
+        sha256: new.sha256,
+        tags,
+        shared_to_community: false,
+        blob_key: new.blob_key,
+        created_at: from_millis(to_millis(new.created_at))?,
+    })
+}
+
+async fn insert_tags<C: ConnectionTrait>(
+    conn: &C,
+    id: MediaId,
+    tags: &[Tag],
+) -> Result<(), RepoError> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let rows = tags.iter().map(|t| media_tag::ActiveModel {
+        media_id: Set(id.get()),
+        tag: Set(t.as_str().to_owned()),
+    });
+    media_tag::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+async fn insert_community_tags<C: ConnectionTrait>(
+    conn: &C,
+    community_id: i64,
+    tags: &[Tag],
+) -> Result<(), RepoError> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let rows = tags.iter().map(|t| community_tag::ActiveModel {
+        community_id: Set(community_id),
+        tag: Set(t.as_str().to_owned()),
+    });
+    community_tag::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+pub(crate) async fn find_media_access(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    ids: &[MediaId],
+    user: &UserId,
+) -> Result<Vec<MediaAccess>, RepoError> {
+    let mut rows = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        rows.extend(
+            media::Entity::find()
+                .filter(media::Column::TenantId.eq(tenant.0))
+                .filter(media::Column::Id.is_in(chunk.iter().map(|id| id.get())))
+                .all(db)
+                .await
+                .map_err(db_err)?,
+        );
+    }
+    with_access(db, rows, user).await
+}
+
+pub(crate) async fn find_media_by_path(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    owner: &UserId,
+    media_path: &MediaPath,
+    user: &UserId,
+) -> Result<Option<MediaAccess>, RepoError> {
+    let row = media::Entity::find()
+        .filter(media::Column::TenantId.eq(tenant.0))
+        .filter(media::Column::OwnerId.eq(owner.as_str()))
+        .filter(media::Column::Path.eq(media_path.as_str()))
+        .one(db)
+        .await
+        .map_err(db_err)?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(with_access(db, vec![row], user).await?.pop())
+}
+
+pub(crate) async fn list_media(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    query: &MediaQuery,
+) -> Result<Vec<Media>, RepoError> {
+    let mut select = media::Entity::find().filter(media::Column::TenantId.eq(tenant.0));
+    if let Visibility::OwnedOrGranted(user) = &query.visibility {
+        let granted = Query::select()
+            .column(grant::Column::MediaId)
+            .from(grant::Entity)
+            .and_where(grant::Column::UserId.eq(user.as_str()))
+            .to_owned();
+        select = select.filter(
+            Condition::any()
+                .add(media::Column::OwnerId.eq(user.as_str()))
+                .add(media::Column::Id.in_subquery(granted)),
+        );
+    }
+    if let Some(before) = query.before_id {
+        select = select.filter(media::Column::Id.lt(before.get()));
+    }
+    if let Some(t) = &query.tag {
+        let tagged = Query::select()
+            .column(media_tag::Column::MediaId)
+            .from(media_tag::Entity)
+            .and_where(media_tag::Column::Tag.eq(t.as_str()))
+            .to_owned();
+        select = select.filter(media::Column::Id.in_subquery(tagged));
+    }
+    match query.folder.as_deref() {
+        None => {}
+        // The root: paths without a folder.
+        Some("") => select = select.filter(media::Column::Path.not_like("%/%")),
+        // A folder and everything below it, compared exactly (LIKE ignores case on SQLite).
+        Some(folder) => {
+            let prefix = format!("{folder}/");
+            let chars = i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX);
+            select = select.filter(Expr::cust_with_values(
+                "substr(path, 1, ?) = ?",
+                [sea_orm::Value::from(chars), prefix.into()],
+            ));
+        }
+    }
+    if let Some(before) = query.created_before {
+        select = select.filter(media::Column::CreatedAt.lt(to_millis(before)));
+    }
+    let rows = select
+        .order_by_desc(media::Column::Id)
+        .limit(query.limit)
+        .all(db)
+        .await
+        .map_err(db_err)?;
+    with_tags(db, rows).await
+}
+
+pub(crate) async fn set_tags(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    id: MediaId,
+    tags: &[Tag],
+    event: NewActivity,
+) -> Result<Media, RepoError> {
+    let txn = db.begin().await.map_err(db_err)?;
+    let row = live_row(&txn, tenant, id).await?;
+    media_tag::Entity::delete_many()
+        .filter(media_tag::Column::MediaId.eq(id.get()))
+        .exec(&txn)
+        .await
+        .map_err(db_err)?;
+    insert_tags(&txn, id, tags).await?;
+    if let Some(copy) = community::Entity::find()
+        .filter(community::Column::MediaId.eq(id.get()))
+        .one(&txn)
+        .await
+        .map_err(db_err)?
+    {
+        community_tag::Entity::delete_many()
+            .filter(community_tag::Column::CommunityId.eq(copy.id))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        insert_community_tags(&txn, copy.id, tags).await?;
+    }
+    insert_event(&txn, event, Some(id)).await?;
+    txn.commit().await.map_err(db_err)?;
+    let mut sorted = tags.to_vec();
+    sorted.sort();
+    to_media(row, sorted)
+}
+
+pub(crate) async fn share_media(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    id: MediaId,
+    blob_key: &BlobKey,
+    event: NewActivity,
+) -> Result<CommunityItem, RepoError> {
+    let txn = db.begin().await.map_err(db_err)?;
+    let row = live_row(&txn, tenant, id).await?;
+    if row.shared_to_community {
+        return Err(RepoError::Conflict);
+    }
+    let created_at = to_millis(event.created_at);
+    let copy_id = community::Entity::insert(community::ActiveModel {
+        tenant_id: Set(tenant.0),
+        media_id: Set(id.get()),
+        blob_key: Set(blob_key.as_str().to_owned()),
+        created_at: Set(created_at),
+        ..Default::default()
+    })
+    .exec(&txn)
+    .await
+    .map_err(db_err)?
+    .last_insert_id;
+    let tags = tags_of(&txn, &[id.get()])
+        .await?
+        .remove(&id.get())
+        .unwrap_or_default();
+    insert_community_tags(&txn, copy_id, &tags).await?;
+    media::Entity::update_many()
+        .col_expr(media::Column::SharedToCommunity, Expr::value(true))
+        .filter(media::Column::Id.eq(id.get()))
+        .exec(&txn)
+        .await
+        .map_err(db_err)?;
+    insert_event(&txn, event, Some(id)).await?;
+    txn.commit().await.map_err(db_err)?;
+    let media = to_media(row, tags.clone())?;
+    Ok(CommunityItem {
+        id: copy_id,
+        media_id: id,
+        owner_id: media.owner_id.clone(),
+        file_name: media.file_name().to_owned(),
+        content_type: media.content_type,
+        size_bytes: media.size_bytes,
+        tags,
+        blob_key: blob_key.clone(),
+        created_at: from_millis(created_at)?,
+    })
+}
+
+pub(crate) async fn unshare_media(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    id: MediaId,
+    event: NewActivity,
+) -> Result<BlobKey, RepoError> {
+    let txn = db.begin().await.map_err(db_err)?;
+    let copy = community::Entity::find()
+        .filter(community::Column::MediaId.eq(id.get()))
+        .filter(community::Column::TenantId.eq(tenant.0))
+        .one(&txn)
+        .await
+        .map_err(db_err)?
+        .ok_or(RepoError::NotFound)?;
+    community_tag::Entity::delete_many()
+        .filter(community_tag::Column::CommunityId.eq(copy.id))
+        .exec(&txn)
+        .await
+        .map_err(db_err)?;
+    community::Entity::delete_by_id(copy.id)
+        .exec(&txn)
+        .await
+        .map_err(db_err)?;
+    media::Entity::update_many()
+        .col_expr(media::Column::SharedToCommunity, Expr::value(false))
+        .filter(media::Column::Id.eq(id.get()))
+        .exec(&txn)
+        .await
+        .map_err(db_err)?;
+    let key = BlobKey::from_stored(copy.blob_key);
+    insert_pending(&txn, std::slice::from_ref(&key), event.created_at).await?;
+    insert_event(&txn, event, Some(id)).await?;
+    txn.commit().await.map_err(db_err)?;
+    Ok(key)
+}
+
+pub(crate) async fn list_community(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    before_id: Option<i64>,
+    limit: u64,
+) -> Result<Vec<CommunityItem>, RepoError> {
+    let mut select = community::Entity::find().filter(community::Column::TenantId.eq(tenant.0));
+    if let Some(before) = before_id {
+        select = select.filter(community::Column::Id.lt(before));
+    }
+    let copies = select
+        .order_by_desc(community::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+        .map_err(db_err)?;
+    let media_ids: Vec<i64> = copies.iter().map(|c| c.media_id).collect();
+    let copy_ids: Vec<i64> = copies.iter().map(|c| c.id).collect();
+    let mut originals: HashMap<i64, media::Model> = HashMap::new();
+    let mut tags: HashMap<i64, Vec<Tag>> = HashMap::new();
+    for chunk in media_ids.chunks(CHUNK) {
+        for row in media::Entity::find()
+            .filter(media::Column::Id.is_in(chunk.iter().copied()))
+            .all(db)
+            .await
+            .map_err(db_err)?
+        {
+            originals.insert(row.id, row);
+        }
+    }
+    for chunk in copy_ids.chunks(CHUNK) {
+        for row in community_tag::Entity::find()
+            .filter(community_tag::Column::CommunityId.is_in(chunk.iter().copied()))
+            .order_by_asc(community_tag::Column::Tag)
+            .all(db)
+            .await
+            .map_err(db_err)?
+        {
+            tags.entry(row.community_id)
+                .or_default()
+                .push(tag(&row.tag)?);
+        }
+    }
+    copies
+        .into_iter()
+        .filter_map(|copy| {
+            let original = originals.remove(&copy.media_id)?;
+            Some((copy, original))
+        })
+        .map(|(copy, original)| {
+            let original_path = path(&original.path)?;
+            Ok(CommunityItem {
+                id: copy.id,
+                media_id: media_id(copy.media_id)?,
+                owner_id: user(&original.owner_id)?,
+                file_name: original_path.file_name().to_owned(),
+                content_type: original.content_type,
+                size_bytes: original.size_bytes,
+                tags: tags.remove(&copy.id).unwrap_or_default(),
+                blob_key: BlobKey::from_stored(copy.blob_key),
+                created_at: from_millis(copy.created_at)?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn put_grant(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    new: Grant,
+    event: NewActivity,
+) -> Result<(), RepoError> {
+    let txn = db.begin().await.map_err(db_err)?;
+    live_row(&txn, tenant, new.media_id).await?;
+    grant::Entity::delete_many()
+        .filter(grant::Column::MediaId.eq(new.media_id.get()))
+        .filter(grant::Column::UserId.eq(new.user_id.as_str()))
+        .exec(&txn)
+        .await
+        .map_err(db_err)?;
+    grant::Entity::insert(grant::ActiveModel {
+        media_id: Set(new.media_id.get()),
+        user_id: Set(new.user_id.as_str().to_owned()),
+        permission: Set(new.permission.as_str().to_owned()),
+        created_at: Set(to_millis(new.created_at)),
+    })
+    .exec_without_returning(&txn)
+    .await
+    .map_err(db_err)?;
+    insert_event(&txn, event, Some(new.media_id)).await?;
+    txn.commit().await.map_err(db_err)?;
+    Ok(())
+}
+
+pub(crate) async fn list_grants(
+    db: &DatabaseConnection,
+    id: MediaId,
+) -> Result<Vec<Grant>, RepoError> {
+    grant::Entity::find()
+        .filter(grant::Column::MediaId.eq(id.get()))
+        .order_by_asc(grant::Column::UserId)
+        .all(db)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(|row| {
+            Ok(Grant {
+                media_id: media_id(row.media_id)?,
+                user_id: user(&row.user_id)?,
+                permission: permission(&row.permission)?,
+                created_at: from_millis(row.created_at)?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn delete_grant(
+    db: &DatabaseConnection,
+    id: MediaId,
+    grantee: &UserId,
+    event: NewActivity,
+) -> Result<(), RepoError> {
+    let txn = db.begin().await.map_err(db_err)?;
+    let result = grant::Entity::delete_many()
+        .filter(grant::Column::MediaId.eq(id.get()))
+        .filter(grant::Column::UserId.eq(grantee.as_str()))
+        .exec(&txn)
+        .await
+        .map_err(db_err)?;
+    if result.rows_affected == 0 {
+        return Err(RepoError::NotFound);
+    }
+    insert_event(&txn, event, Some(id)).await?;
+    txn.commit().await.map_err(db_err)?;
+    Ok(())
+}
