@@ -1,1 +1,10 @@
-fn main() {}
+//! End-to-end tests: the real `medialib` binary on an ephemeral port, spoken to over HTTP.
+//! Each test gets its own server and data directory. Set `TEST_LOG=1` to see server logs.
+
+mod auth;
+mod bulk;
+mod cli;
+mod delete;
+mod helpers;
+mod media;
+mod misc;

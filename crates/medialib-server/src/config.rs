@@ -21,6 +21,7 @@ const ENV_KEYS: &[&str] = &[
     "admin_key_file",
     "blob_timeout_secs",
     "retry_interval_secs",
+    "retry_grace_secs",
     "shutdown_timeout_secs",
 ];
 
@@ -42,6 +43,8 @@ pub struct RawSettings {
     pub blob_timeout_secs: u64,
     /// Interval of the pending-deletion retry loop.
     pub retry_interval_secs: u64,
+    /// Age of a pending deletion before the retry loop takes it over from the inline purge.
+    pub retry_grace_secs: u64,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_timeout_secs: u64,
 }
@@ -56,6 +59,7 @@ impl Default for RawSettings {
             admin_key_file: PathBuf::from("data/admin.key"),
             blob_timeout_secs: 30,
             retry_interval_secs: 5,
+            retry_grace_secs: 30,
             shutdown_timeout_secs: 30,
         }
     }
@@ -92,6 +96,8 @@ pub struct Settings {
     pub blob_timeout: Duration,
     /// Interval of the retry loop.
     pub retry_interval: Duration,
+    /// Age before the retry loop takes a pending deletion.
+    pub retry_grace: Duration,
     /// Shutdown grace period.
     pub shutdown_timeout: Duration,
 }
@@ -147,6 +153,7 @@ impl Settings {
             admin_key_file: raw.admin_key_file,
             blob_timeout: Duration::from_secs(raw.blob_timeout_secs.max(1)),
             retry_interval: Duration::from_secs(raw.retry_interval_secs.max(1)),
+            retry_grace: Duration::from_secs(raw.retry_grace_secs),
             shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
         })
     }

@@ -53,6 +53,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
     );
     let config = ServiceConfig {
         max_upload_bytes: settings.max_upload_bytes,
+        pending_grace: settings.retry_grace,
         ..ServiceConfig::default()
     };
     let service = MediaService::new(

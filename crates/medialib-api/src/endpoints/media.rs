@@ -6,7 +6,7 @@ use medialib_domain::{ByteStream, Media, MediaService};
 use poem::http::header;
 use poem::{Body, IntoResponse, Request, Response};
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::{Binary, Json};
+use poem_openapi::payload::Json;
 use poem_openapi::registry::{
     MetaHeader, MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
 };
@@ -60,10 +60,7 @@ impl ApiResponse for MediaContent {
                 status_range: None,
                 content: vec![MetaMediaType {
                     content_type: "*/*",
-                    schema: MetaSchemaRef::Inline(Box::new(MetaSchema {
-                        format: Some("binary"),
-                        ..MetaSchema::new("string")
-                    })),
+                    schema: binary_schema(),
                 }],
                 headers: vec![MetaHeader {
                     name: "ETag".to_owned(),
@@ -77,6 +74,44 @@ impl ApiResponse for MediaContent {
     }
 
     fn register(_registry: &mut Registry) {}
+}
+
+/// The raw upload body, of any content type; a request without `Content-Type` is stored as
+/// `application/octet-stream`. Documented as a required binary body of `*/*`.
+pub struct UploadBody(pub Body);
+
+impl<'a> poem_openapi::ApiExtractor<'a> for UploadBody {
+    const TYPES: &'static [poem_openapi::ApiExtractorType] =
+        &[poem_openapi::ApiExtractorType::RequestObject];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn request_meta() -> Option<poem_openapi::registry::MetaRequest> {
+        Some(poem_openapi::registry::MetaRequest {
+            description: Some("The file's bytes; its Content-Type is stored with it"),
+            content: vec![MetaMediaType {
+                content_type: "*/*",
+                schema: binary_schema(),
+            }],
+            required: true,
+        })
+    }
+
+    async fn from_request(
+        _request: &'a Request,
+        body: &mut poem::RequestBody,
+        _param_opts: poem_openapi::ExtractParamOptions<Self::ParamType>,
+    ) -> poem::Result<Self> {
+        Ok(Self(body.take()?))
+    }
+}
+
+fn binary_schema() -> MetaSchemaRef {
+    MetaSchemaRef::Inline(Box::new(MetaSchema {
+        format: Some("binary"),
+        ..MetaSchema::new("string")
+    }))
 }
 
 /// Splits `a,b` into tags; an empty parameter means none.
@@ -110,7 +145,7 @@ impl MediaApi {
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
         request: &Request,
-        body: Binary<Body>,
+        body: UploadBody,
     ) -> Result<UploadResponse, ApiError> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let content_type = request

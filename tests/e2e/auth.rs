@@ -1,0 +1,280 @@
+//! Authentication, tenant isolation and the role/grant matrix on every media endpoint.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn missing_malformed_and_revoked_keys_get_401_with_a_bearer_challenge() {
+    let server = TestServer::start().await;
+    let json_key = server.cli(&[
+        "keys", "create", "--tenant", "default", "--user", "u1", "--role", "member", "--json",
+    ]);
+    let created: serde_json::Value = serde_json::from_str(&json_key).unwrap();
+    let key = created["key"].as_str().unwrap().to_owned();
+    server.get(&key, "/v1/usage").await.expect(200, None);
+
+    let tampered = format!("{}x", &key[..key.len() - 1]);
+    for token in [
+        None,
+        Some("nonsense"),
+        Some("mlk_abc_def"),
+        Some(tampered.as_str()),
+    ] {
+        let reply = server.send(Method::GET, "/v1/media", token, None).await;
+        reply.expect(401, Some("unauthorized"));
+        assert_eq!(reply.headers["www-authenticate"], "Bearer");
+    }
+
+    server.cli(&["keys", "revoke", created["id"].as_str().unwrap()]);
+    server
+        .get(&key, "/v1/usage")
+        .await
+        .expect(401, Some("unauthorized"));
+    let listed = server.cli(&["keys", "list", "--json"]);
+    assert!(listed.contains("\"revoked\":true"), "{listed}");
+    assert!(!listed.contains(&key), "secrets are never listed");
+}
+
+#[tokio::test]
+async fn tenant_parameter_must_name_the_keys_tenant() {
+    let server = TestServer::start().await;
+    server.key("acme", "x", "admin");
+    server
+        .get(&server.admin, "/v1/media?tenant=default")
+        .await
+        .expect(200, None);
+    server
+        .get(&server.admin, "/v1/media?tenant=acme")
+        .await
+        .expect(403, Some("tenant_mismatch"));
+    server
+        .get(&server.admin, "/v1/usage?tenant=nope")
+        .await
+        .expect(403, Some("tenant_mismatch"));
+    let id = server.upload(&server.admin, "t.jpg", b"t").await;
+    server
+        .delete(&server.admin, &format!("/v1/media/{id}?tenant=acme"))
+        .await
+        .expect(403, Some("tenant_mismatch"));
+    server
+        .get(&server.admin, &format!("/v1/media/{id}"))
+        .await
+        .expect(200, None);
+}
+
+/// Every media endpoint, as (method, path template, body).
+fn endpoints() -> Vec<(Method, &'static str, Option<serde_json::Value>)> {
+    vec![
+        (Method::GET, "/v1/media/{id}", None),
+        (Method::GET, "/v1/media/{id}/content", None),
+        (
+            Method::PUT,
+            "/v1/media/{id}/tags",
+            Some(json!({"tags": ["x"]})),
+        ),
+        (Method::POST, "/v1/media/{id}/share", None),
+        (Method::DELETE, "/v1/media/{id}/share", None),
+        (
+            Method::POST,
+            "/v1/media/{id}/grants",
+            Some(json!({"user_id": "zed", "permission": "read"})),
+        ),
+        (Method::GET, "/v1/media/{id}/grants", None),
+        (Method::DELETE, "/v1/media/{id}/grants/zed", None),
+        (Method::DELETE, "/v1/media/{id}", None),
+    ]
+}
+
+async fn status_of(
+    server: &TestServer,
+    key: &str,
+    method: &Method,
+    template: &str,
+    body: &Option<serde_json::Value>,
+    id: i64,
+) -> (u16, String) {
+    let path = template.replace("{id}", &id.to_string());
+    let reply = server
+        .send(method.clone(), &path, Some(key), body.clone())
+        .await;
+    (
+        reply.status.as_u16(),
+        reply.body["code"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn other_tenants_and_ungranted_members_cannot_even_see_media() {
+    let server = TestServer::start().await;
+    let owner = server.key("default", "alice", "member");
+    let stranger = server.key("default", "bob", "member");
+    let foreign_admin = server.key("acme", "root", "admin");
+    let id = server.upload(&owner, "secret.jpg", b"s").await;
+    for caller in [&stranger, &foreign_admin] {
+        for (method, template, body) in endpoints() {
+            let (status, code) = status_of(&server, caller, &method, template, &body, id).await;
+            assert_eq!(
+                (status, code.as_str()),
+                (404, "media_not_found"),
+                "{method} {template}"
+            );
+        }
+        let listed = server.get(caller, "/v1/media").await;
+        assert!(!ids(listed.expect(200, None)).contains(&id));
+        let bulk_reply = server
+            .post(caller, "/v1/media/bulk-delete", bulk(&[id]))
+            .await;
+        assert_eq!(bulk_reply.expect(200, None)["results"][0]["status"], 404);
+    }
+    server
+        .get(&owner, &format!("/v1/media/{id}"))
+        .await
+        .expect(200, None);
+    assert_eq!(server.blob_files().len(), 1);
+}
+
+#[tokio::test]
+async fn read_grantees_and_viewers_see_but_may_not_change_or_delete() {
+    let server = TestServer::start().await;
+    let owner = server.key("default", "alice", "member");
+    let reader = server.key("default", "rita", "member");
+    let viewer = server.key("default", "vic", "viewer");
+    let id = server.upload(&owner, "shared.jpg", b"data").await;
+    server
+        .post(
+            &owner,
+            &format!("/v1/media/{id}/grants"),
+            json!({"user_id": "rita", "permission": "read"}),
+        )
+        .await
+        .expect(201, None);
+
+    for caller in [&reader, &viewer] {
+        server
+            .get(caller, &format!("/v1/media/{id}"))
+            .await
+            .expect(200, None);
+        let content = server
+            .http
+            .get(format!("{}/v1/media/{id}/content", server.base))
+            .bearer_auth(caller)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(content.status(), 200);
+        assert_eq!(content.bytes().await.unwrap().as_ref(), b"data");
+        for (method, template, body) in endpoints().into_iter().skip(2) {
+            let (status, code) = status_of(&server, caller, &method, template, &body, id).await;
+            assert_eq!(
+                (status, code.as_str()),
+                (403, "forbidden"),
+                "{method} {template}"
+            );
+        }
+        assert!(ids(server.get(caller, "/v1/media").await.expect(200, None)).contains(&id));
+    }
+    server
+        .try_upload(&viewer, "v.jpg", b"v", "")
+        .await
+        .expect(403, Some("forbidden"));
+    let bulk_reply = server
+        .post(&reader, "/v1/media/bulk-delete", bulk(&[id]))
+        .await;
+    assert_eq!(
+        bulk_reply.expect(200, None)["results"][0]["code"],
+        "forbidden"
+    );
+    server
+        .get(&owner, &format!("/v1/media/{id}"))
+        .await
+        .expect(200, None);
+}
+
+#[tokio::test]
+async fn delete_grantees_may_delete_but_not_manage() {
+    let server = TestServer::start().await;
+    let owner = server.key("default", "alice", "member");
+    let deleter = server.key("default", "dan", "member");
+    let id = server.upload(&owner, "d.jpg", b"d").await;
+    server
+        .post(
+            &owner,
+            &format!("/v1/media/{id}/grants"),
+            json!({"user_id": "dan", "permission": "delete"}),
+        )
+        .await
+        .expect(201, None);
+    server
+        .send(
+            Method::PUT,
+            &format!("/v1/media/{id}/tags"),
+            Some(&deleter),
+            Some(json!({"tags": ["x"]})),
+        )
+        .await
+        .expect(403, Some("forbidden"));
+    server
+        .post(&deleter, &format!("/v1/media/{id}/share"), json!({}))
+        .await
+        .expect(403, Some("forbidden"));
+    let receipt = server.delete_media(&deleter, id).await;
+    assert_eq!(receipt.expect(200, None)["removed"]["access_grants"], 1);
+}
+
+#[tokio::test]
+async fn owners_and_tenant_admins_may_do_everything() {
+    let server = TestServer::start().await;
+    let owner = server.key("default", "alice", "member");
+    for caller in [owner.clone(), server.admin.clone()] {
+        let id = server
+            .upload(&owner, &format!("{}.jpg", &caller[4..10]), b"o")
+            .await;
+        for (method, template, body) in endpoints() {
+            let (status, _) = status_of(&server, &caller, &method, template, &body, id).await;
+            assert!(
+                matches!(status, 200 | 201 | 204),
+                "{method} {template} gave {status}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn revoked_grants_stop_working() {
+    let server = TestServer::start().await;
+    let owner = server.key("default", "alice", "member");
+    let reader = server.key("default", "rita", "member");
+    let id = server.upload(&owner, "g.jpg", b"g").await;
+    server
+        .post(
+            &owner,
+            &format!("/v1/media/{id}/grants"),
+            json!({"user_id": "rita", "permission": "read"}),
+        )
+        .await
+        .expect(201, None);
+    let grants = server.get(&owner, &format!("/v1/media/{id}/grants")).await;
+    assert_eq!(grants.expect(200, None)[0]["user_id"], "rita");
+    server
+        .delete(&owner, &format!("/v1/media/{id}/grants/rita"))
+        .await
+        .expect(204, None);
+    server
+        .get(&reader, &format!("/v1/media/{id}"))
+        .await
+        .expect(404, Some("media_not_found"));
+    server
+        .delete(&owner, &format!("/v1/media/{id}/grants/rita"))
+        .await
+        .expect(404, Some("grant_not_found"));
+    server
+        .post(
+            &owner,
+            &format!("/v1/media/{id}/grants"),
+            json!({"user_id": "rita", "permission": "own"}),
+        )
+        .await
+        .expect(400, Some("invalid_permission"));
+}

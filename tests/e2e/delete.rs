@@ -1,0 +1,319 @@
+//! The single delete: cascades, status codes, orphans, pending storage and races.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn delete_media_removes_row_blobs_and_every_cascade_in_one_receipt() {
+    let server = TestServer::start().await;
+    let key = &server.admin;
+    let id = server
+        .try_upload(key, "Captions/beach.jpg", b"0123456789", "summer,tmp")
+        .await
+        .expect(201, None)["id"]
+        .as_i64()
+        .unwrap();
+    server
+        .post(key, &format!("/v1/media/{id}/share"), json!({}))
+        .await
+        .expect(201, None);
+    server
+        .post(
+            key,
+            &format!("/v1/media/{id}/grants"),
+            json!({"user_id": "bob", "permission": "read"}),
+        )
+        .await
+        .expect(201, None);
+    server
+        .post(
+            key,
+            &format!("/v1/media/{id}/grants"),
+            json!({"user_id": "eve", "permission": "delete"}),
+        )
+        .await
+        .expect(201, None);
+    assert_eq!(
+        server.blob_files().len(),
+        2,
+        "original and community copy are separate blobs"
+    );
+    assert_eq!(server.usage(key).await, (1, 10));
+
+    let reply = server.delete_media(key, id).await;
+    let receipt = reply.expect(200, None);
+    assert_eq!(receipt["id"], id);
+    assert_eq!(receipt["deleted"], true);
+    assert_eq!(receipt["message"], "Media deleted successfully");
+    assert_eq!(receipt["freed_bytes"], 10);
+    assert_eq!(receipt["storage"], "purged");
+    assert_eq!(
+        receipt["removed"],
+        json!({"community_copy": true, "tag_assignments": 4, "access_grants": 2})
+    );
+
+    assert!(
+        server.blob_files().is_empty(),
+        "blobs left: {:?}",
+        server.blob_files()
+    );
+    server
+        .get(key, &format!("/v1/media/{id}"))
+        .await
+        .expect(404, Some("media_not_found"));
+    assert!(
+        server.get(key, "/v1/community").await.expect(200, None)["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(server.usage(key).await, (0, 0));
+    assert_eq!(server.deleted_events(id).await, 1);
+    let event = server
+        .get(
+            key,
+            &format!("/v1/activity?action=media_deleted&media_id={id}"),
+        )
+        .await;
+    let details = &event.body["items"][0]["details"];
+    assert_eq!(details["media"]["path"], "Captions/beach.jpg");
+    assert_eq!(details["removed"]["access_grants"], 2);
+    assert_eq!(event.body["items"][0]["actor_id"], "admin");
+}
+
+#[tokio::test]
+async fn delete_media_rejects_malformed_ids_with_400() {
+    let server = TestServer::start().await;
+    for bad in ["abc", "0", "-1", "1.5", "99999999999999999999", "%20"] {
+        let reply = server
+            .delete(&server.admin, &format!("/v1/media/{bad}"))
+            .await;
+        reply.expect(400, Some("invalid_media_id"));
+        assert_eq!(reply.body["message"], "Invalid media ID");
+    }
+}
+
+#[tokio::test]
+async fn delete_media_of_missing_or_already_deleted_id_is_404() {
+    let server = TestServer::start().await;
+    server
+        .delete_media(&server.admin, 12345)
+        .await
+        .expect(404, Some("media_not_found"));
+    let id = server.upload(&server.admin, "a.jpg", b"x").await;
+    server
+        .delete_media(&server.admin, id)
+        .await
+        .expect(200, None);
+    let again = server.delete_media(&server.admin, id).await;
+    again.expect(404, Some("media_not_found"));
+    assert_eq!(again.body["message"], "Media not found");
+    assert_eq!(server.deleted_events(id).await, 1);
+}
+
+#[tokio::test]
+async fn delete_media_whose_blob_vanished_still_succeeds() {
+    let server = TestServer::start().await;
+    let id = server.upload(&server.admin, "orphan.jpg", b"abc").await;
+    for file in server.blob_files() {
+        std::fs::remove_file(file).unwrap();
+    }
+    let reply = server.delete_media(&server.admin, id).await;
+    assert_eq!(reply.expect(200, None)["storage"], "purged");
+    server
+        .get(&server.admin, &format!("/v1/media/{id}"))
+        .await
+        .expect(404, Some("media_not_found"));
+    assert_eq!(server.usage(&server.admin).await, (0, 0));
+}
+
+#[tokio::test]
+async fn download_of_row_whose_blob_vanished_is_404_not_500() {
+    let server = TestServer::start().await;
+    let id = server.upload(&server.admin, "gone.jpg", b"abc").await;
+    for file in server.blob_files() {
+        std::fs::remove_file(file).unwrap();
+    }
+    server
+        .get(&server.admin, &format!("/v1/media/{id}/content"))
+        .await
+        .expect(404, Some("content_not_found"));
+}
+
+#[tokio::test]
+async fn storage_failure_after_commit_answers_pending_and_the_retry_loop_purges_later() {
+    let server = TestServer::start_with(&[
+        ("MEDIALIB_RETRY_INTERVAL_SECS", "1"),
+        ("MEDIALIB_RETRY_GRACE_SECS", "0"),
+    ])
+    .await;
+    let id = server.upload(&server.admin, "stuck.jpg", b"abc").await;
+    let blob = server.blob_files().pop().unwrap();
+    // A non-empty directory where the blob file was: the store cannot delete it.
+    std::fs::remove_file(&blob).unwrap();
+    std::fs::create_dir(&blob).unwrap();
+    std::fs::write(blob.join("inner"), b"x").unwrap();
+
+    let reply = server.delete_media(&server.admin, id).await;
+    let receipt = reply.expect(200, None);
+    assert_eq!(receipt["storage"], "pending");
+    assert_eq!(receipt["deleted"], true);
+    server
+        .get(&server.admin, &format!("/v1/media/{id}"))
+        .await
+        .expect(404, Some("media_not_found"));
+    assert_eq!(server.usage(&server.admin).await, (0, 0));
+
+    // Storage comes back: the blob is an ordinary file again, and the retry loop removes it.
+    std::fs::remove_dir_all(&blob).unwrap();
+    std::fs::write(&blob, b"abc").unwrap();
+    eventually("the retry loop to purge the blob", || !blob.exists()).await;
+}
+
+#[tokio::test]
+async fn concurrent_deletes_of_one_id_give_exactly_one_receipt() {
+    let server = TestServer::start().await;
+    let id = server.upload(&server.admin, "race.jpg", b"0123").await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let http = server.http.clone();
+        let url = format!("{}/v1/media/{id}", server.base);
+        let key = server.admin.clone();
+        tasks.push(tokio::spawn(async move {
+            http.delete(url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 404).count(),
+        19,
+        "{statuses:?}"
+    );
+    assert_eq!(server.deleted_events(id).await, 1);
+    assert_eq!(server.usage(&server.admin).await, (0, 0));
+    assert!(server.blob_files().is_empty());
+}
+
+#[tokio::test]
+async fn deleted_ids_are_never_reused() {
+    let server = TestServer::start().await;
+    let first = server.upload(&server.admin, "1.jpg", b"1").await;
+    let highest = server.upload(&server.admin, "2.jpg", b"2").await;
+    server
+        .delete_media(&server.admin, highest)
+        .await
+        .expect(200, None);
+    let next = server.upload(&server.admin, "3.jpg", b"3").await;
+    assert!(
+        next > highest && highest > first,
+        "{first} {highest} {next}"
+    );
+}
+
+#[tokio::test]
+async fn delete_media_by_path_accepts_raw_and_encoded_slashes() {
+    let server = TestServer::start().await;
+    let key = server.key("default", "alice", "member");
+    let raw = server
+        .upload(&key, "Captions/caption-1709856234567-beach.jpg", b"abc")
+        .await;
+    let encoded = server.upload(&key, "Captions/sub dir/é.jpg", b"de").await;
+
+    let reply = server
+        .delete(
+            &key,
+            "/v1/media/by-path/Captions/caption-1709856234567-beach.jpg",
+        )
+        .await;
+    assert_eq!(reply.expect(200, None)["id"], raw);
+    let reply = server
+        .delete(&key, "/v1/media/by-path/Captions%2Fsub%20dir%2F%C3%A9.jpg")
+        .await;
+    assert_eq!(reply.expect(200, None)["id"], encoded);
+    assert_eq!(reply.body["freed_bytes"], 2);
+    server
+        .delete(
+            &key,
+            "/v1/media/by-path/Captions/caption-1709856234567-beach.jpg",
+        )
+        .await
+        .expect(404, Some("media_not_found"));
+    assert!(server.blob_files().is_empty());
+}
+
+#[tokio::test]
+async fn delete_media_by_path_is_case_sensitive_and_relative_to_the_caller() {
+    let server = TestServer::start().await;
+    let alice = server.key("default", "alice", "member");
+    let bob = server.key("default", "bob", "member");
+    let id = server.upload(&alice, "Photos/A.jpg", b"a").await;
+    server
+        .delete(&alice, "/v1/media/by-path/photos/a.jpg")
+        .await
+        .expect(404, Some("media_not_found"));
+    // Bob's root has no such file, and Bob may not name Alice's root.
+    server
+        .delete(&bob, "/v1/media/by-path/Photos/A.jpg")
+        .await
+        .expect(404, Some("media_not_found"));
+    server
+        .delete(&bob, "/v1/media/by-path/Photos/A.jpg?owner=alice")
+        .await
+        .expect(403, Some("forbidden"));
+    // An admin may.
+    let reply = server
+        .delete(&server.admin, "/v1/media/by-path/Photos/A.jpg?owner=alice")
+        .await;
+    assert_eq!(reply.expect(200, None)["id"], id);
+}
+
+#[tokio::test]
+async fn delete_media_by_path_rejects_unsafe_paths_with_400() {
+    let server = TestServer::start().await;
+    let long = "a".repeat(1025);
+    let cases = [
+        "..%2Fetc%2Fpasswd".to_owned(),
+        "a%2F..%2Fb.jpg".to_owned(),
+        "%2Fabsolute.jpg".to_owned(),
+        "a%5Cb.jpg".to_owned(),
+        "a%00b.jpg".to_owned(),
+        "a%2F%2Fb.jpg".to_owned(),
+        "a/b/".to_owned(),
+        long,
+    ];
+    for case in cases {
+        let reply = server
+            .delete(&server.admin, &format!("/v1/media/by-path/{case}"))
+            .await;
+        reply.expect(400, Some("invalid_path"));
+    }
+}
+
+#[tokio::test]
+async fn two_deletes_by_path_of_one_file_give_one_receipt() {
+    let server = TestServer::start().await;
+    let id = server.upload(&server.admin, "dup/x.jpg", b"xx").await;
+    let (a, b) = tokio::join!(
+        server.delete(&server.admin, "/v1/media/by-path/dup/x.jpg"),
+        server.delete(&server.admin, "/v1/media/by-path/dup%2Fx.jpg"),
+    );
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 404]);
+    assert_eq!(server.deleted_events(id).await, 1);
+}

@@ -1,0 +1,291 @@
+//! `TestServer`: starts `medialib serve` in a temp dir, reads its address from stdout, and
+//! kills it on drop. Typed helpers keep the tests short.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_medialib");
+
+/// A running server with its own data directory.
+pub struct TestServer {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    pub base: String,
+    pub admin: String,
+    pub http: reqwest::Client,
+}
+
+/// A response's status and JSON body (`Value::Null` when the body is not JSON).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// Asserts the status and, for errors, the code of the JSON body.
+    #[track_caller]
+    pub fn expect(&self, status: u16, code: Option<&str>) -> &Value {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        if let Some(code) = code {
+            assert_eq!(
+                self.body["code"], code,
+                "unexpected code; body: {}",
+                self.body
+            );
+            assert!(
+                self.body["message"].is_string(),
+                "error without message: {}",
+                self.body
+            );
+        }
+        &self.body
+    }
+}
+
+fn medialib(dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .current_dir(dir)
+        .env_remove("MEDIALIB_DATABASE_URL")
+        .env_remove("MEDIALIB_BLOB_URL")
+        .env(
+            "RUST_LOG",
+            if std::env::var_os("TEST_LOG").is_some() {
+                "info"
+            } else {
+                "error"
+            },
+        );
+    command
+}
+
+impl TestServer {
+    /// Starts a server on the defaults (SQLite + local files under the temp dir).
+    pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts a server with extra `MEDIALIB_*` environment.
+    pub async fn start_with(env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut command = medialib(dir.path());
+        command
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(if std::env::var_os("TEST_LOG").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            });
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("spawn medialib");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(addr.to_owned());
+                }
+            }
+        });
+        let base = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("server did not print its address");
+        let admin = std::fs::read_to_string(dir.path().join("data/admin.key"))
+            .expect("admin key written on first start")
+            .trim()
+            .to_owned();
+        Self {
+            child,
+            dir,
+            base,
+            admin,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Runs a CLI subcommand against this server's data; returns stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let output = medialib(self.dir.path())
+            .args(args)
+            .output()
+            .expect("run medialib");
+        assert!(
+            output.status.success(),
+            "medialib {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_owned()
+    }
+
+    /// Creates a tenant (if new) and a key in it.
+    pub fn key(&self, tenant: &str, user: &str, role: &str) -> String {
+        if tenant != "default" {
+            let _ = medialib(self.dir.path())
+                .args(["tenants", "create", tenant])
+                .output();
+        }
+        self.cli(&[
+            "keys", "create", "--tenant", tenant, "--user", user, "--role", role,
+        ])
+    }
+
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        reply(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, key: &str, path: &str) -> Reply {
+        self.send(Method::GET, path, Some(key), None).await
+    }
+
+    pub async fn delete(&self, key: &str, path: &str) -> Reply {
+        self.send(Method::DELETE, path, Some(key), None).await
+    }
+
+    pub async fn delete_media(&self, key: &str, id: i64) -> Reply {
+        self.delete(key, &format!("/v1/media/{id}")).await
+    }
+
+    pub async fn post(&self, key: &str, path: &str, body: Value) -> Reply {
+        self.send(Method::POST, path, Some(key), Some(body)).await
+    }
+
+    /// Uploads bytes at a path; returns the reply.
+    pub async fn try_upload(&self, key: &str, path: &str, bytes: &[u8], tags: &str) -> Reply {
+        let url = format!("{}/v1/media", self.base);
+        let response = self
+            .http
+            .post(url)
+            .query(&[("path", path), ("tags", tags)])
+            .bearer_auth(key)
+            .header("content-type", "image/jpeg")
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .expect("request sent");
+        reply(response).await
+    }
+
+    /// Uploads and returns the new media's id.
+    pub async fn upload(&self, key: &str, path: &str, bytes: &[u8]) -> i64 {
+        let reply = self.try_upload(key, path, bytes, "").await;
+        reply.expect(201, None)["id"].as_i64().expect("id")
+    }
+
+    pub async fn usage(&self, key: &str) -> (i64, i64) {
+        let reply = self.get(key, "/v1/usage").await;
+        let body = reply.expect(200, None);
+        (
+            body["media_count"].as_i64().unwrap(),
+            body["bytes_used"].as_i64().unwrap(),
+        )
+    }
+
+    /// Every blob file under the data directory.
+    pub fn blob_files(&self) -> Vec<PathBuf> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    walk(&path, out);
+                } else {
+                    out.push(path);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.data().join("blobs/media"), &mut out);
+        walk(&self.data().join("blobs/community"), &mut out);
+        out.sort();
+        out
+    }
+
+    /// The `media_deleted` events of a media id.
+    pub async fn deleted_events(&self, id: i64) -> usize {
+        let reply = self
+            .get(
+                &self.admin,
+                &format!("/v1/activity?action=media_deleted&media_id={id}"),
+            )
+            .await;
+        reply.expect(200, None)["items"].as_array().unwrap().len()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn reply(response: reqwest::Response) -> Reply {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.bytes().await.expect("body read");
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Polls `check` until it holds or the deadline passes.
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub fn ids(body: &Value) -> Vec<i64> {
+    body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item["id"].as_i64().expect("id"))
+        .collect()
+}
+
+pub fn bulk(ids: &[i64]) -> Value {
+    json!({ "ids": ids })
+}

@@ -1,0 +1,122 @@
+//! Health, docs, request ids, framework errors, usage.
+
+use reqwest::Method;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn health_readiness_spec_and_docs_are_served() {
+    let server = TestServer::start().await;
+    for path in ["/healthz", "/readyz"] {
+        let reply = server.send(Method::GET, path, None, None).await;
+        assert_eq!(reply.expect(200, None)["status"], "ok");
+    }
+    let spec = server.send(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(spec.expect(200, None)["info"]["title"], "medialib");
+    assert!(spec.body["paths"]["/v1/media/{id}"]["delete"].is_object());
+    let docs = server
+        .http
+        .get(format!("{}/docs", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.unwrap().contains("swagger"));
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_generated() {
+    let server = TestServer::start().await;
+    let echoed = server
+        .http
+        .get(format!("{}/healthz", server.base))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "abc-123");
+    let generated = server.send(Method::GET, "/v1/nothing", None, None).await;
+    assert!(!generated.headers["x-request-id"].is_empty());
+    let errored = server.delete(&server.admin, "/v1/media/0").await;
+    assert!(!errored.headers["x-request-id"].is_empty());
+}
+
+#[tokio::test]
+async fn framework_errors_use_the_json_error_body() {
+    let server = TestServer::start().await;
+    server
+        .send(Method::GET, "/nope", None, None)
+        .await
+        .expect(404, Some("route_not_found"));
+    server
+        .send(Method::PATCH, "/v1/usage", Some(&server.admin), None)
+        .await
+        .expect(405, Some("method_not_allowed"));
+    let wrong_type = server
+        .http
+        .post(format!("{}/v1/media/bulk-delete", server.base))
+        .bearer_auth(&server.admin)
+        .header("content-type", "text/plain")
+        .body("ids")
+        .send()
+        .await
+        .unwrap();
+    reply(wrong_type)
+        .await
+        .expect(415, Some("unsupported_media_type"));
+    let no_query = server
+        .http
+        .post(format!("{}/v1/media", server.base))
+        .bearer_auth(&server.admin)
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    reply(no_query).await.expect(400, Some("invalid_parameter"));
+}
+
+#[tokio::test]
+async fn usage_always_equals_the_sums_over_live_media() {
+    let server = TestServer::start().await;
+    let other = server.key("acme", "root", "admin");
+    let a = server.upload(&server.admin, "a.jpg", &[1u8; 10]).await;
+    server.upload(&server.admin, "b.jpg", &[1u8; 20]).await;
+    server.upload(&other, "c.jpg", &[1u8; 40]).await;
+    assert_eq!(server.usage(&server.admin).await, (2, 30));
+    assert_eq!(server.usage(&other).await, (1, 40));
+    server
+        .delete_media(&server.admin, a)
+        .await
+        .expect(200, None);
+    assert_eq!(server.usage(&server.admin).await, (1, 20));
+    assert_eq!(server.usage(&other).await, (1, 40));
+}
+
+#[tokio::test]
+async fn members_see_their_own_activity_and_admins_the_tenants() {
+    let server = TestServer::start().await;
+    let alice = server.key("default", "alice", "member");
+    server.upload(&alice, "a.jpg", b"a").await;
+    server.upload(&server.admin, "b.jpg", b"b").await;
+    let own = server.get(&alice, "/v1/activity").await;
+    let own = own.expect(200, None)["items"].as_array().unwrap().clone();
+    assert_eq!(own.len(), 1);
+    assert_eq!(own[0]["actor_id"], "alice");
+    let all = server.get(&server.admin, "/v1/activity").await;
+    assert_eq!(all.expect(200, None)["items"].as_array().unwrap().len(), 2);
+    let paged = server.get(&server.admin, "/v1/activity?limit=1").await;
+    let cursor = paged.expect(200, None)["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let next = server
+        .get(
+            &server.admin,
+            &format!("/v1/activity?limit=1&cursor={cursor}"),
+        )
+        .await;
+    assert_eq!(
+        next.expect(200, None)["items"][0]["action"],
+        "media_uploaded"
+    );
+}
