@@ -210,8 +210,8 @@ impl TestServer {
         let reply = self.get(key, "/v1/usage").await;
         let body = reply.expect(200, None);
         (
-            body["media_count"].as_i64().unwrap(),
-            body["bytes_used"].as_i64().unwrap(),
+            body["media_count"].as_i64().expect("media_count"),
+            body["bytes_used"].as_i64().expect("bytes_used"),
         )
     }
 
@@ -245,7 +245,10 @@ impl TestServer {
                 &format!("/v1/activity?action=media_deleted&media_id={id}"),
             )
             .await;
-        reply.expect(200, None)["items"].as_array().unwrap().len()
+        reply.expect(200, None)["items"]
+            .as_array()
+            .expect("items")
+            .len()
     }
 }
 

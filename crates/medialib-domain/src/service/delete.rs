@@ -248,6 +248,9 @@ impl MediaService {
                 }
             }
         }
+        if done.is_empty() {
+            return result;
+        }
         if let Err(err) = self.repo.complete_pending_deletions(&done).await {
             // The blobs are gone; the retry loop will find that and forget the records.
             tracing::warn!(
@@ -334,5 +337,310 @@ fn receipt(outcome: &DeleteOutcome, purge: &PurgeResult) -> DeleteReceipt {
         freed_bytes: outcome.media.size_bytes,
         storage: purge.state_of(&outcome.pending),
         removed: outcome.removed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use futures::executor::block_on;
+    use mockall::predicate::eq;
+    use mockall::Sequence;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::error::BlobError;
+    use crate::ports::{MockBlobStore, MockClock, MockMediaRepo};
+    use crate::service::ServiceConfig;
+    use crate::Sha256KeyHasher;
+
+    fn actor(user: &str, role: Role) -> Actor {
+        Actor {
+            tenant_id: TenantId(1),
+            tenant_slug: TenantSlug::parse("default").unwrap(),
+            user_id: UserId::parse(user).unwrap(),
+            role,
+            key_id: "k".into(),
+        }
+    }
+
+    fn media(id: i64, owner: &str) -> Media {
+        Media {
+            id: MediaId::try_from(id).unwrap(),
+            tenant_id: TenantId(1),
+            owner_id: UserId::parse(owner).unwrap(),
+            path: MediaPath::parse("a/b.jpg").unwrap(),
+            content_type: "image/jpeg".into(),
+            size_bytes: 42,
+            sha256: "00".into(),
+            tags: vec![],
+            shared_to_community: false,
+            blob_key: BlobKey::from_stored(format!("media/1/{id}")),
+            created_at: datetime!(2026-01-01 0:00 UTC),
+        }
+    }
+
+    fn service(repo: MockMediaRepo, blobs: MockBlobStore) -> MediaService {
+        let mut clock = MockClock::new();
+        clock
+            .expect_now()
+            .return_const(datetime!(2026-11-25 12:00 UTC));
+        MediaService::new(
+            Arc::new(repo),
+            Arc::new(blobs),
+            Arc::new(clock),
+            Arc::new(Sha256KeyHasher),
+            ServiceConfig::default(),
+        )
+    }
+
+    fn found(repo: &mut MockMediaRepo, item: Media, grant: Option<Permission>) {
+        repo.expect_find_media_access().returning(move |_, _, _| {
+            Ok(vec![MediaAccess {
+                media: item.clone(),
+                grant,
+            }])
+        });
+    }
+
+    fn outcome(plans: &[DeletePlan]) -> Vec<Result<DeleteOutcome, RepoError>> {
+        plans
+            .iter()
+            .map(|plan| {
+                Ok(DeleteOutcome {
+                    media: plan.media.clone(),
+                    removed: Removed::default(),
+                    pending: vec![plan.media.blob_key.clone()],
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn purge_comes_after_the_commit_and_clears_the_pending_record() {
+        let mut repo = MockMediaRepo::new();
+        let mut blobs = MockBlobStore::new();
+        let mut seq = Sequence::new();
+        found(&mut repo, media(7, "alice"), None);
+        repo.expect_delete_media()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|plans| Ok(outcome(&plans)));
+        blobs
+            .expect_delete_many()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|keys| keys.iter().map(|_| Ok(())).collect());
+        repo.expect_complete_pending_deletions()
+            .with(eq(vec![BlobKey::from_stored("media/1/7".into())]))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(()));
+        let receipt =
+            block_on(service(repo, blobs).delete_media(&actor("alice", Role::Member), "7"))
+                .unwrap();
+        assert_eq!(receipt.storage, StorageState::Purged);
+        assert_eq!(receipt.freed_bytes, 42);
+    }
+
+    #[test]
+    fn blob_failure_after_commit_gives_a_pending_receipt_and_keeps_the_record() {
+        let mut repo = MockMediaRepo::new();
+        let mut blobs = MockBlobStore::new();
+        found(&mut repo, media(7, "alice"), None);
+        repo.expect_delete_media()
+            .returning(|plans| Ok(outcome(&plans)));
+        blobs.expect_delete_many().returning(|keys| {
+            keys.iter()
+                .map(|_| Err(BlobError::Unavailable("down".into())))
+                .collect()
+        });
+        repo.expect_complete_pending_deletions().never();
+        let receipt =
+            block_on(service(repo, blobs).delete_media(&actor("alice", Role::Member), "7"))
+                .unwrap();
+        assert_eq!(receipt.storage, StorageState::Pending);
+    }
+
+    #[test]
+    fn repo_failure_deletes_nothing_and_touches_no_blob() {
+        let mut repo = MockMediaRepo::new();
+        let mut blobs = MockBlobStore::new();
+        found(&mut repo, media(7, "alice"), None);
+        repo.expect_delete_media()
+            .returning(|_| Err(RepoError::Backend("disk full".into())));
+        blobs.expect_delete_many().never();
+        let err = block_on(service(repo, blobs).delete_media(&actor("alice", Role::Member), "7"))
+            .unwrap_err();
+        assert!(
+            matches!(err, ServiceError::Repo(RepoError::Backend(_))),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn losing_a_concurrent_delete_is_not_found_and_touches_no_blob() {
+        let mut repo = MockMediaRepo::new();
+        let mut blobs = MockBlobStore::new();
+        found(&mut repo, media(7, "alice"), None);
+        repo.expect_delete_media()
+            .returning(|_| Ok(vec![Err(RepoError::NotFound)]));
+        blobs.expect_delete_many().never();
+        let err = block_on(service(repo, blobs).delete_media(&actor("alice", Role::Member), "7"))
+            .unwrap_err();
+        assert!(matches!(err, ServiceError::MediaNotFound));
+    }
+
+    #[test]
+    fn read_grantee_cannot_delete() {
+        let mut repo = MockMediaRepo::new();
+        found(&mut repo, media(7, "alice"), Some(Permission::Read));
+        repo.expect_delete_media().never();
+        let err = block_on(
+            service(repo, MockBlobStore::new()).delete_media(&actor("rita", Role::Member), "7"),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ServiceError::Forbidden));
+    }
+
+    #[test]
+    fn member_without_grant_gets_not_found() {
+        let mut repo = MockMediaRepo::new();
+        found(&mut repo, media(7, "alice"), None);
+        repo.expect_delete_media().never();
+        let err = block_on(
+            service(repo, MockBlobStore::new()).delete_media(&actor("bob", Role::Member), "7"),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ServiceError::MediaNotFound));
+    }
+
+    #[test]
+    fn viewer_cannot_delete_and_delete_grantee_can() {
+        let mut repo = MockMediaRepo::new();
+        found(&mut repo, media(7, "alice"), None);
+        repo.expect_delete_media().never();
+        let err = block_on(
+            service(repo, MockBlobStore::new()).delete_media(&actor("vic", Role::Viewer), "7"),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ServiceError::Forbidden));
+
+        let mut repo = MockMediaRepo::new();
+        let mut blobs = MockBlobStore::new();
+        found(&mut repo, media(7, "alice"), Some(Permission::Delete));
+        repo.expect_delete_media()
+            .times(1)
+            .returning(|plans| Ok(outcome(&plans)));
+        repo.expect_complete_pending_deletions()
+            .returning(|_| Ok(()));
+        blobs
+            .expect_delete_many()
+            .returning(|keys| keys.iter().map(|_| Ok(())).collect());
+        block_on(service(repo, blobs).delete_media(&actor("dan", Role::Member), "7")).unwrap();
+    }
+
+    #[test]
+    fn invalid_ids_never_reach_the_repository() {
+        let repo = MockMediaRepo::new();
+        let svc = service(repo, MockBlobStore::new());
+        for bad in ["0", "-3", "x"] {
+            let err = block_on(svc.delete_media(&actor("alice", Role::Member), bad)).unwrap_err();
+            assert!(matches!(err, ServiceError::InvalidMediaId));
+        }
+    }
+
+    #[test]
+    fn bulk_delete_plans_each_id_once_and_reports_in_input_order() {
+        let mut repo = MockMediaRepo::new();
+        let mut blobs = MockBlobStore::new();
+        repo.expect_find_media_access().returning(|_, ids, _| {
+            assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids are deduplicated");
+            Ok(vec![MediaAccess {
+                media: media(1, "alice"),
+                grant: None,
+            }])
+        });
+        repo.expect_delete_media().times(1).returning(|plans| {
+            assert_eq!(plans.len(), 1);
+            Ok(outcome(&plans))
+        });
+        blobs
+            .expect_delete_many()
+            .times(1)
+            .returning(|keys| keys.iter().map(|_| Ok(())).collect());
+        repo.expect_complete_pending_deletions()
+            .returning(|_| Ok(()));
+        let receipt = block_on(
+            service(repo, blobs).bulk_delete_media(&actor("alice", Role::Member), &[1, 2, 1, 0]),
+        )
+        .unwrap();
+        let verdicts: Vec<_> = receipt
+            .items
+            .iter()
+            .map(|item| (item.id, item.outcome.is_ok()))
+            .collect();
+        assert_eq!(
+            verdicts,
+            vec![(1, true), (2, false), (1, false), (0, false)]
+        );
+        assert!(matches!(
+            receipt.items[3].outcome,
+            Err(ServiceError::InvalidMediaId)
+        ));
+    }
+
+    #[test]
+    fn retry_pass_forgets_purged_blobs_and_backs_off_the_rest() {
+        let mut repo = MockMediaRepo::new();
+        let mut blobs = MockBlobStore::new();
+        repo.expect_due_pending_deletions().returning(|_, _| {
+            Ok(vec![
+                PendingBlob {
+                    id: 1,
+                    blob_key: BlobKey::from_stored("a".into()),
+                    attempts: 0,
+                },
+                PendingBlob {
+                    id: 2,
+                    blob_key: BlobKey::from_stored("b".into()),
+                    attempts: 3,
+                },
+            ])
+        });
+        blobs.expect_delete_many().returning(|keys| {
+            keys.iter()
+                .map(|k| {
+                    if k.as_str() == "a" {
+                        Ok(())
+                    } else {
+                        Err(BlobError::Unavailable("down".into()))
+                    }
+                })
+                .collect()
+        });
+        repo.expect_complete_pending_deletions()
+            .with(eq(vec![BlobKey::from_stored("a".into())]))
+            .times(1)
+            .returning(|_| Ok(()));
+        let now = datetime!(2026-11-25 12:00 UTC);
+        repo.expect_retry_pending_deletion_later()
+            .withf(move |id, next, _| {
+                // Attempt 4: 5 s × 2³ = 40 s, plus at most 25 % jitter.
+                *id == 2
+                    && *next >= now + Duration::from_secs(40)
+                    && *next <= now + Duration::from_secs(50)
+            })
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        let report = block_on(service(repo, blobs).retry_pending_deletions(10)).unwrap();
+        assert_eq!(
+            report,
+            RetryReport {
+                purged: 1,
+                failed: 1
+            }
+        );
     }
 }

@@ -490,3 +490,163 @@ fn not_found_as_media(err: RepoError) -> ServiceError {
         other => other.into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use futures::executor::block_on;
+    use futures::stream;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::ports::{MockBlobStore, MockClock, MockMediaRepo};
+    use crate::service::ServiceConfig;
+    use crate::Sha256KeyHasher;
+
+    fn actor() -> Actor {
+        Actor {
+            tenant_id: TenantId(1),
+            tenant_slug: TenantSlug::parse("default").unwrap(),
+            user_id: UserId::parse("alice").unwrap(),
+            role: Role::Member,
+            key_id: "k".into(),
+        }
+    }
+
+    fn service(repo: MockMediaRepo, blobs: MockBlobStore, max: u64) -> MediaService {
+        let mut clock = MockClock::new();
+        clock
+            .expect_now()
+            .return_const(datetime!(2026-11-25 12:00 UTC));
+        MediaService::new(
+            Arc::new(repo),
+            Arc::new(blobs),
+            Arc::new(clock),
+            Arc::new(Sha256KeyHasher),
+            ServiceConfig {
+                max_upload_bytes: max,
+                ..ServiceConfig::default()
+            },
+        )
+    }
+
+    fn request() -> UploadRequest {
+        UploadRequest {
+            path: "a.jpg".into(),
+            content_type: "image/jpeg".into(),
+            tags: vec![],
+            content_length: None,
+        }
+    }
+
+    fn body(chunks: &[&'static [u8]]) -> ByteStream {
+        let items: Vec<Result<bytes::Bytes, crate::error::BoxError>> = chunks
+            .iter()
+            .map(|c| Ok(bytes::Bytes::from_static(c)))
+            .collect();
+        Box::pin(stream::iter(items))
+    }
+
+    /// A blob store whose `put` drains the body like a real one.
+    fn draining_store() -> MockBlobStore {
+        let mut blobs = MockBlobStore::new();
+        blobs.expect_put().returning(|_, mut body| {
+            let mut size = 0u64;
+            // The test bodies are always ready, so one poll per chunk drains them.
+            while let Some(Some(chunk)) =
+                futures::FutureExt::now_or_never(futures::StreamExt::next(&mut body))
+            {
+                size += chunk.map_err(BlobError::Body)?.len() as u64;
+            }
+            Ok(size)
+        });
+        blobs
+    }
+
+    #[test]
+    fn storage_failure_during_upload_writes_no_row() {
+        let mut repo = MockMediaRepo::new();
+        repo.expect_find_media_by_path()
+            .returning(|_, _, _, _| Ok(None));
+        repo.expect_insert_media().never();
+        let mut blobs = MockBlobStore::new();
+        blobs
+            .expect_put()
+            .returning(|_, _| Err(BlobError::Unavailable("down".into())));
+        let err =
+            block_on(service(repo, blobs, 100).upload_media(&actor(), request(), body(&[b"x"])))
+                .unwrap_err();
+        assert!(matches!(err, ServiceError::StorageUnavailable(_)));
+    }
+
+    #[test]
+    fn upload_hashes_what_it_streams() {
+        let mut repo = MockMediaRepo::new();
+        repo.expect_find_media_by_path()
+            .returning(|_, _, _, _| Ok(None));
+        repo.expect_insert_media().returning(|new, event| {
+            assert_eq!(new.size_bytes, 11);
+            // sha256("hello world")
+            assert_eq!(
+                new.sha256,
+                "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+            );
+            assert_eq!(event.action, "media_uploaded");
+            Ok(Media {
+                id: MediaId::try_from(1).unwrap(),
+                tenant_id: new.tenant_id,
+                owner_id: new.owner_id,
+                path: new.path,
+                content_type: new.content_type,
+                size_bytes: new.size_bytes,
+                sha256: new.sha256,
+                tags: new.tags,
+                shared_to_community: false,
+                blob_key: new.blob_key,
+                created_at: new.created_at,
+            })
+        });
+        let media = block_on(service(repo, draining_store(), 100).upload_media(
+            &actor(),
+            request(),
+            body(&[b"hello ", b"world"]),
+        ))
+        .unwrap();
+        assert_eq!(media.size_bytes, 11);
+    }
+
+    #[test]
+    fn oversized_stream_is_refused_and_no_row_written() {
+        let mut repo = MockMediaRepo::new();
+        repo.expect_find_media_by_path()
+            .returning(|_, _, _, _| Ok(None));
+        repo.expect_insert_media().never();
+        let err = block_on(service(repo, draining_store(), 5).upload_media(
+            &actor(),
+            request(),
+            body(&[b"abc", b"def"]),
+        ))
+        .unwrap_err();
+        assert!(matches!(err, ServiceError::PayloadTooLarge { limit: 5 }));
+    }
+
+    #[test]
+    fn failed_row_insert_discards_the_stored_blob() {
+        let mut repo = MockMediaRepo::new();
+        repo.expect_find_media_by_path()
+            .returning(|_, _, _, _| Ok(None));
+        repo.expect_insert_media()
+            .returning(|_, _| Err(RepoError::Conflict));
+        let mut blobs = draining_store();
+        blobs.expect_delete_many().times(1).returning(|keys| {
+            assert_eq!(keys.len(), 1);
+            keys.iter().map(|_| Ok(())).collect()
+        });
+        repo.expect_add_pending_deletions().never();
+        let err =
+            block_on(service(repo, blobs, 100).upload_media(&actor(), request(), body(&[b"x"])))
+                .unwrap_err();
+        assert!(matches!(err, ServiceError::PathConflict));
+    }
+}

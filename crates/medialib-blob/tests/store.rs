@@ -1,0 +1,99 @@
+//! The object_store adapter on a temp directory and in memory.
+
+use bytes::Bytes;
+use futures_util::{stream, StreamExt};
+use medialib_blob::{BlobConfig, ObjectStoreBlobStore};
+use medialib_domain::{BlobError, BlobKey, BlobStore, ByteStream, TenantId};
+
+fn body(chunks: Vec<Result<Bytes, &'static str>>) -> ByteStream {
+    Box::pin(stream::iter(chunks).map(|chunk| chunk.map_err(Into::into)))
+}
+
+async fn read_all(store: &ObjectStoreBlobStore, key: &BlobKey) -> Vec<u8> {
+    let (size, mut stream) = store.get(key).await.unwrap();
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        out.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(size as usize, out.len());
+    out
+}
+
+async fn contract(store: &ObjectStoreBlobStore) {
+    store.ping().await.unwrap();
+    let key = BlobKey::new_media(TenantId(1));
+    let size = store
+        .put(&key, body(vec![Ok(Bytes::from_static(b"hello ")), Ok(Bytes::from_static(b"world"))]))
+        .await
+        .unwrap();
+    assert_eq!(size, 11);
+    assert_eq!(read_all(store, &key).await, b"hello world");
+
+    let copy = BlobKey::new_community(TenantId(1));
+    store.copy(&key, &copy).await.unwrap();
+    assert_eq!(read_all(store, &copy).await, b"hello world");
+
+    // A body that fails midway stores nothing.
+    let broken = BlobKey::new_media(TenantId(1));
+    let err = store
+        .put(&broken, body(vec![Ok(Bytes::from_static(b"part")), Err("client went away")]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BlobError::Body(_)));
+    assert!(matches!(store.get(&broken).await, Err(BlobError::NotFound)));
+
+    // Deleting twice, or deleting what never existed, is success.
+    let results = store.delete_many(&[key.clone(), copy.clone(), key.clone(), broken]).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert!(matches!(store.get(&key).await, Err(BlobError::NotFound)));
+    assert!(matches!(store.copy(&key, &copy).await, Err(BlobError::NotFound)));
+}
+
+#[tokio::test]
+async fn local_directory_store_meets_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ObjectStoreBlobStore::from_url(&BlobConfig::new(dir.path().to_str().unwrap())).unwrap();
+    store.check_writable().await.unwrap();
+    contract(&store).await;
+    let leftovers: Vec<_> = walk(dir.path());
+    assert!(leftovers.is_empty(), "files left behind: {leftovers:?}");
+}
+
+#[tokio::test]
+async fn memory_store_meets_the_contract() {
+    let store = ObjectStoreBlobStore::from_url(&BlobConfig::new("memory://")).unwrap();
+    contract(&store).await;
+}
+
+#[tokio::test]
+async fn large_uploads_stream_in_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ObjectStoreBlobStore::from_url(&BlobConfig::new(dir.path().to_str().unwrap())).unwrap();
+    let key = BlobKey::new_media(TenantId(1));
+    let chunk = Bytes::from(vec![3u8; 1024 * 1024]);
+    let chunks: Vec<Result<Bytes, &'static str>> = (0..20).map(|_| Ok(chunk.clone())).collect();
+    let size = store.put(&key, body(chunks)).await.unwrap();
+    assert_eq!(size, 20 * 1024 * 1024);
+    let data = read_all(&store, &key).await;
+    assert!(data.iter().all(|b| *b == 3));
+    // A large upload that fails midway leaves no object and no temporary file.
+    let failed = BlobKey::new_media(TenantId(1));
+    let mut chunks: Vec<Result<Bytes, &'static str>> = (0..12).map(|_| Ok(chunk.clone())).collect();
+    chunks.push(Err("client went away"));
+    assert!(matches!(store.put(&failed, body(chunks)).await, Err(BlobError::Body(_))));
+    store.delete_many(&[key]).await.into_iter().for_each(|r| r.unwrap());
+    assert!(walk(dir.path()).is_empty(), "left: {:?}", walk(dir.path()));
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}

@@ -1,0 +1,136 @@
+//! The SeaORM adapter against a real SQLite file, migrated by our `Migrator`.
+
+use medialib_domain::{
+    BlobKey, DeletePlan, DeleteReason, Grant, MediaId, MediaPath, MediaRepo, NewActivity,
+    NewMedia, Permission, RepoError, Tag, TenantId, TenantSlug, UserId,
+};
+use medialib_sql::{SeaOrmMediaRepo, SqlConfig};
+use time::macros::datetime;
+use time::OffsetDateTime;
+
+const AT: OffsetDateTime = datetime!(2026-11-25 12:00:00.123 UTC);
+
+async fn repo() -> (SeaOrmMediaRepo, tempfile::TempDir, TenantId) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let repo = SeaOrmMediaRepo::connect(&SqlConfig::new(url)).await.unwrap();
+    repo.migrate().await.unwrap();
+    repo.migrate().await.expect("migrations are idempotent");
+    let tenant = repo.create_tenant(&TenantSlug::parse("t").unwrap(), AT).await.unwrap();
+    (repo, dir, tenant.id)
+}
+
+fn event(tenant: TenantId, action: &'static str) -> NewActivity {
+    NewActivity {
+        tenant_id: tenant,
+        actor_id: UserId::parse("alice").unwrap(),
+        action,
+        media_id: None,
+        details: serde_json::json!({}),
+        created_at: AT,
+    }
+}
+
+async fn insert(repo: &SeaOrmMediaRepo, tenant: TenantId, path: &str, size: i64) -> Result<medialib_domain::Media, RepoError> {
+    let new = NewMedia {
+        tenant_id: tenant,
+        owner_id: UserId::parse("alice").unwrap(),
+        path: MediaPath::parse(path).unwrap(),
+        content_type: "image/png".into(),
+        size_bytes: size,
+        sha256: "ab".into(),
+        tags: Tag::parse_all(["b", "a"]).unwrap(),
+        blob_key: BlobKey::new_media(tenant),
+        created_at: AT,
+    };
+    repo.insert_media(new, event(tenant, "media_uploaded")).await
+}
+
+fn plan(media: medialib_domain::Media) -> DeletePlan {
+    DeletePlan {
+        media,
+        actor_id: UserId::parse("alice").unwrap(),
+        reason: DeleteReason::Requested,
+        at: AT,
+    }
+}
+
+#[tokio::test]
+async fn ids_are_never_reused_after_the_highest_is_deleted() {
+    let (repo, _dir, tenant) = repo().await;
+    insert(&repo, tenant, "1.png", 1).await.unwrap();
+    let highest = insert(&repo, tenant, "2.png", 1).await.unwrap();
+    let results = repo.delete_media(vec![plan(highest.clone())]).await.unwrap();
+    assert!(results[0].is_ok());
+    let next = insert(&repo, tenant, "3.png", 1).await.unwrap();
+    assert!(next.id > highest.id);
+}
+
+#[tokio::test]
+async fn the_second_delete_of_a_row_is_not_found_and_cascades_are_counted() {
+    let (repo, _dir, tenant) = repo().await;
+    let media = insert(&repo, tenant, "x/y.png", 10).await.unwrap();
+    assert_eq!(media.created_at, AT, "millisecond timestamps round-trip exactly");
+    repo.share_media(tenant, media.id, &BlobKey::new_community(tenant), event(tenant, "media_shared")).await.unwrap();
+    let grant = Grant {
+        media_id: media.id,
+        user_id: UserId::parse("bob").unwrap(),
+        permission: Permission::Read,
+        created_at: AT,
+    };
+    repo.put_grant(tenant, grant, event(tenant, "access_granted")).await.unwrap();
+
+    let first = repo.delete_media(vec![plan(media.clone())]).await.unwrap();
+    let outcome = first[0].as_ref().unwrap();
+    assert!(outcome.removed.community_copy);
+    assert_eq!(outcome.removed.tag_assignments, 4);
+    assert_eq!(outcome.removed.access_grants, 1);
+    assert_eq!(outcome.pending.len(), 2);
+    let due = repo.due_pending_deletions(AT, 10).await.unwrap();
+    assert_eq!(due.len(), 2, "both blobs recorded in the same transaction");
+
+    let second = repo.delete_media(vec![plan(media.clone())]).await.unwrap();
+    assert!(matches!(second[0], Err(RepoError::NotFound)));
+    let usage = repo.usage(tenant).await.unwrap();
+    assert_eq!((usage.media_count, usage.bytes_used), (0, 0));
+    repo.complete_pending_deletions(&outcome.pending).await.unwrap();
+    assert!(repo.due_pending_deletions(AT, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_plan_for_another_tenant_deletes_nothing() {
+    let (repo, _dir, tenant) = repo().await;
+    let media = insert(&repo, tenant, "a.png", 1).await.unwrap();
+    let mut foreign = media.clone();
+    foreign.tenant_id = TenantId(tenant.0 + 1);
+    let result = repo.delete_media(vec![plan(foreign)]).await.unwrap();
+    assert!(matches!(result[0], Err(RepoError::NotFound)));
+    let found = repo.find_media_access(tenant, &[media.id], &UserId::parse("alice").unwrap()).await.unwrap();
+    assert_eq!(found.len(), 1);
+}
+
+#[tokio::test]
+async fn paths_are_unique_per_owner_and_case_sensitive() {
+    let (repo, _dir, tenant) = repo().await;
+    insert(&repo, tenant, "A/b.png", 1).await.unwrap();
+    assert!(matches!(insert(&repo, tenant, "A/b.png", 1).await, Err(RepoError::Conflict)));
+    insert(&repo, tenant, "a/b.png", 1).await.unwrap();
+    let usage = repo.usage(tenant).await.unwrap();
+    assert_eq!((usage.media_count, usage.bytes_used), (2, 2), "the refused insert changed nothing");
+}
+
+#[tokio::test]
+async fn a_batch_with_a_repeated_id_deletes_it_once() {
+    let (repo, _dir, tenant) = repo().await;
+    let media = insert(&repo, tenant, "a.png", 5).await.unwrap();
+    let other = insert(&repo, tenant, "b.png", 7).await.unwrap();
+    let results = repo
+        .delete_media(vec![plan(media.clone()), plan(media.clone()), plan(other)])
+        .await
+        .unwrap();
+    let oks: Vec<bool> = results.iter().map(Result::is_ok).collect();
+    assert_eq!(oks, vec![true, false, true]);
+    assert_eq!(repo.usage(tenant).await.unwrap().bytes_used, 0);
+    let id = MediaId::try_from(media.id.get()).unwrap();
+    assert!(repo.find_media_access(tenant, &[id], &UserId::parse("alice").unwrap()).await.unwrap().is_empty());
+}

@@ -1,0 +1,37 @@
+# medialib tasks. `just` lists them.
+
+default:
+    @just --list
+
+# Run the server on the embedded default (SQLite + local files under ./data)
+run:
+    cargo run --release -- serve
+
+# Run every test (unit, adapter, end to end)
+test:
+    cargo test --workspace
+
+# Run only the end-to-end tests against the real binary
+e2e:
+    cargo test -p medialib-server --test e2e
+
+# Formatting and lints, as CI runs them
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Format the code
+fmt:
+    cargo fmt --all
+
+# Regenerate openapi/medialib.json from the code
+openapi:
+    cargo run -q -- openapi > openapi/medialib.json
+
+# Benchmarks (not written yet: prints the quick delete measurement recipe)
+bench:
+    @echo "no benchmark suite yet; see docs/benchmarks.md for the manual measurement"
+
+# Everything CI runs
+ci:
+    bash .ci/run
