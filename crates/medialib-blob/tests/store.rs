@@ -23,7 +23,13 @@ async fn contract(store: &ObjectStoreBlobStore) {
     store.ping().await.unwrap();
     let key = BlobKey::new_media(TenantId(1));
     let size = store
-        .put(&key, body(vec![Ok(Bytes::from_static(b"hello ")), Ok(Bytes::from_static(b"world"))]))
+        .put(
+            &key,
+            body(vec![
+                Ok(Bytes::from_static(b"hello ")),
+                Ok(Bytes::from_static(b"world")),
+            ]),
+        )
         .await
         .unwrap();
     assert_eq!(size, 11);
@@ -36,23 +42,35 @@ async fn contract(store: &ObjectStoreBlobStore) {
     // A body that fails midway stores nothing.
     let broken = BlobKey::new_media(TenantId(1));
     let err = store
-        .put(&broken, body(vec![Ok(Bytes::from_static(b"part")), Err("client went away")]))
+        .put(
+            &broken,
+            body(vec![
+                Ok(Bytes::from_static(b"part")),
+                Err("client went away"),
+            ]),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, BlobError::Body(_)));
     assert!(matches!(store.get(&broken).await, Err(BlobError::NotFound)));
 
     // Deleting twice, or deleting what never existed, is success.
-    let results = store.delete_many(&[key.clone(), copy.clone(), key.clone(), broken]).await;
+    let results = store
+        .delete_many(&[key.clone(), copy.clone(), key.clone(), broken])
+        .await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert!(matches!(store.get(&key).await, Err(BlobError::NotFound)));
-    assert!(matches!(store.copy(&key, &copy).await, Err(BlobError::NotFound)));
+    assert!(matches!(
+        store.copy(&key, &copy).await,
+        Err(BlobError::NotFound)
+    ));
 }
 
 #[tokio::test]
 async fn local_directory_store_meets_the_contract() {
     let dir = tempfile::tempdir().unwrap();
-    let store = ObjectStoreBlobStore::from_url(&BlobConfig::new(dir.path().to_str().unwrap())).unwrap();
+    let store =
+        ObjectStoreBlobStore::from_url(&BlobConfig::new(dir.path().to_str().unwrap())).unwrap();
     store.check_writable().await.unwrap();
     contract(&store).await;
     let leftovers: Vec<_> = walk(dir.path());
@@ -68,7 +86,8 @@ async fn memory_store_meets_the_contract() {
 #[tokio::test]
 async fn large_uploads_stream_in_parts() {
     let dir = tempfile::tempdir().unwrap();
-    let store = ObjectStoreBlobStore::from_url(&BlobConfig::new(dir.path().to_str().unwrap())).unwrap();
+    let store =
+        ObjectStoreBlobStore::from_url(&BlobConfig::new(dir.path().to_str().unwrap())).unwrap();
     let key = BlobKey::new_media(TenantId(1));
     let chunk = Bytes::from(vec![3u8; 1024 * 1024]);
     let chunks: Vec<Result<Bytes, &'static str>> = (0..20).map(|_| Ok(chunk.clone())).collect();
@@ -80,8 +99,15 @@ async fn large_uploads_stream_in_parts() {
     let failed = BlobKey::new_media(TenantId(1));
     let mut chunks: Vec<Result<Bytes, &'static str>> = (0..12).map(|_| Ok(chunk.clone())).collect();
     chunks.push(Err("client went away"));
-    assert!(matches!(store.put(&failed, body(chunks)).await, Err(BlobError::Body(_))));
-    store.delete_many(&[key]).await.into_iter().for_each(|r| r.unwrap());
+    assert!(matches!(
+        store.put(&failed, body(chunks)).await,
+        Err(BlobError::Body(_))
+    ));
+    store
+        .delete_many(&[key])
+        .await
+        .into_iter()
+        .for_each(|r| r.unwrap());
     assert!(walk(dir.path()).is_empty(), "left: {:?}", walk(dir.path()));
 }
 

@@ -1,8 +1,8 @@
 //! The SeaORM adapter against a real SQLite file, migrated by our `Migrator`.
 
 use medialib_domain::{
-    BlobKey, DeletePlan, DeleteReason, Grant, MediaId, MediaPath, MediaRepo, NewActivity,
-    NewMedia, Permission, RepoError, Tag, TenantId, TenantSlug, UserId,
+    BlobKey, DeletePlan, DeleteReason, Grant, MediaId, MediaPath, MediaRepo, NewActivity, NewMedia,
+    Permission, RepoError, Tag, TenantId, TenantSlug, UserId,
 };
 use medialib_sql::{SeaOrmMediaRepo, SqlConfig};
 use time::macros::datetime;
@@ -13,10 +13,15 @@ const AT: OffsetDateTime = datetime!(2026-11-25 12:00:00.123 UTC);
 async fn repo() -> (SeaOrmMediaRepo, tempfile::TempDir, TenantId) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let repo = SeaOrmMediaRepo::connect(&SqlConfig::new(url)).await.unwrap();
+    let repo = SeaOrmMediaRepo::connect(&SqlConfig::new(url))
+        .await
+        .unwrap();
     repo.migrate().await.unwrap();
     repo.migrate().await.expect("migrations are idempotent");
-    let tenant = repo.create_tenant(&TenantSlug::parse("t").unwrap(), AT).await.unwrap();
+    let tenant = repo
+        .create_tenant(&TenantSlug::parse("t").unwrap(), AT)
+        .await
+        .unwrap();
     (repo, dir, tenant.id)
 }
 
@@ -31,7 +36,12 @@ fn event(tenant: TenantId, action: &'static str) -> NewActivity {
     }
 }
 
-async fn insert(repo: &SeaOrmMediaRepo, tenant: TenantId, path: &str, size: i64) -> Result<medialib_domain::Media, RepoError> {
+async fn insert(
+    repo: &SeaOrmMediaRepo,
+    tenant: TenantId,
+    path: &str,
+    size: i64,
+) -> Result<medialib_domain::Media, RepoError> {
     let new = NewMedia {
         tenant_id: tenant,
         owner_id: UserId::parse("alice").unwrap(),
@@ -43,7 +53,8 @@ async fn insert(repo: &SeaOrmMediaRepo, tenant: TenantId, path: &str, size: i64)
         blob_key: BlobKey::new_media(tenant),
         created_at: AT,
     };
-    repo.insert_media(new, event(tenant, "media_uploaded")).await
+    repo.insert_media(new, event(tenant, "media_uploaded"))
+        .await
 }
 
 fn plan(media: medialib_domain::Media) -> DeletePlan {
@@ -60,7 +71,10 @@ async fn ids_are_never_reused_after_the_highest_is_deleted() {
     let (repo, _dir, tenant) = repo().await;
     insert(&repo, tenant, "1.png", 1).await.unwrap();
     let highest = insert(&repo, tenant, "2.png", 1).await.unwrap();
-    let results = repo.delete_media(vec![plan(highest.clone())]).await.unwrap();
+    let results = repo
+        .delete_media(vec![plan(highest.clone())])
+        .await
+        .unwrap();
     assert!(results[0].is_ok());
     let next = insert(&repo, tenant, "3.png", 1).await.unwrap();
     assert!(next.id > highest.id);
@@ -70,15 +84,27 @@ async fn ids_are_never_reused_after_the_highest_is_deleted() {
 async fn the_second_delete_of_a_row_is_not_found_and_cascades_are_counted() {
     let (repo, _dir, tenant) = repo().await;
     let media = insert(&repo, tenant, "x/y.png", 10).await.unwrap();
-    assert_eq!(media.created_at, AT, "millisecond timestamps round-trip exactly");
-    repo.share_media(tenant, media.id, &BlobKey::new_community(tenant), event(tenant, "media_shared")).await.unwrap();
+    assert_eq!(
+        media.created_at, AT,
+        "millisecond timestamps round-trip exactly"
+    );
+    repo.share_media(
+        tenant,
+        media.id,
+        &BlobKey::new_community(tenant),
+        event(tenant, "media_shared"),
+    )
+    .await
+    .unwrap();
     let grant = Grant {
         media_id: media.id,
         user_id: UserId::parse("bob").unwrap(),
         permission: Permission::Read,
         created_at: AT,
     };
-    repo.put_grant(tenant, grant, event(tenant, "access_granted")).await.unwrap();
+    repo.put_grant(tenant, grant, event(tenant, "access_granted"))
+        .await
+        .unwrap();
 
     let first = repo.delete_media(vec![plan(media.clone())]).await.unwrap();
     let outcome = first[0].as_ref().unwrap();
@@ -93,7 +119,9 @@ async fn the_second_delete_of_a_row_is_not_found_and_cascades_are_counted() {
     assert!(matches!(second[0], Err(RepoError::NotFound)));
     let usage = repo.usage(tenant).await.unwrap();
     assert_eq!((usage.media_count, usage.bytes_used), (0, 0));
-    repo.complete_pending_deletions(&outcome.pending).await.unwrap();
+    repo.complete_pending_deletions(&outcome.pending)
+        .await
+        .unwrap();
     assert!(repo.due_pending_deletions(AT, 10).await.unwrap().is_empty());
 }
 
@@ -105,7 +133,10 @@ async fn a_plan_for_another_tenant_deletes_nothing() {
     foreign.tenant_id = TenantId(tenant.0 + 1);
     let result = repo.delete_media(vec![plan(foreign)]).await.unwrap();
     assert!(matches!(result[0], Err(RepoError::NotFound)));
-    let found = repo.find_media_access(tenant, &[media.id], &UserId::parse("alice").unwrap()).await.unwrap();
+    let found = repo
+        .find_media_access(tenant, &[media.id], &UserId::parse("alice").unwrap())
+        .await
+        .unwrap();
     assert_eq!(found.len(), 1);
 }
 
@@ -113,10 +144,17 @@ async fn a_plan_for_another_tenant_deletes_nothing() {
 async fn paths_are_unique_per_owner_and_case_sensitive() {
     let (repo, _dir, tenant) = repo().await;
     insert(&repo, tenant, "A/b.png", 1).await.unwrap();
-    assert!(matches!(insert(&repo, tenant, "A/b.png", 1).await, Err(RepoError::Conflict)));
+    assert!(matches!(
+        insert(&repo, tenant, "A/b.png", 1).await,
+        Err(RepoError::Conflict)
+    ));
     insert(&repo, tenant, "a/b.png", 1).await.unwrap();
     let usage = repo.usage(tenant).await.unwrap();
-    assert_eq!((usage.media_count, usage.bytes_used), (2, 2), "the refused insert changed nothing");
+    assert_eq!(
+        (usage.media_count, usage.bytes_used),
+        (2, 2),
+        "the refused insert changed nothing"
+    );
 }
 
 #[tokio::test]
@@ -132,5 +170,9 @@ async fn a_batch_with_a_repeated_id_deletes_it_once() {
     assert_eq!(oks, vec![true, false, true]);
     assert_eq!(repo.usage(tenant).await.unwrap().bytes_used, 0);
     let id = MediaId::try_from(media.id.get()).unwrap();
-    assert!(repo.find_media_access(tenant, &[id], &UserId::parse("alice").unwrap()).await.unwrap().is_empty());
+    assert!(repo
+        .find_media_access(tenant, &[id], &UserId::parse("alice").unwrap())
+        .await
+        .unwrap()
+        .is_empty());
 }
