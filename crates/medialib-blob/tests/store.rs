@@ -1,4 +1,5 @@
 //! The object_store adapter on a temp directory and in memory.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 use bytes::Bytes;
 use futures_util::{stream, StreamExt};

@@ -1,4 +1,5 @@
 //! The SeaORM adapter against a real SQLite file, migrated by our `Migrator`.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 use medialib_domain::{
     BlobKey, DeletePlan, DeleteReason, Grant, MediaId, MediaPath, MediaRepo, NewActivity, NewMedia,
