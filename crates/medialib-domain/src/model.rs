@@ -453,6 +453,27 @@ pub struct NewMedia {
     pub created_at: OffsetDateTime,
 }
 
+impl NewMedia {
+    /// The stored media once the row has its id (tags sorted, not shared yet).
+    pub fn into_media(self, id: MediaId) -> Media {
+        let mut tags = self.tags;
+        tags.sort();
+        Media {
+            id,
+            tenant_id: self.tenant_id,
+            owner_id: self.owner_id,
+            path: self.path,
+            content_type: self.content_type,
+            size_bytes: self.size_bytes,
+            sha256: self.sha256,
+            tags,
+            shared_to_community: false,
+            blob_key: self.blob_key,
+            created_at: self.created_at,
+        }
+    }
+}
+
 /// A community copy of a media item: its own row and its own blob.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommunityItem {

@@ -20,6 +20,9 @@ pub mod delete;
 pub mod keys;
 pub mod media;
 
+#[cfg(test)]
+mod fixtures;
+
 use std::sync::Arc;
 use std::time::Duration;
 

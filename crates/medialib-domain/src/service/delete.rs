@@ -342,8 +342,6 @@ fn receipt(outcome: &DeleteOutcome, purge: &PurgeResult) -> DeleteReceipt {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use futures::executor::block_on;
     use mockall::predicate::eq;
     use mockall::Sequence;
@@ -351,19 +349,10 @@ mod tests {
 
     use super::*;
     use crate::error::BlobError;
-    use crate::ports::{MockBlobStore, MockClock, MockMediaRepo};
+    use crate::ports::{MockBlobStore, MockMediaRepo};
     use crate::service::ServiceConfig;
-    use crate::Sha256KeyHasher;
 
-    fn actor(user: &str, role: Role) -> Actor {
-        Actor {
-            tenant_id: TenantId(1),
-            tenant_slug: TenantSlug::parse("default").unwrap(),
-            user_id: UserId::parse(user).unwrap(),
-            role,
-            key_id: "k".into(),
-        }
-    }
+    use super::super::fixtures::actor;
 
     fn media(id: i64, owner: &str) -> Media {
         Media {
@@ -382,17 +371,7 @@ mod tests {
     }
 
     fn service(repo: MockMediaRepo, blobs: MockBlobStore) -> MediaService {
-        let mut clock = MockClock::new();
-        clock
-            .expect_now()
-            .return_const(datetime!(2026-11-25 12:00 UTC));
-        MediaService::new(
-            Arc::new(repo),
-            Arc::new(blobs),
-            Arc::new(clock),
-            Arc::new(Sha256KeyHasher),
-            ServiceConfig::default(),
-        )
+        super::super::fixtures::service(repo, blobs, ServiceConfig::default())
     }
 
     fn found(repo: &mut MockMediaRepo, item: Media, grant: Option<Permission>) {

@@ -493,42 +493,24 @@ fn not_found_as_media(err: RepoError) -> ServiceError {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use futures::executor::block_on;
     use futures::stream;
-    use time::macros::datetime;
 
     use super::*;
-    use crate::ports::{MockBlobStore, MockClock, MockMediaRepo};
+    use crate::ports::{MockBlobStore, MockMediaRepo};
+    use crate::service::fixtures;
     use crate::service::ServiceConfig;
-    use crate::Sha256KeyHasher;
 
     fn actor() -> Actor {
-        Actor {
-            tenant_id: TenantId(1),
-            tenant_slug: TenantSlug::parse("default").unwrap(),
-            user_id: UserId::parse("alice").unwrap(),
-            role: Role::Member,
-            key_id: "k".into(),
-        }
+        fixtures::actor("alice", Role::Member)
     }
 
     fn service(repo: MockMediaRepo, blobs: MockBlobStore, max: u64) -> MediaService {
-        let mut clock = MockClock::new();
-        clock
-            .expect_now()
-            .return_const(datetime!(2026-11-25 12:00 UTC));
-        MediaService::new(
-            Arc::new(repo),
-            Arc::new(blobs),
-            Arc::new(clock),
-            Arc::new(Sha256KeyHasher),
-            ServiceConfig {
-                max_upload_bytes: max,
-                ..ServiceConfig::default()
-            },
-        )
+        let config = ServiceConfig {
+            max_upload_bytes: max,
+            ..ServiceConfig::default()
+        };
+        fixtures::service(repo, blobs, config)
     }
 
     fn request() -> UploadRequest {
@@ -593,19 +575,7 @@ mod tests {
                 "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
             );
             assert_eq!(event.action, "media_uploaded");
-            Ok(Media {
-                id: MediaId::try_from(1).unwrap(),
-                tenant_id: new.tenant_id,
-                owner_id: new.owner_id,
-                path: new.path,
-                content_type: new.content_type,
-                size_bytes: new.size_bytes,
-                sha256: new.sha256,
-                tags: new.tags,
-                shared_to_community: false,
-                blob_key: new.blob_key,
-                created_at: new.created_at,
-            })
+            Ok(new.into_media(MediaId::try_from(1).unwrap()))
         });
         let media = block_on(service(repo, draining_store(), 100).upload_media(
             &actor(),

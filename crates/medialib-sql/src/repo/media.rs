@@ -154,21 +154,7 @@ pub(crate) async fn insert_media(
     super::add_usage(&txn, new.tenant_id, 1, new.size_bytes).await?;
     insert_event(&txn, event, Some(id)).await?;
     txn.commit().await.map_err(db_err)?;
-    let mut tags = new.tags;
-    tags.sort();
-    Ok(Media {
-        id,
-        tenant_id: new.tenant_id,
-        owner_id: new.owner_id,
-        path: new.path,
-        content_type: new.content_type,
-        size_bytes: new.size_bytes,
-        sha256: new.sha256,
-        tags,
-        shared_to_community: false,
-        blob_key: new.blob_key,
-        created_at: from_millis(to_millis(new.created_at))?,
-    })
+    Ok(new.into_media(id))
 }
 
 async fn insert_tags<C: ConnectionTrait>(

@@ -1,0 +1,40 @@
+//! Shared fixtures of the use-case unit tests.
+
+use std::sync::Arc;
+
+use time::macros::datetime;
+
+use super::{MediaService, ServiceConfig};
+use crate::model::{Actor, Role, TenantId, TenantSlug, UserId};
+use crate::ports::{MockBlobStore, MockClock, MockMediaRepo};
+use crate::Sha256KeyHasher;
+
+/// An actor of tenant 1 (`default`).
+pub(crate) fn actor(user: &str, role: Role) -> Actor {
+    Actor {
+        tenant_id: TenantId(1),
+        tenant_slug: TenantSlug::parse("default").expect("valid slug"),
+        user_id: UserId::parse(user).expect("valid user"),
+        role,
+        key_id: "k".into(),
+    }
+}
+
+/// The service over mocks, with a clock fixed at 2026-11-25 12:00 UTC.
+pub(crate) fn service(
+    repo: MockMediaRepo,
+    blobs: MockBlobStore,
+    config: ServiceConfig,
+) -> MediaService {
+    let mut clock = MockClock::new();
+    clock
+        .expect_now()
+        .return_const(datetime!(2026-11-25 12:00 UTC));
+    MediaService::new(
+        Arc::new(repo),
+        Arc::new(blobs),
+        Arc::new(clock),
+        Arc::new(Sha256KeyHasher),
+        config,
+    )
+}
