@@ -1,5 +1,6 @@
 //! The endpoint groups.
 
+pub mod admin;
 pub mod media;
 pub mod sharing;
 pub mod system;
@@ -15,6 +16,8 @@ pub enum ApiTags {
     Sharing,
     /// Activity log and usage.
     Activity,
+    /// Pending blob deletions.
+    Admin,
     /// Health checks.
     System,
 }

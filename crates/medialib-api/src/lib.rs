@@ -15,6 +15,7 @@ use poem::web::Path;
 use poem::{handler, Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::OpenApiService;
 
+use crate::endpoints::admin::AdminApi;
 use crate::endpoints::media::{by_path, MediaApi};
 use crate::endpoints::sharing::SharingApi;
 use crate::endpoints::system::SystemApi;
@@ -23,7 +24,7 @@ use crate::error::{framework_error, ApiError};
 /// The API's version, as published in the spec.
 pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-type Apis = (MediaApi, SharingApi, SystemApi);
+type Apis = (MediaApi, SharingApi, AdminApi, SystemApi);
 
 fn service(media: MediaService) -> OpenApiService<Apis, ()> {
     let apis = (
@@ -31,6 +32,9 @@ fn service(media: MediaService) -> OpenApiService<Apis, ()> {
             service: media.clone(),
         },
         SharingApi {
+            service: media.clone(),
+        },
+        AdminApi {
             service: media.clone(),
         },
         SystemApi { service: media },

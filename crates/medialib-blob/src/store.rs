@@ -12,14 +12,18 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{stream, StreamExt, TryStreamExt};
-use medialib_domain::{BlobError, BlobKey, BlobStore, ByteStream};
+use medialib_domain::ports::BlobListing;
+use medialib_domain::{BlobError, BlobKey, BlobMeta, BlobStore, ByteStream};
 use object_store::path::Path;
 use object_store::{ObjectStore, PutPayload, WriteMultipart};
+use time::OffsetDateTime;
 
 /// Part size of multipart uploads, and the largest upload sent as a single put.
 const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Parts in flight per multipart upload.
 const PARTS_IN_FLIGHT: usize = 2;
+/// Listing entries buffered ahead of the reader.
+const LIST_BUFFER: usize = 1024;
 /// Deletes in flight per batch on stores without a batch delete.
 const DELETES_IN_FLIGHT: usize = 16;
 
@@ -181,6 +185,43 @@ impl BlobStore for ObjectStoreBlobStore {
 
     async fn copy(&self, from: &BlobKey, to: &BlobKey) -> Result<(), BlobError> {
         self.timed(self.store.copy(&path(from), &path(to))).await
+    }
+
+    async fn exists(&self, key: &BlobKey) -> Result<bool, BlobError> {
+        match self.timed(self.store.head(&path(key))).await {
+            Ok(_) => Ok(true),
+            Err(BlobError::NotFound) => Ok(false),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn list(&self) -> BlobListing {
+        // The listing borrows the store, so a task owns both and hands entries over a bounded
+        // channel: memory stays bounded by the channel, whatever the store's size.
+        let (tx, rx) = tokio::sync::mpsc::channel(LIST_BUFFER);
+        let store = Arc::clone(&self.store);
+        tokio::spawn(async move {
+            let mut listing = store.list(None);
+            while let Some(entry) = listing.next().await {
+                let item = entry.map_err(map_err).and_then(|meta| {
+                    let millis = meta.last_modified.timestamp_millis();
+                    let last_modified =
+                        OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+                            .map_err(|err| BlobError::Backend(Box::new(err)))?;
+                    Ok(BlobMeta {
+                        key: BlobKey::from_stored(meta.location.to_string()),
+                        size: meta.size,
+                        last_modified,
+                    })
+                });
+                if tx.send(item).await.is_err() {
+                    return; // the reader stopped listening
+                }
+            }
+        });
+        Box::pin(stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        }))
     }
 
     async fn delete_many(&self, keys: &[BlobKey]) -> Vec<Result<(), BlobError>> {

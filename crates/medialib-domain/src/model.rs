@@ -652,6 +652,8 @@ pub struct DeletePlan {
     pub reason: DeleteReason,
     /// When.
     pub at: OffsetDateTime,
+    /// When the reaper may take over the blob deletions from the inline purge.
+    pub purge_after: OffsetDateTime,
 }
 
 /// What cascaded with a deleted row.
@@ -665,15 +667,77 @@ pub struct Removed {
     pub access_grants: u64,
 }
 
-/// A blob whose deletion is recorded and not yet confirmed.
+/// The state of a pending deletion record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingStatus {
+    /// Waiting for the reaper (or being worked under a lease).
+    Pending,
+    /// Parked after too many failed attempts; an admin may retry it.
+    Failed,
+    /// An upload in progress: the blob is being written and its row is not committed yet.
+    /// Committing the row removes the record; if the upload is abandoned the record falls due
+    /// and the reaper deletes the blob.
+    Upload,
+}
+
+impl PendingStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Failed => "failed",
+            Self::Upload => "upload",
+        }
+    }
+
+    /// Parses a stored or query name.
+    ///
+    /// # Errors
+    /// [`ServiceError::Invalid`] with code `invalid_status`.
+    pub fn parse(raw: &str) -> Result<Self, ServiceError> {
+        match raw {
+            "pending" => Ok(Self::Pending),
+            "failed" => Ok(Self::Failed),
+            "upload" => Ok(Self::Upload),
+            _ => Err(ServiceError::Invalid {
+                code: "invalid_status",
+                message: "status must be pending, failed or upload".into(),
+            }),
+        }
+    }
+}
+
+/// A recorded blob deletion that is not confirmed yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingBlob {
     /// Record id.
     pub id: i64,
     /// The blob.
     pub blob_key: BlobKey,
+    /// The tenant the blob belonged to, when known.
+    pub tenant_id: Option<TenantId>,
+    /// Where the record stands.
+    pub status: PendingStatus,
     /// Failed attempts so far.
     pub attempts: i32,
+    /// When the reaper may next take it.
+    pub next_attempt_at: OffsetDateTime,
+    /// The last failure, if any.
+    pub last_error: Option<String>,
+    /// When it was recorded.
+    pub created_at: OffsetDateTime,
+}
+
+/// A stored blob as listed by the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobMeta {
+    /// The key.
+    pub key: BlobKey,
+    /// Size in bytes.
+    pub size: u64,
+    /// Last write.
+    pub last_modified: OffsetDateTime,
 }
 
 /// What the repository did for one plan.

@@ -18,6 +18,9 @@ use crate::model::*;
 /// A stream of bytes flowing into or out of a [`BlobStore`].
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>>;
 
+/// A streamed listing of a [`BlobStore`].
+pub type BlobListing = Pin<Box<dyn Stream<Item = Result<BlobMeta, BlobError>> + Send>>;
+
 /// Durable record of tenants, keys, media rows, their cascades, usage and activity.
 ///
 /// # Errors
@@ -61,10 +64,22 @@ pub trait MediaRepo: Send + Sync + std::fmt::Debug {
     /// MUST return [`RepoError::NotFound`] when no unrevoked key has this id.
     async fn revoke_api_key(&self, id: &str, at: OffsetDateTime) -> Result<(), RepoError>;
 
-    /// Inserts a media row with its tags, adds it to usage and records the activity event.
+    /// Records that a blob is about to be written for an upload (a pending deletion with
+    /// status `upload`, due at `expires_at`), so that an upload abandoned before its row is
+    /// committed is purged by the reaper.
+    async fn record_upload_intent(
+        &self,
+        tenant: TenantId,
+        key: &BlobKey,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), RepoError>;
+
+    /// Inserts a media row with its tags, adds it to usage, records the activity event and
+    /// removes the upload intent of its blob, in one transaction.
     ///
     /// # Errors
-    /// MUST return [`RepoError::Conflict`] when the owner already has a live item at the path.
+    /// MUST return [`RepoError::Conflict`] when the owner already has a live item at the path,
+    /// and [`RepoError::NotFound`] when the upload intent is gone (the reaper took it).
     async fn insert_media(&self, media: NewMedia, event: NewActivity) -> Result<Media, RepoError>;
 
     /// Finds live media of the tenant by id, each with the grant `user` holds on it.
@@ -128,6 +143,7 @@ pub trait MediaRepo: Send + Sync + std::fmt::Debug {
         tenant: TenantId,
         id: MediaId,
         event: NewActivity,
+        purge_after: OffsetDateTime,
     ) -> Result<BlobKey, RepoError>;
 
     /// Lists the tenant's community copies, newest first, below `before_id`.
@@ -179,30 +195,63 @@ pub trait MediaRepo: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError>;
 
     /// Records blobs to purge outside of a row delete (for example an upload whose row could
-    /// not be written).
+    /// not be written), due at `not_before`. A key already recorded becomes `pending`.
     async fn add_pending_deletions(
         &self,
+        tenant: TenantId,
         keys: &[BlobKey],
-        at: OffsetDateTime,
+        not_before: OffsetDateTime,
     ) -> Result<(), RepoError>;
 
-    /// Pending deletions whose next attempt is due at `now`, oldest first.
-    async fn due_pending_deletions(
+    /// Claims up to `limit` due records (status `pending` or `upload`, `next_attempt_at <=
+    /// now`, no live lease) by setting their lease to `lease_until`, oldest first.
+    ///
+    /// # Errors
+    /// MUST NOT hand the same record to two concurrent callers while its lease runs (servers
+    /// use `FOR UPDATE SKIP LOCKED`).
+    async fn claim_pending_deletions(
         &self,
         now: OffsetDateTime,
+        lease_until: OffsetDateTime,
         limit: u64,
     ) -> Result<Vec<PendingBlob>, RepoError>;
 
     /// Forgets pending deletions whose blobs are confirmed gone.
     async fn complete_pending_deletions(&self, keys: &[BlobKey]) -> Result<(), RepoError>;
 
-    /// Records a failed attempt and when to try again.
-    async fn retry_pending_deletion_later(
+    /// Records a failed attempt: schedules the next one at `retry_at`, or parks the record as
+    /// `failed` when `retry_at` is `None`. Releases the lease.
+    async fn fail_pending_deletion(
         &self,
         id: i64,
-        next_attempt_at: OffsetDateTime,
+        retry_at: Option<OffsetDateTime>,
         error: &str,
     ) -> Result<(), RepoError>;
+
+    /// Lists a tenant's pending deletions (all statuses unless `status`), newest first.
+    async fn list_pending_deletions(
+        &self,
+        tenant: TenantId,
+        status: Option<PendingStatus>,
+        before_id: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<PendingBlob>, RepoError>;
+
+    /// Makes a tenant's `failed` records (only `ids`, when given) `pending` again, due at
+    /// `now`, with their attempts reset. Returns how many.
+    async fn requeue_pending_deletions(
+        &self,
+        tenant: TenantId,
+        ids: Option<Vec<i64>>,
+        now: OffsetDateTime,
+    ) -> Result<u64, RepoError>;
+
+    /// Of `keys`, the ones the database still knows: a live media or community row, or any
+    /// pending deletion record.
+    async fn known_blob_keys(&self, keys: &[BlobKey]) -> Result<Vec<BlobKey>, RepoError>;
+
+    /// Live media of every tenant with an id above `after`, by id, for scans.
+    async fn scan_media(&self, after: i64, limit: u64) -> Result<Vec<Media>, RepoError>;
 
     /// The tenant's usage.
     async fn usage(&self, tenant: TenantId) -> Result<Usage, RepoError>;
@@ -242,6 +291,12 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// MUST return [`BlobError::NotFound`] when `from` does not exist.
     async fn copy(&self, from: &BlobKey, to: &BlobKey) -> Result<(), BlobError>;
+
+    /// Whether a blob exists.
+    async fn exists(&self, key: &BlobKey) -> Result<bool, BlobError>;
+
+    /// Lists every blob, streamed (the store is never held in memory at once).
+    fn list(&self) -> BlobListing;
 
     /// Deletes blobs. A blob that is already gone counts as deleted.
     ///

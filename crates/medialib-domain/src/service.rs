@@ -17,8 +17,10 @@
 //! so ids of other users and tenants cannot be probed.
 
 pub mod delete;
+pub mod gc;
 pub mod keys;
 pub mod media;
+pub mod reaper;
 
 #[cfg(test)]
 mod fixtures;
@@ -42,6 +44,12 @@ pub struct ServiceConfig {
     pub retry_base: Duration,
     /// Longest retry delay.
     pub retry_max: Duration,
+    /// Failed attempts after which a pending deletion is parked as `failed`.
+    pub max_attempts: i32,
+    /// How long a reaper's claim on a pending deletion lasts.
+    pub lease: Duration,
+    /// How long an upload may take before its blob counts as abandoned.
+    pub upload_intent_ttl: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -51,6 +59,9 @@ impl Default for ServiceConfig {
             pending_grace: Duration::from_secs(30),
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(3600),
+            max_attempts: 10,
+            lease: Duration::from_secs(60),
+            upload_intent_ttl: Duration::from_secs(3600),
         }
     }
 }

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use medialib_domain::service::gc::{GcOptions, GcProgress};
+use medialib_domain::service::reaper::ReapReport;
+
 use crate::config::{Overrides, Settings};
 use crate::wiring::{self, chain};
 
@@ -43,6 +46,31 @@ enum Command {
     Keys(KeysCommand),
     /// Print the OpenAPI document.
     Openapi,
+    /// Work off pending blob deletions once, then print a summary.
+    Reap {
+        /// Also take records that are not due yet, leased, or upload intents. Only for a
+        /// store that no server is using: every upload in progress counts as abandoned.
+        #[arg(long)]
+        all: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare the blob store with the database: orphan blobs and rows without blobs.
+    Gc {
+        /// Report only (the default unless --fix).
+        #[arg(long, conflicts_with = "fix")]
+        dry_run: bool,
+        /// Orphan blobs younger than this are left alone (e.g. 1h, 30m, 0s).
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        grace: std::time::Duration,
+        /// Delete orphan blobs and remove rows whose blob is missing.
+        #[arg(long)]
+        fix: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,6 +140,13 @@ impl Cli {
             Command::Keys(KeysCommand::List { json }) => list_keys(&settings, json).await,
             Command::Keys(KeysCommand::Revoke { id }) => revoke_key(&settings, &id).await,
             Command::Openapi => openapi().await,
+            Command::Reap { all, json } => reap(&settings, all, json).await,
+            Command::Gc {
+                dry_run: _,
+                grace,
+                fix,
+                json,
+            } => gc(&settings, GcOptions { grace, fix }, json).await,
         }
     }
 }
@@ -195,6 +230,94 @@ async fn revoke_key(settings: &Settings, id: &str) -> anyhow::Result<()> {
     let app = wiring::build(settings).await?;
     app.service.revoke_api_key(id).await.map_err(service_err)?;
     println!("revoked {id}");
+    Ok(())
+}
+
+/// A progress bar on a terminal, nothing otherwise.
+fn progress_bar(message: &'static str) -> indicatif::ProgressBar {
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg}: {pos} ({per_sec})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message);
+    bar
+}
+
+async fn reap(settings: &Settings, all: bool, json: bool) -> anyhow::Result<()> {
+    let app = wiring::build(settings).await?;
+    let bar = progress_bar("blob deletions worked");
+    let mut total = ReapReport::default();
+    loop {
+        let report = app
+            .service
+            .reap_once(wiring::REAP_BATCH, all)
+            .await
+            .map_err(service_err)?;
+        total += report;
+        bar.inc(report.claimed as u64);
+        // Failures are rescheduled into the future, so a full batch of them cannot loop.
+        if (report.claimed as u64) < wiring::REAP_BATCH || report.purged == 0 {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    if json {
+        let summary = serde_json::json!({
+            "claimed": total.claimed,
+            "purged": total.purged,
+            "retried": total.retried,
+            "parked": total.parked,
+        });
+        println!("{summary}");
+    } else {
+        println!(
+            "claimed {}, purged {}, retried later {}, parked as failed {}",
+            total.claimed, total.purged, total.retried, total.parked
+        );
+    }
+    Ok(())
+}
+
+async fn gc(settings: &Settings, options: GcOptions, json: bool) -> anyhow::Result<()> {
+    let app = wiring::build(settings).await?;
+    let blobs = progress_bar("blobs listed");
+    let rows = progress_bar("rows checked");
+    let report = app
+        .service
+        .reconcile(options, &|step| match step {
+            GcProgress::Blobs(n) => blobs.inc(n),
+            GcProgress::Rows(n) => rows.inc(n),
+        })
+        .await
+        .map_err(service_err)?;
+    blobs.finish_and_clear();
+    rows.finish_and_clear();
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        let verb = if options.fix {
+            "fixed"
+        } else {
+            "found (dry run)"
+        };
+        println!(
+            "scanned {} blobs and {} rows",
+            report.scanned_blobs, report.scanned_rows
+        );
+        println!(
+            "orphan blobs: {} ({} bytes), {verb}: {}",
+            report.orphan_blobs, report.orphan_bytes, report.deleted_blobs
+        );
+        println!(
+            "rows without blob: {}, {verb}: {}",
+            report.dangling_rows, report.removed_rows
+        );
+    }
     Ok(())
 }
 

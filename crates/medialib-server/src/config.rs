@@ -22,6 +22,9 @@ const ENV_KEYS: &[&str] = &[
     "blob_timeout_secs",
     "retry_interval_secs",
     "retry_grace_secs",
+    "reap_max_attempts",
+    "reap_lease_secs",
+    "upload_intent_ttl_secs",
     "shutdown_timeout_secs",
 ];
 
@@ -43,8 +46,14 @@ pub struct RawSettings {
     pub blob_timeout_secs: u64,
     /// Interval of the pending-deletion retry loop.
     pub retry_interval_secs: u64,
-    /// Age of a pending deletion before the retry loop takes it over from the inline purge.
+    /// Age of a pending deletion before the reaper takes it over from the inline purge.
     pub retry_grace_secs: u64,
+    /// Failed attempts after which a pending deletion is parked as failed.
+    pub reap_max_attempts: i32,
+    /// How long a reaper's claim on a pending deletion lasts.
+    pub reap_lease_secs: u64,
+    /// How long an upload may take before its blob counts as abandoned.
+    pub upload_intent_ttl_secs: u64,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_timeout_secs: u64,
 }
@@ -60,6 +69,9 @@ impl Default for RawSettings {
             blob_timeout_secs: 30,
             retry_interval_secs: 5,
             retry_grace_secs: 30,
+            reap_max_attempts: 10,
+            reap_lease_secs: 60,
+            upload_intent_ttl_secs: 3600,
             shutdown_timeout_secs: 30,
         }
     }
@@ -96,8 +108,14 @@ pub struct Settings {
     pub blob_timeout: Duration,
     /// Interval of the retry loop.
     pub retry_interval: Duration,
-    /// Age before the retry loop takes a pending deletion.
+    /// Age before the reaper takes a pending deletion.
     pub retry_grace: Duration,
+    /// Attempts before a deletion is parked.
+    pub reap_max_attempts: i32,
+    /// Reaper lease.
+    pub reap_lease: Duration,
+    /// Upload allowance.
+    pub upload_intent_ttl: Duration,
     /// Shutdown grace period.
     pub shutdown_timeout: Duration,
 }
@@ -154,6 +172,9 @@ impl Settings {
             blob_timeout: Duration::from_secs(raw.blob_timeout_secs.max(1)),
             retry_interval: Duration::from_secs(raw.retry_interval_secs.max(1)),
             retry_grace: Duration::from_secs(raw.retry_grace_secs),
+            reap_max_attempts: raw.reap_max_attempts.max(1),
+            reap_lease: Duration::from_secs(raw.reap_lease_secs.max(1)),
+            upload_intent_ttl: Duration::from_secs(raw.upload_intent_ttl_secs.max(1)),
             shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
         })
     }

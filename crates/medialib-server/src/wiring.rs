@@ -54,6 +54,9 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
     let config = ServiceConfig {
         max_upload_bytes: settings.max_upload_bytes,
         pending_grace: settings.retry_grace,
+        max_attempts: settings.reap_max_attempts,
+        lease: settings.reap_lease,
+        upload_intent_ttl: settings.upload_intent_ttl,
         ..ServiceConfig::default()
     };
     let service = MediaService::new(
@@ -79,7 +82,7 @@ pub fn chain(err: &dyn std::error::Error) -> String {
 }
 
 /// Runs the server until SIGINT or SIGTERM: stops accepting, lets in-flight requests finish
-/// (up to the shutdown timeout) and stops the retry loop between two passes.
+/// (up to the shutdown timeout) and stops the reaper between two passes.
 ///
 /// # Errors
 /// An unwritable blob store, a port that cannot be bound, or a server failure.
@@ -108,7 +111,7 @@ pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
     println!("listening on http://{local}");
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let retry = tokio::spawn(retry_loop(
+    let reaper = tokio::spawn(reaper_loop(
         app.service.clone(),
         settings.retry_interval,
         stop_rx,
@@ -121,8 +124,8 @@ pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
         )
         .await;
     let _ = stop_tx.send(true);
-    if let Err(err) = retry.await {
-        tracing::error!(error = %err, "retry loop panicked");
+    if let Err(err) = reaper.await {
+        tracing::error!(error = %err, "reaper panicked");
     }
     tracing::info!("medialib stopped");
     result.context("server failed")
@@ -153,8 +156,9 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested");
 }
 
-/// Retries pending blob deletions every `interval` until told to stop.
-async fn retry_loop(
+/// Runs the reaper every `interval` until told to stop. A pass that filled its batch is
+/// followed at once by another; the stop signal is honoured between passes, never inside one.
+async fn reaper_loop(
     service: MediaService,
     interval: std::time::Duration,
     mut stop: watch::Receiver<bool>,
@@ -166,22 +170,32 @@ async fn retry_loop(
             _ = ticker.tick() => {}
             _ = stop.changed() => return,
         }
-        match service.retry_pending_deletions(500).await {
-            Ok(report) if report.purged + report.failed > 0 => {
-                tracing::info!(
-                    purged = report.purged,
-                    failed = report.failed,
-                    "pending deletions retried"
-                );
+        loop {
+            match service.reap_once(REAP_BATCH, false).await {
+                Ok(report) => {
+                    if report.claimed > 0 {
+                        tracing::info!(
+                            purged = report.purged,
+                            retried = report.retried,
+                            parked = report.parked,
+                            "reaper pass"
+                        );
+                    }
+                    if (report.claimed as u64) < REAP_BATCH || *stop.borrow() {
+                        break;
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = &err as &dyn std::error::Error, "reaper pass failed");
+                    break;
+                }
             }
-            Ok(_) => {}
-            Err(err) => tracing::warn!(
-                error = &err as &dyn std::error::Error,
-                "pending deletion pass failed"
-            ),
         }
     }
 }
+
+/// Pending deletions claimed per reaper pass.
+pub const REAP_BATCH: u64 = 500;
 
 /// On a store without keys, creates tenant `default` with an admin key and writes the key to
 /// the admin key file (mode 0600).

@@ -10,15 +10,16 @@
 
 mod delete;
 mod media;
+mod pending;
 
 use std::time::Duration;
 
 use medialib_domain::{
     Activity, ActivityQuery, ApiKey, BlobKey, CommunityItem, DeleteOutcome, DeletePlan, Grant,
     Media, MediaAccess, MediaId, MediaPath, MediaQuery, MediaRepo, NewActivity, NewMedia,
-    PendingBlob, RepoError, Role, StoredApiKey, Tag, Tenant, TenantId, TenantSlug, Usage, UserId,
+    PendingBlob, PendingStatus, RepoError, Role, StoredApiKey, Tag, Tenant, TenantId, TenantSlug,
+    Usage, UserId,
 };
-use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
     DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, RuntimeErr, SqlErr, TransactionTrait,
@@ -26,7 +27,7 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 use time::OffsetDateTime;
 
-use crate::entity::{activity, api_key, pending, tenant, usage};
+use crate::entity::{activity, api_key, tenant, usage};
 use crate::migration::Migrator;
 
 /// Connection settings of the repository.
@@ -221,36 +222,6 @@ pub(crate) fn event_row(event: NewActivity, media: Option<MediaId>) -> activity:
         created_at: Set(to_millis(event.created_at)),
         ..Default::default()
     }
-}
-
-/// Records blobs for the purge loop inside a transaction; a key already recorded is kept.
-pub(crate) async fn insert_pending<C: ConnectionTrait>(
-    conn: &C,
-    keys: &[BlobKey],
-    at: OffsetDateTime,
-) -> Result<(), RepoError> {
-    if keys.is_empty() {
-        return Ok(());
-    }
-    let rows = keys.iter().map(|key| pending::ActiveModel {
-        blob_key: Set(key.as_str().to_owned()),
-        attempts: Set(0),
-        next_attempt_at: Set(to_millis(at)),
-        last_error: Set(None),
-        created_at: Set(to_millis(at)),
-        ..Default::default()
-    });
-    pending::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::column(pending::Column::BlobKey)
-                .do_nothing()
-                .to_owned(),
-        )
-        .do_nothing()
-        .exec_without_returning(conn)
-        .await
-        .map_err(db_err)?;
-    Ok(())
 }
 
 /// Adds `count` media and `bytes` to a tenant's usage inside a transaction.
@@ -453,8 +424,9 @@ impl MediaRepo for SeaOrmMediaRepo {
         tenant: TenantId,
         id: MediaId,
         event: NewActivity,
+        purge_after: OffsetDateTime,
     ) -> Result<BlobKey, RepoError> {
-        media::unshare_media(&self.writer, tenant, id, event).await
+        media::unshare_media(&self.writer, tenant, id, event, purge_after).await
     }
 
     async fn list_community(
@@ -495,71 +467,85 @@ impl MediaRepo for SeaOrmMediaRepo {
         delete::delete_media(&self.writer, plans).await
     }
 
-    async fn add_pending_deletions(
+    async fn record_upload_intent(
         &self,
-        keys: &[BlobKey],
-        at: OffsetDateTime,
+        tenant: TenantId,
+        key: &BlobKey,
+        expires_at: OffsetDateTime,
     ) -> Result<(), RepoError> {
-        insert_pending(&self.writer, keys, at).await
+        pending::insert_pending(
+            &self.writer,
+            Some(tenant),
+            std::slice::from_ref(key),
+            PendingStatus::Upload,
+            expires_at,
+        )
+        .await
     }
 
-    async fn due_pending_deletions(
+    async fn add_pending_deletions(
+        &self,
+        tenant: TenantId,
+        keys: &[BlobKey],
+        not_before: OffsetDateTime,
+    ) -> Result<(), RepoError> {
+        pending::insert_pending(
+            &self.writer,
+            Some(tenant),
+            keys,
+            PendingStatus::Pending,
+            not_before,
+        )
+        .await
+    }
+
+    async fn claim_pending_deletions(
         &self,
         now: OffsetDateTime,
+        lease_until: OffsetDateTime,
         limit: u64,
     ) -> Result<Vec<PendingBlob>, RepoError> {
-        Ok(pending::Entity::find()
-            .filter(pending::Column::NextAttemptAt.lte(to_millis(now)))
-            .order_by_asc(pending::Column::Id)
-            .limit(limit)
-            .all(&self.reader)
-            .await
-            .map_err(db_err)?
-            .into_iter()
-            .map(|row| PendingBlob {
-                id: row.id,
-                blob_key: BlobKey::from_stored(row.blob_key),
-                attempts: row.attempts,
-            })
-            .collect())
+        pending::claim(&self.writer, now, lease_until, limit).await
     }
 
     async fn complete_pending_deletions(&self, keys: &[BlobKey]) -> Result<(), RepoError> {
-        for chunk in keys.chunks(500) {
-            pending::Entity::delete_many()
-                .filter(pending::Column::BlobKey.is_in(chunk.iter().map(BlobKey::as_str)))
-                .exec(&self.writer)
-                .await
-                .map_err(db_err)?;
-        }
-        Ok(())
+        pending::complete(&self.writer, keys).await
     }
 
-    async fn retry_pending_deletion_later(
+    async fn fail_pending_deletion(
         &self,
         id: i64,
-        next_attempt_at: OffsetDateTime,
+        retry_at: Option<OffsetDateTime>,
         error: &str,
     ) -> Result<(), RepoError> {
-        use sea_orm::sea_query::Expr;
-        pending::Entity::update_many()
-            .col_expr(
-                pending::Column::Attempts,
-                Expr::col(pending::Column::Attempts).add(1),
-            )
-            .col_expr(
-                pending::Column::NextAttemptAt,
-                Expr::value(to_millis(next_attempt_at)),
-            )
-            .col_expr(
-                pending::Column::LastError,
-                Expr::value(error.chars().take(1000).collect::<String>()),
-            )
-            .filter(pending::Column::Id.eq(id))
-            .exec(&self.writer)
-            .await
-            .map_err(db_err)?;
-        Ok(())
+        pending::fail(&self.writer, id, retry_at, error).await
+    }
+
+    async fn list_pending_deletions(
+        &self,
+        tenant: TenantId,
+        status: Option<PendingStatus>,
+        before_id: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<PendingBlob>, RepoError> {
+        pending::list(&self.reader, tenant, status, before_id, limit).await
+    }
+
+    async fn requeue_pending_deletions(
+        &self,
+        tenant: TenantId,
+        ids: Option<Vec<i64>>,
+        now: OffsetDateTime,
+    ) -> Result<u64, RepoError> {
+        pending::requeue(&self.writer, tenant, ids, now).await
+    }
+
+    async fn known_blob_keys(&self, keys: &[BlobKey]) -> Result<Vec<BlobKey>, RepoError> {
+        pending::known_keys(&self.reader, keys).await
+    }
+
+    async fn scan_media(&self, after: i64, limit: u64) -> Result<Vec<Media>, RepoError> {
+        pending::scan_media(&self.reader, after, limit).await
     }
 
     async fn usage(&self, tenant: TenantId) -> Result<Usage, RepoError> {

@@ -3,13 +3,14 @@
 
 use medialib_domain::{
     BlobKey, DeletePlan, DeleteReason, Grant, MediaId, MediaPath, MediaRepo, NewActivity, NewMedia,
-    Permission, RepoError, Tag, TenantId, TenantSlug, UserId,
+    PendingStatus, Permission, RepoError, Tag, TenantId, TenantSlug, UserId,
 };
 use medialib_sql::{SeaOrmMediaRepo, SqlConfig};
 use time::macros::datetime;
 use time::OffsetDateTime;
 
 const AT: OffsetDateTime = datetime!(2026-11-25 12:00:00.123 UTC);
+const LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
 async fn repo() -> (SeaOrmMediaRepo, tempfile::TempDir, TenantId) {
     let dir = tempfile::tempdir().unwrap();
@@ -43,6 +44,8 @@ async fn insert(
     path: &str,
     size: i64,
 ) -> Result<medialib_domain::Media, RepoError> {
+    let key = BlobKey::new_media(tenant);
+    repo.record_upload_intent(tenant, &key, AT).await?;
     let new = NewMedia {
         tenant_id: tenant,
         owner_id: UserId::parse("alice").unwrap(),
@@ -51,7 +54,7 @@ async fn insert(
         size_bytes: size,
         sha256: "ab".into(),
         tags: Tag::parse_all(["b", "a"]).unwrap(),
-        blob_key: BlobKey::new_media(tenant),
+        blob_key: key,
         created_at: AT,
     };
     repo.insert_media(new, event(tenant, "media_uploaded"))
@@ -64,6 +67,7 @@ fn plan(media: medialib_domain::Media) -> DeletePlan {
         actor_id: UserId::parse("alice").unwrap(),
         reason: DeleteReason::Requested,
         at: AT,
+        purge_after: AT,
     }
 }
 
@@ -113,7 +117,10 @@ async fn the_second_delete_of_a_row_is_not_found_and_cascades_are_counted() {
     assert_eq!(outcome.removed.tag_assignments, 4);
     assert_eq!(outcome.removed.access_grants, 1);
     assert_eq!(outcome.pending.len(), 2);
-    let due = repo.due_pending_deletions(AT, 10).await.unwrap();
+    let due = repo
+        .claim_pending_deletions(AT, AT + LEASE, 10)
+        .await
+        .unwrap();
     assert_eq!(due.len(), 2, "both blobs recorded in the same transaction");
 
     let second = repo.delete_media(vec![plan(media.clone())]).await.unwrap();
@@ -123,7 +130,12 @@ async fn the_second_delete_of_a_row_is_not_found_and_cascades_are_counted() {
     repo.complete_pending_deletions(&outcome.pending)
         .await
         .unwrap();
-    assert!(repo.due_pending_deletions(AT, 10).await.unwrap().is_empty());
+    let later = AT + LEASE + LEASE;
+    assert!(repo
+        .claim_pending_deletions(later, later + LEASE, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -173,6 +185,131 @@ async fn a_batch_with_a_repeated_id_deletes_it_once() {
     let id = MediaId::try_from(media.id.get()).unwrap();
     assert!(repo
         .find_media_access(tenant, &[id], &UserId::parse("alice").unwrap())
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn a_row_without_its_upload_intent_is_refused() {
+    let (repo, _dir, tenant) = repo().await;
+    let new = NewMedia {
+        tenant_id: tenant,
+        owner_id: UserId::parse("alice").unwrap(),
+        path: MediaPath::parse("late.png").unwrap(),
+        content_type: "image/png".into(),
+        size_bytes: 1,
+        sha256: "ab".into(),
+        tags: vec![],
+        blob_key: BlobKey::new_media(tenant),
+        created_at: AT,
+    };
+    let result = repo
+        .insert_media(new, event(tenant, "media_uploaded"))
+        .await;
+    assert!(matches!(result, Err(RepoError::NotFound)));
+    assert_eq!(repo.usage(tenant).await.unwrap().media_count, 0);
+}
+
+#[tokio::test]
+async fn leases_hide_claimed_records_until_they_expire_and_failures_park() {
+    let (repo, _dir, tenant) = repo().await;
+    let keys: Vec<BlobKey> = (0..3).map(|_| BlobKey::new_media(tenant)).collect();
+    repo.add_pending_deletions(tenant, &keys, AT).await.unwrap();
+    let first = repo
+        .claim_pending_deletions(AT, AT + LEASE, 2)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 2);
+    let second = repo
+        .claim_pending_deletions(AT, AT + LEASE, 10)
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 1, "leased records are not handed out twice");
+    assert_ne!(second[0].id, first[0].id);
+    assert!(repo
+        .claim_pending_deletions(AT, AT + LEASE, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // After the lease expires another claimer takes them over.
+    let after = AT + LEASE;
+    assert_eq!(
+        repo.claim_pending_deletions(after, after + LEASE, 10)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+
+    repo.fail_pending_deletion(first[0].id, Some(AT + LEASE * 10), "down")
+        .await
+        .unwrap();
+    repo.fail_pending_deletion(first[1].id, None, "down")
+        .await
+        .unwrap();
+    let failed = repo
+        .list_pending_deletions(tenant, Some(PendingStatus::Failed), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].attempts, 1);
+    assert_eq!(failed[0].last_error.as_deref(), Some("down"));
+    let much_later = AT + LEASE * 100;
+    let due = repo
+        .claim_pending_deletions(much_later, much_later + LEASE, 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 2, "parked records are not claimed");
+    assert_eq!(
+        repo.requeue_pending_deletions(TenantId(tenant.0 + 1), None, AT)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        repo.requeue_pending_deletions(tenant, None, AT)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(repo
+        .list_pending_deletions(tenant, Some(PendingStatus::Failed), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn known_blob_keys_cover_rows_copies_and_pending_records() {
+    let (repo, _dir, tenant) = repo().await;
+    let media = insert(&repo, tenant, "k.png", 1).await.unwrap();
+    let copy = BlobKey::new_community(tenant);
+    repo.record_upload_intent(tenant, &copy, AT).await.unwrap();
+    repo.share_media(tenant, media.id, &copy, event(tenant, "media_shared"))
+        .await
+        .unwrap();
+    let pending = BlobKey::new_media(tenant);
+    repo.add_pending_deletions(tenant, std::slice::from_ref(&pending), AT)
+        .await
+        .unwrap();
+    let stranger = BlobKey::new_media(tenant);
+    let mut known = repo
+        .known_blob_keys(&[
+            media.blob_key.clone(),
+            copy.clone(),
+            pending.clone(),
+            stranger,
+        ])
+        .await
+        .unwrap();
+    known.sort();
+    let mut expected = vec![media.blob_key, copy, pending];
+    expected.sort();
+    assert_eq!(known, expected);
+    assert_eq!(repo.scan_media(0, 10).await.unwrap().len(), 1);
+    assert!(repo
+        .scan_media(media.id.get(), 10)
         .await
         .unwrap()
         .is_empty());

@@ -13,10 +13,9 @@
 //! A concurrent delete of the same id loses in step 2 (the conditional delete finds no row) and
 //! is answered 404, so exactly one caller gets a receipt and the blob is purged by that one.
 
-use std::collections::{HashMap, HashSet};
-use std::time::Duration;
-
 use serde_json::json;
+use std::collections::{HashMap, HashSet};
+use time::OffsetDateTime;
 
 use super::{access_of, require, Access, MediaService};
 use crate::error::{RepoError, ServiceError};
@@ -25,7 +24,7 @@ use crate::model::*;
 /// Which blobs of a purge failed.
 #[derive(Debug, Default)]
 pub(crate) struct PurgeResult {
-    failed: HashSet<BlobKey>,
+    pub(crate) failed: HashSet<BlobKey>,
 }
 
 impl PurgeResult {
@@ -37,15 +36,6 @@ impl PurgeResult {
             StorageState::Purged
         }
     }
-}
-
-/// Counts of one run of the retry loop.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct RetryReport {
-    /// Blobs confirmed gone.
-    pub purged: usize,
-    /// Blobs that failed again.
-    pub failed: usize,
 }
 
 impl DeletePlan {
@@ -129,7 +119,7 @@ impl MediaService {
         access: Access,
     ) -> Result<DeleteReceipt, ServiceError> {
         require(access, Access::Delete)?;
-        let plan = self.plan(actor, item.media, DeleteReason::Requested);
+        let plan = self.plan(&actor.user_id, item.media, DeleteReason::Requested);
         let outcome = self
             .repo
             .delete_media(vec![plan])
@@ -185,7 +175,7 @@ impl MediaService {
             let verdict = id.and_then(|id| {
                 let item = found.remove(&id).ok_or(ServiceError::MediaNotFound)?;
                 require(access_of(actor, &item), Access::Delete)?;
-                plans.push(self.plan(actor, item.media, DeleteReason::Requested));
+                plans.push(self.plan(&actor.user_id, item.media, DeleteReason::Requested));
                 Ok(plans.len() - 1)
             });
             verdicts.push(verdict);
@@ -217,13 +207,19 @@ impl MediaService {
         Ok(BulkReceipt { items })
     }
 
-    fn plan(&self, actor: &Actor, media: Media, reason: DeleteReason) -> DeletePlan {
+    pub(crate) fn plan(&self, actor_id: &UserId, media: Media, reason: DeleteReason) -> DeletePlan {
         DeletePlan {
             media,
-            actor_id: actor.user_id.clone(),
+            actor_id: actor_id.clone(),
             reason,
             at: self.clock.now(),
+            purge_after: self.purge_after(),
         }
+    }
+
+    /// When the reaper may take over a blob deletion that the inline purge should handle.
+    pub(crate) fn purge_after(&self) -> OffsetDateTime {
+        self.clock.now() + self.config.pending_grace
     }
 
     /// Deletes blobs whose pending records are committed, and forgets the records of the ones
@@ -262,72 +258,25 @@ impl MediaService {
     }
 
     /// Removes blobs that no row will ever reference (an upload or share whose row was not
-    /// written). What cannot be removed now is recorded for the retry loop.
-    pub(crate) async fn discard_blobs(&self, keys: &[BlobKey]) {
-        let outcomes = self.blobs.delete_many(keys).await;
-        let failed: Vec<BlobKey> = keys
-            .iter()
-            .zip(outcomes)
-            .filter_map(|(key, outcome)| outcome.is_err().then(|| key.clone()))
-            .collect();
+    /// written) and forgets their intents. What cannot be removed now stays recorded as a
+    /// pending deletion for the reaper.
+    pub(crate) async fn discard_blobs(&self, tenant: TenantId, keys: &[BlobKey]) {
+        let purge = self.purge(keys).await;
+        let failed: Vec<BlobKey> = purge.failed.into_iter().collect();
         if failed.is_empty() {
             return;
         }
         if let Err(err) = self
             .repo
-            .add_pending_deletions(&failed, self.clock.now())
+            .add_pending_deletions(tenant, &failed, self.clock.now())
             .await
         {
             tracing::error!(
                 error = &err as &dyn std::error::Error,
                 count = failed.len(),
-                "orphan blobs could not be recorded"
+                "orphan blobs could not be recorded; the reconciler will find them"
             );
         }
-    }
-
-    /// One pass of the retry loop: deletes the blobs of due pending deletions, forgets the
-    /// ones that are gone and schedules the others again with exponential backoff and jitter.
-    ///
-    /// # Errors
-    /// Database failures.
-    pub async fn retry_pending_deletions(&self, limit: u64) -> Result<RetryReport, ServiceError> {
-        let now = self.clock.now();
-        let due = self
-            .repo
-            .due_pending_deletions(now - self.config.pending_grace, limit)
-            .await?;
-        let keys: Vec<BlobKey> = due.iter().map(|p| p.blob_key.clone()).collect();
-        let purge = self.purge(&keys).await;
-        let mut report = RetryReport::default();
-        for pending in &due {
-            if purge.failed.contains(&pending.blob_key) {
-                report.failed += 1;
-                let next = now + self.backoff(pending.attempts + 1);
-                self.repo
-                    .retry_pending_deletion_later(pending.id, next, "blob delete failed")
-                    .await?;
-            } else {
-                report.purged += 1;
-            }
-        }
-        Ok(report)
-    }
-
-    /// Delay before attempt `attempt` (1-based): base × 2^(attempt-1), capped, plus up to 25 %
-    /// jitter so that instances do not retry in step.
-    fn backoff(&self, attempt: i32) -> Duration {
-        let exp = u32::try_from(attempt.saturating_sub(1))
-            .unwrap_or(0)
-            .min(20);
-        let base = self
-            .config
-            .retry_base
-            .saturating_mul(1 << exp)
-            .min(self.config.retry_max);
-        let jitter_range = base.as_millis() as u64 / 4 + 1;
-        let jitter = (uuid::Uuid::new_v4().as_u128() % u128::from(jitter_range)) as u64;
-        base + Duration::from_millis(jitter)
     }
 }
 
@@ -568,58 +517,5 @@ mod tests {
             receipt.items[3].outcome,
             Err(ServiceError::InvalidMediaId)
         ));
-    }
-
-    #[test]
-    fn retry_pass_forgets_purged_blobs_and_backs_off_the_rest() {
-        let mut repo = MockMediaRepo::new();
-        let mut blobs = MockBlobStore::new();
-        repo.expect_due_pending_deletions().returning(|_, _| {
-            Ok(vec![
-                PendingBlob {
-                    id: 1,
-                    blob_key: BlobKey::from_stored("a".into()),
-                    attempts: 0,
-                },
-                PendingBlob {
-                    id: 2,
-                    blob_key: BlobKey::from_stored("b".into()),
-                    attempts: 3,
-                },
-            ])
-        });
-        blobs.expect_delete_many().returning(|keys| {
-            keys.iter()
-                .map(|k| {
-                    if k.as_str() == "a" {
-                        Ok(())
-                    } else {
-                        Err(BlobError::Unavailable("down".into()))
-                    }
-                })
-                .collect()
-        });
-        repo.expect_complete_pending_deletions()
-            .with(eq(vec![BlobKey::from_stored("a".into())]))
-            .times(1)
-            .returning(|_| Ok(()));
-        let now = datetime!(2026-11-25 12:00 UTC);
-        repo.expect_retry_pending_deletion_later()
-            .withf(move |id, next, _| {
-                // Attempt 4: 5 s × 2³ = 40 s, plus at most 25 % jitter.
-                *id == 2
-                    && *next >= now + Duration::from_secs(40)
-                    && *next <= now + Duration::from_secs(50)
-            })
-            .times(1)
-            .returning(|_, _, _| Ok(()));
-        let report = block_on(service(repo, blobs).retry_pending_deletions(10)).unwrap();
-        assert_eq!(
-            report,
-            RetryReport {
-                purged: 1,
-                failed: 1
-            }
-        );
     }
 }

@@ -57,7 +57,7 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-fn page_limit(limit: Option<u64>) -> Result<u64, ServiceError> {
+pub(crate) fn page_limit(limit: Option<u64>) -> Result<u64, ServiceError> {
     match limit.unwrap_or(50) {
         0 => Err(invalid("invalid_limit", "limit must be at least 1")),
         n if n > MAX_PAGE => Err(invalid("invalid_limit", "limit must be at most 1000")),
@@ -65,7 +65,7 @@ fn page_limit(limit: Option<u64>) -> Result<u64, ServiceError> {
     }
 }
 
-fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>, ServiceError> {
+pub(crate) fn parse_cursor(cursor: Option<&str>) -> Result<Option<i64>, ServiceError> {
     cursor
         .map(|raw| {
             raw.parse::<i64>()
@@ -83,7 +83,7 @@ fn invalid(code: &'static str, message: &str) -> ServiceError {
     }
 }
 
-fn next_cursor<T>(items: &[T], limit: u64, id: impl Fn(&T) -> i64) -> Option<String> {
+pub(crate) fn next_cursor<T>(items: &[T], limit: u64, id: impl Fn(&T) -> i64) -> Option<String> {
     if items.len() as u64 == limit {
         items.last().map(|last| id(last).to_string())
     } else {
@@ -147,16 +147,24 @@ impl MediaService {
         }));
 
         let key = BlobKey::new_media(actor.tenant_id);
-        self.blobs
-            .put(&key, hashed)
-            .await
-            .map_err(|err| match err {
-                BlobError::Body(source) if source.is::<TooLarge>() => {
-                    ServiceError::PayloadTooLarge { limit }
-                }
-                BlobError::Body(source) => ServiceError::UploadBody(source),
-                other => ServiceError::StorageUnavailable(other),
-            })?;
+        // Record the intent first: if this process dies before the row is committed, the
+        // reaper removes the blob once the intent expires.
+        let expires = self.clock.now() + self.config.upload_intent_ttl;
+        self.repo
+            .record_upload_intent(actor.tenant_id, &key, expires)
+            .await?;
+        let stored = self.blobs.put(&key, hashed).await;
+        if stored.is_err() {
+            self.discard_blobs(actor.tenant_id, std::slice::from_ref(&key))
+                .await;
+        }
+        stored.map_err(|err| match err {
+            BlobError::Body(source) if source.is::<TooLarge>() => {
+                ServiceError::PayloadTooLarge { limit }
+            }
+            BlobError::Body(source) => ServiceError::UploadBody(source),
+            other => ServiceError::StorageUnavailable(other),
+        })?;
         let (sha256, size) = {
             let state = digest
                 .lock()
@@ -186,9 +194,15 @@ impl MediaService {
             Ok(media) => Ok(media),
             Err(err) => {
                 // The row is not there, so the blob must not stay either.
-                self.discard_blobs(std::slice::from_ref(&key)).await;
+                self.discard_blobs(actor.tenant_id, std::slice::from_ref(&key))
+                    .await;
                 Err(match err {
                     RepoError::Conflict => ServiceError::PathConflict,
+                    RepoError::NotFound => ServiceError::Conflict {
+                        code: "upload_expired",
+                        message: "The upload outlived its intent and was discarded; retry it"
+                            .into(),
+                    },
                     other => other.into(),
                 })
             }
@@ -300,10 +314,15 @@ impl MediaService {
             return Err(already_shared());
         }
         let copy_key = BlobKey::new_community(actor.tenant_id);
-        self.blobs
-            .copy(&item.media.blob_key, &copy_key)
-            .await
-            .map_err(ServiceError::StorageUnavailable)?;
+        let expires = self.clock.now() + self.config.upload_intent_ttl;
+        self.repo
+            .record_upload_intent(actor.tenant_id, &copy_key, expires)
+            .await?;
+        if let Err(err) = self.blobs.copy(&item.media.blob_key, &copy_key).await {
+            self.discard_blobs(actor.tenant_id, std::slice::from_ref(&copy_key))
+                .await;
+            return Err(ServiceError::StorageUnavailable(err));
+        }
         let event = self.event(actor, "media_shared", Some(id), media_snapshot(&item.media));
         match self
             .repo
@@ -312,7 +331,8 @@ impl MediaService {
         {
             Ok(shared) => Ok(shared),
             Err(err) => {
-                self.discard_blobs(std::slice::from_ref(&copy_key)).await;
+                self.discard_blobs(actor.tenant_id, std::slice::from_ref(&copy_key))
+                    .await;
                 Err(match err {
                     RepoError::Conflict => already_shared(),
                     other => not_found_as_media(other),
@@ -336,7 +356,7 @@ impl MediaService {
         let event = self.event(actor, "media_unshared", Some(id), json!({}));
         let key = self
             .repo
-            .unshare_media(actor.tenant_id, id, event)
+            .unshare_media(actor.tenant_id, id, event, self.purge_after())
             .await
             .map_err(|err| match err {
                 RepoError::NotFound => ServiceError::NotFound("community copy"),
@@ -513,6 +533,27 @@ mod tests {
         fixtures::service(repo, blobs, config)
     }
 
+    /// A free path and an accepted upload intent.
+    fn expect_new_upload(repo: &mut MockMediaRepo) {
+        repo.expect_find_media_by_path()
+            .returning(|_, _, _, _| Ok(None));
+        repo.expect_record_upload_intent()
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+    }
+
+    /// The discarded blob is deleted and its intent forgotten.
+    fn expect_discard(repo: &mut MockMediaRepo, blobs: &mut MockBlobStore) {
+        blobs.expect_delete_many().times(1).returning(|keys| {
+            assert_eq!(keys.len(), 1);
+            keys.iter().map(|_| Ok(())).collect()
+        });
+        repo.expect_complete_pending_deletions()
+            .times(1)
+            .returning(|_| Ok(()));
+        repo.expect_add_pending_deletions().never();
+    }
+
     fn request() -> UploadRequest {
         UploadRequest {
             path: "a.jpg".into(),
@@ -549,13 +590,13 @@ mod tests {
     #[test]
     fn storage_failure_during_upload_writes_no_row() {
         let mut repo = MockMediaRepo::new();
-        repo.expect_find_media_by_path()
-            .returning(|_, _, _, _| Ok(None));
+        expect_new_upload(&mut repo);
         repo.expect_insert_media().never();
         let mut blobs = MockBlobStore::new();
         blobs
             .expect_put()
             .returning(|_, _| Err(BlobError::Unavailable("down".into())));
+        expect_discard(&mut repo, &mut blobs);
         let err =
             block_on(service(repo, blobs, 100).upload_media(&actor(), request(), body(&[b"x"])))
                 .unwrap_err();
@@ -565,8 +606,7 @@ mod tests {
     #[test]
     fn upload_hashes_what_it_streams() {
         let mut repo = MockMediaRepo::new();
-        repo.expect_find_media_by_path()
-            .returning(|_, _, _, _| Ok(None));
+        expect_new_upload(&mut repo);
         repo.expect_insert_media().returning(|new, event| {
             assert_eq!(new.size_bytes, 11);
             // sha256("hello world")
@@ -589,10 +629,11 @@ mod tests {
     #[test]
     fn oversized_stream_is_refused_and_no_row_written() {
         let mut repo = MockMediaRepo::new();
-        repo.expect_find_media_by_path()
-            .returning(|_, _, _, _| Ok(None));
+        expect_new_upload(&mut repo);
         repo.expect_insert_media().never();
-        let err = block_on(service(repo, draining_store(), 5).upload_media(
+        let mut blobs = draining_store();
+        expect_discard(&mut repo, &mut blobs);
+        let err = block_on(service(repo, blobs, 5).upload_media(
             &actor(),
             request(),
             body(&[b"abc", b"def"]),
@@ -604,16 +645,11 @@ mod tests {
     #[test]
     fn failed_row_insert_discards_the_stored_blob() {
         let mut repo = MockMediaRepo::new();
-        repo.expect_find_media_by_path()
-            .returning(|_, _, _, _| Ok(None));
+        expect_new_upload(&mut repo);
         repo.expect_insert_media()
             .returning(|_, _| Err(RepoError::Conflict));
         let mut blobs = draining_store();
-        blobs.expect_delete_many().times(1).returning(|keys| {
-            assert_eq!(keys.len(), 1);
-            keys.iter().map(|_| Ok(())).collect()
-        });
-        repo.expect_add_pending_deletions().never();
+        expect_discard(&mut repo, &mut blobs);
         let err =
             block_on(service(repo, blobs, 100).upload_media(&actor(), request(), body(&[b"x"])))
                 .unwrap_err();

@@ -11,6 +11,9 @@ pub struct Model {
     pub next_attempt_at: i64,
     pub last_error: Option<String>,
     pub created_at: i64,
+    pub tenant_id: Option<i64>,
+    pub status: String,
+    pub lease_until: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

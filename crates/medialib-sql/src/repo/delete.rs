@@ -8,7 +8,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use medialib_domain::{BlobKey, DeleteOutcome, DeletePlan, Removed, RepoError, TenantId};
+use medialib_domain::{
+    BlobKey, DeleteOutcome, DeletePlan, PendingStatus, Removed, RepoError, TenantId,
+};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
@@ -16,7 +18,8 @@ use sea_orm::{
 };
 
 use super::media::CHUNK;
-use super::{add_usage, db_err, event_row, insert_pending};
+use super::pending::insert_pending;
+use super::{add_usage, db_err, event_row};
 use crate::entity::{activity, community, community_tag, grant, media, media_tag};
 
 #[derive(Debug, FromQueryResult)]
@@ -135,9 +138,9 @@ pub(crate) async fn delete_media(
 
     let mut results = Vec::with_capacity(plans.len());
     let mut events = Vec::with_capacity(ids.len());
-    let mut pending: Vec<BlobKey> = Vec::with_capacity(ids.len());
+    let mut pending: Vec<(TenantId, BlobKey)> = Vec::with_capacity(ids.len());
     let mut usage: HashMap<TenantId, (i64, i64)> = HashMap::new();
-    let at = plans.first().map(|p| p.at);
+    let purge_after = plans.first().map(|p| p.purge_after);
     for (plan, ok) in plans.into_iter().zip(accepted) {
         if !ok {
             results.push(Err(RepoError::NotFound));
@@ -158,7 +161,7 @@ pub(crate) async fn delete_media(
         if let Some(copy) = copy {
             keys.push(BlobKey::from_stored(copy.blob_key.clone()));
         }
-        pending.extend(keys.iter().cloned());
+        pending.extend(keys.iter().map(|key| (plan.media.tenant_id, key.clone())));
         let entry = usage.entry(plan.media.tenant_id).or_default();
         entry.0 -= 1;
         entry.1 -= plan.media.size_bytes;
@@ -178,9 +181,13 @@ pub(crate) async fn delete_media(
             .await
             .map_err(db_err)?;
     }
-    if let Some(at) = at {
-        for chunk in pending.chunks(CHUNK) {
-            insert_pending(&txn, chunk, at).await?;
+    if let Some(due) = purge_after {
+        let mut by_tenant: HashMap<TenantId, Vec<BlobKey>> = HashMap::new();
+        for (tenant, key) in pending {
+            by_tenant.entry(tenant).or_default().push(key);
+        }
+        for (tenant, keys) in by_tenant {
+            insert_pending(&txn, Some(tenant), &keys, PendingStatus::Pending, due).await?;
         }
     }
     txn.commit().await.map_err(db_err)?;

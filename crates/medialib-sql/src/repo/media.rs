@@ -12,10 +12,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
-use super::{
-    corrupt, db_err, from_millis, insert_event, insert_pending, media_id, path, tag, to_millis,
-    user,
-};
+use super::{corrupt, db_err, from_millis, insert_event, media_id, path, tag, to_millis, user};
 use crate::entity::{community, community_tag, grant, media, media_tag};
 
 /// Largest `IN (…)` list sent in one statement.
@@ -57,7 +54,7 @@ async fn tags_of<C: ConnectionTrait>(
     Ok(out)
 }
 
-async fn with_tags<C: ConnectionTrait>(
+pub(crate) async fn with_tags<C: ConnectionTrait>(
     conn: &C,
     rows: Vec<media::Model>,
 ) -> Result<Vec<Media>, RepoError> {
@@ -150,6 +147,9 @@ pub(crate) async fn insert_media(
         .map_err(db_err)?
         .last_insert_id;
     let id = media_id(id)?;
+    if !super::pending::take_upload_intent(&txn, &new.blob_key).await? {
+        return Err(RepoError::NotFound);
+    }
     insert_tags(&txn, id, &new.tags).await?;
     super::add_usage(&txn, new.tenant_id, 1, new.size_bytes).await?;
     insert_event(&txn, event, Some(id)).await?;
@@ -347,6 +347,7 @@ pub(crate) async fn share_media(
     .await
     .map_err(db_err)?
     .last_insert_id;
+    super::pending::take_upload_intent(&txn, blob_key).await?;
     let tags = tags_of(&txn, &[id.get()])
         .await?
         .remove(&id.get())
@@ -379,6 +380,7 @@ pub(crate) async fn unshare_media(
     tenant: TenantId,
     id: MediaId,
     event: NewActivity,
+    purge_after: time::OffsetDateTime,
 ) -> Result<BlobKey, RepoError> {
     let txn = db.begin().await.map_err(db_err)?;
     let copy = community::Entity::find()
@@ -404,7 +406,14 @@ pub(crate) async fn unshare_media(
         .await
         .map_err(db_err)?;
     let key = BlobKey::from_stored(copy.blob_key);
-    insert_pending(&txn, std::slice::from_ref(&key), event.created_at).await?;
+    super::pending::insert_pending(
+        &txn,
+        Some(tenant),
+        std::slice::from_ref(&key),
+        medialib_domain::PendingStatus::Pending,
+        purge_after,
+    )
+    .await?;
     insert_event(&txn, event, Some(id)).await?;
     txn.commit().await.map_err(db_err)?;
     Ok(key)

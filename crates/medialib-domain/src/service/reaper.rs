@@ -1,0 +1,264 @@
+//! The reaper: works off pending blob deletions.
+//!
+//! # Leases and retries
+//! A pass claims a batch of due records by writing a lease (`lease_until = now + lease`) in one
+//! statement; a record under a live lease is invisible to other claimers, so several server
+//! instances never work the same record at the same time (on PostgreSQL and MariaDB the claim
+//! uses `FOR UPDATE SKIP LOCKED`; SQLite has a single writer). If a reaper dies mid-pass, its
+//! leases expire and another pass takes the records over. Deleting a blob is idempotent (a
+//! missing blob counts as deleted), so a record worked twice after a lease expiry is harmless.
+//!
+//! A failed deletion is scheduled again after `retry_base × 2^(attempts-1)` (capped at
+//! `retry_max`) plus up to 25 % jitter, so that instances do not retry in step. After
+//! `max_attempts` failures the record is parked as `failed`, logged at error level, listed at
+//! `GET /v1/admin/pending-deletions` and requeued by `POST /v1/admin/pending-deletions/retry`.
+//!
+//! Upload intents (status `upload`) are records whose due time is the end of the upload's
+//! allowance: committing the upload's row removes the record, so only abandoned uploads fall
+//! due, and the reaper deletes their blobs like any other.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::{MediaService, ServiceError};
+use crate::model::*;
+
+/// Counts of one reaper pass.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReapReport {
+    /// Records claimed.
+    pub claimed: usize,
+    /// Blobs confirmed gone (records forgotten).
+    pub purged: usize,
+    /// Failures scheduled for another attempt.
+    pub retried: usize,
+    /// Failures parked as `failed`.
+    pub parked: usize,
+}
+
+impl std::ops::AddAssign for ReapReport {
+    fn add_assign(&mut self, other: Self) {
+        self.claimed += other.claimed;
+        self.purged += other.purged;
+        self.retried += other.retried;
+        self.parked += other.parked;
+    }
+}
+
+impl MediaService {
+    /// One reaper pass over at most `limit` due records.
+    ///
+    /// With `everything`, records are taken whatever their schedule, lease or status
+    /// (`pending` and `upload`): for a one-shot run while no server is running, where every
+    /// upload intent is abandoned by definition.
+    ///
+    /// # Errors
+    /// Database failures (blob failures are recorded on the records).
+    pub async fn reap_once(
+        &self,
+        limit: u64,
+        everything: bool,
+    ) -> Result<ReapReport, ServiceError> {
+        let now = self.clock.now();
+        let horizon = if everything {
+            OffsetDateTime::now_utc() + Duration::from_secs(100 * 365 * 24 * 3600)
+        } else {
+            now
+        };
+        let lease_until = now + self.config.lease;
+        let claimed = self
+            .repo
+            .claim_pending_deletions(horizon, lease_until, limit)
+            .await?;
+        let keys: Vec<BlobKey> = claimed.iter().map(|p| p.blob_key.clone()).collect();
+        let purge = self.purge(&keys).await;
+        let mut report = ReapReport {
+            claimed: claimed.len(),
+            ..ReapReport::default()
+        };
+        for pending in &claimed {
+            if !purge.failed.contains(&pending.blob_key) {
+                report.purged += 1;
+                continue;
+            }
+            let attempt = pending.attempts + 1;
+            let retry_at = if attempt >= self.config.max_attempts {
+                tracing::error!(
+                    pending_id = pending.id,
+                    attempts = attempt,
+                    "blob deletion parked as failed after too many attempts"
+                );
+                report.parked += 1;
+                None
+            } else {
+                report.retried += 1;
+                Some(now + self.backoff(attempt))
+            };
+            self.repo
+                .fail_pending_deletion(pending.id, retry_at, "blob delete failed")
+                .await?;
+        }
+        Ok(report)
+    }
+
+    /// Delay before attempt `attempt + 1` after `attempt` failures: base × 2^(attempt-1),
+    /// capped, plus up to 25 % jitter.
+    fn backoff(&self, attempt: i32) -> Duration {
+        let exp = u32::try_from(attempt.saturating_sub(1))
+            .unwrap_or(0)
+            .min(20);
+        let base = self
+            .config
+            .retry_base
+            .saturating_mul(1 << exp)
+            .min(self.config.retry_max);
+        let jitter_range = u64::try_from(base.as_millis() / 4).unwrap_or(u64::MAX) + 1;
+        let jitter =
+            u64::try_from(uuid::Uuid::new_v4().as_u128() % u128::from(jitter_range)).unwrap_or(0);
+        base + Duration::from_millis(jitter)
+    }
+
+    /// The tenant's pending deletions (admins only).
+    ///
+    /// # Errors
+    /// `Forbidden` for non-admins; invalid status, limit or cursor.
+    pub async fn list_pending_deletions(
+        &self,
+        actor: &Actor,
+        status: Option<&str>,
+        limit: Option<u64>,
+        cursor: Option<&str>,
+    ) -> Result<super::media::Page<PendingBlob>, ServiceError> {
+        if !actor.is_admin() {
+            return Err(ServiceError::Forbidden);
+        }
+        let status = status.map(PendingStatus::parse).transpose()?;
+        let limit = super::media::page_limit(limit)?;
+        let before = super::media::parse_cursor(cursor)?;
+        let items = self
+            .repo
+            .list_pending_deletions(actor.tenant_id, status, before, limit)
+            .await?;
+        let next_cursor = super::media::next_cursor(&items, limit, |p| p.id);
+        Ok(super::media::Page { items, next_cursor })
+    }
+
+    /// Requeues the tenant's parked deletions (all, or `ids`) for the reaper (admins only).
+    ///
+    /// # Errors
+    /// `Forbidden` for non-admins.
+    pub async fn retry_pending_deletions(
+        &self,
+        actor: &Actor,
+        ids: Option<Vec<i64>>,
+    ) -> Result<u64, ServiceError> {
+        if !actor.is_admin() {
+            return Err(ServiceError::Forbidden);
+        }
+        Ok(self
+            .repo
+            .requeue_pending_deletions(actor.tenant_id, ids, self.clock.now())
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::executor::block_on;
+    use mockall::predicate::eq;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::error::BlobError;
+    use crate::ports::{MockBlobStore, MockMediaRepo};
+    use crate::service::{fixtures, ServiceConfig};
+
+    fn pending(id: i64, key: &str, attempts: i32) -> PendingBlob {
+        PendingBlob {
+            id,
+            blob_key: BlobKey::from_stored(key.into()),
+            tenant_id: Some(TenantId(1)),
+            status: PendingStatus::Pending,
+            attempts,
+            next_attempt_at: datetime!(2026-11-25 12:00 UTC),
+            last_error: None,
+            created_at: datetime!(2026-11-25 12:00 UTC),
+        }
+    }
+
+    #[test]
+    fn a_pass_forgets_purged_blobs_backs_off_failures_and_parks_the_hopeless() {
+        let now = datetime!(2026-11-25 12:00 UTC);
+        let mut repo = MockMediaRepo::new();
+        let mut blobs = MockBlobStore::new();
+        repo.expect_claim_pending_deletions()
+            .withf(move |horizon, lease, limit| {
+                *horizon == now && *lease == now + Duration::from_secs(60) && *limit == 10
+            })
+            .returning(|_, _, _| {
+                Ok(vec![
+                    pending(1, "a", 0),
+                    pending(2, "b", 3),
+                    pending(3, "c", 9),
+                ])
+            });
+        blobs.expect_delete_many().returning(|keys| {
+            keys.iter()
+                .map(|k| {
+                    if k.as_str() == "a" {
+                        Ok(())
+                    } else {
+                        Err(BlobError::Unavailable("down".into()))
+                    }
+                })
+                .collect()
+        });
+        repo.expect_complete_pending_deletions()
+            .with(eq(vec![BlobKey::from_stored("a".into())]))
+            .times(1)
+            .returning(|_| Ok(()));
+        repo.expect_fail_pending_deletion()
+            .withf(move |id, retry_at, _| {
+                // Attempt 4: 5 s × 2³ = 40 s, plus at most 25 % jitter.
+                *id == 2
+                    && retry_at.is_some_and(|at| {
+                        at >= now + Duration::from_secs(40) && at <= now + Duration::from_secs(50)
+                    })
+            })
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        repo.expect_fail_pending_deletion()
+            .withf(|id, retry_at, _| *id == 3 && retry_at.is_none())
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        let svc = fixtures::service(repo, blobs, ServiceConfig::default());
+        let report = block_on(svc.reap_once(10, false)).unwrap();
+        assert_eq!(
+            report,
+            ReapReport {
+                claimed: 3,
+                purged: 1,
+                retried: 1,
+                parked: 1
+            }
+        );
+    }
+
+    #[test]
+    fn only_admins_see_and_requeue_pending_deletions() {
+        let mut repo = MockMediaRepo::new();
+        repo.expect_list_pending_deletions().never();
+        repo.expect_requeue_pending_deletions().never();
+        let svc = fixtures::service(repo, MockBlobStore::new(), ServiceConfig::default());
+        let member = fixtures::actor("alice", Role::Member);
+        assert!(matches!(
+            block_on(svc.list_pending_deletions(&member, None, None, None)),
+            Err(ServiceError::Forbidden)
+        ));
+        assert!(matches!(
+            block_on(svc.retry_pending_deletions(&member, None)),
+            Err(ServiceError::Forbidden)
+        ));
+    }
+}
