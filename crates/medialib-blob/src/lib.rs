@@ -5,6 +5,8 @@
 //! object_store types never leave this crate. It must not depend on the SQL adapter, the API
 //! or the server.
 
+#[cfg(feature = "faults")]
+pub mod faults;
 mod store;
 mod url;
 

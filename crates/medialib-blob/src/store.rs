@@ -22,8 +22,6 @@ use time::OffsetDateTime;
 const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Parts in flight per multipart upload.
 const PARTS_IN_FLIGHT: usize = 2;
-/// Listing entries buffered ahead of the reader.
-const LIST_BUFFER: usize = 1024;
 /// Deletes in flight per batch on stores without a batch delete.
 const DELETES_IN_FLIGHT: usize = 16;
 
@@ -75,6 +73,23 @@ impl ObjectStoreBlobStore {
     pub fn from_url(config: &BlobConfig) -> Result<Self, BlobError> {
         Ok(Self {
             store: crate::url::open(&config.url)?,
+            timeout: config.timeout,
+        })
+    }
+
+    /// Opens the store named by `config.url` behind a fault injector that tests control
+    /// through `faults`. The adapter's timeout applies above the injected faults.
+    ///
+    /// # Errors
+    /// As [`ObjectStoreBlobStore::from_url`].
+    #[cfg(feature = "faults")]
+    pub fn from_url_with_faults(
+        config: &BlobConfig,
+        faults: crate::faults::Faults,
+    ) -> Result<Self, BlobError> {
+        let inner = crate::url::open(&config.url)?;
+        Ok(Self {
+            store: Arc::new(crate::faults::FaultyObjectStore::new(inner, faults)),
             timeout: config.timeout,
         })
     }
@@ -196,31 +211,17 @@ impl BlobStore for ObjectStoreBlobStore {
     }
 
     fn list(&self) -> BlobListing {
-        // The listing borrows the store, so a task owns both and hands entries over a bounded
-        // channel: memory stays bounded by the channel, whatever the store's size.
-        let (tx, rx) = tokio::sync::mpsc::channel(LIST_BUFFER);
-        let store = Arc::clone(&self.store);
-        tokio::spawn(async move {
-            let mut listing = store.list(None);
-            while let Some(entry) = listing.next().await {
-                let item = entry.map_err(map_err).and_then(|meta| {
-                    let millis = meta.last_modified.timestamp_millis();
-                    let last_modified =
-                        OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-                            .map_err(|err| BlobError::Backend(Box::new(err)))?;
-                    Ok(BlobMeta {
-                        key: BlobKey::from_stored(meta.location.to_string()),
-                        size: meta.size,
-                        last_modified,
-                    })
-                });
-                if tx.send(item).await.is_err() {
-                    return; // the reader stopped listening
-                }
-            }
-        });
-        Box::pin(stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|item| (item, rx))
+        Box::pin(self.store.list(None).map(|entry| {
+            let meta = entry.map_err(map_err)?;
+            let millis = meta.last_modified.timestamp_millis();
+            let last_modified =
+                OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+                    .map_err(|err| BlobError::Backend(Box::new(err)))?;
+            Ok(BlobMeta {
+                key: BlobKey::from_stored(meta.location.to_string()),
+                size: meta.size,
+                last_modified,
+            })
         }))
     }
 

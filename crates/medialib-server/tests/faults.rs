@@ -1,0 +1,361 @@
+//! The fault matrix: the real service, SQLite and local files, with faults injected under the
+//! blob adapter (fail, delay, hang) and in the database (a trigger that aborts the delete
+//! transaction), driven through the HTTP app in process.
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use medialib_blob::faults::{BlobOp, Fault, Faults};
+use medialib_blob::{BlobConfig, ObjectStoreBlobStore};
+use medialib_domain::service::ServiceConfig;
+use medialib_domain::{BlobKey, BlobStore, MediaService, Sha256KeyHasher, SystemClock};
+use medialib_sql::{SeaOrmMediaRepo, SqlConfig};
+use poem::endpoint::BoxEndpoint;
+use poem::test::{TestClient, TestResponse};
+use poem::EndpointExt;
+use sea_orm::ConnectionTrait;
+use serde_json::{json, Value};
+
+struct Harness {
+    client: TestClient<BoxEndpoint<'static, poem::Response>>,
+    service: MediaService,
+    blobs: Arc<ObjectStoreBlobStore>,
+    faults: Faults,
+    admin: String,
+    member: String,
+    db_url: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", dir.path().join("m.db").display());
+    let repo = SeaOrmMediaRepo::connect(&SqlConfig::new(db_url.clone()))
+        .await
+        .unwrap();
+    repo.migrate().await.unwrap();
+    let faults = Faults::new();
+    let blob_config = BlobConfig {
+        url: dir.path().join("blobs").display().to_string(),
+        timeout: Duration::from_millis(300),
+    };
+    let blobs =
+        Arc::new(ObjectStoreBlobStore::from_url_with_faults(&blob_config, faults.clone()).unwrap());
+    let config = ServiceConfig {
+        pending_grace: Duration::ZERO,
+        retry_base: Duration::from_millis(1),
+        max_attempts: 2,
+        ..ServiceConfig::default()
+    };
+    let service = MediaService::new(
+        Arc::new(repo),
+        blobs.clone(),
+        Arc::new(SystemClock),
+        Arc::new(Sha256KeyHasher),
+        config,
+    );
+    service.create_tenant("t").await.unwrap();
+    let admin = service
+        .create_api_key("t", "root", "admin")
+        .await
+        .unwrap()
+        .token;
+    let member = service
+        .create_api_key("t", "alice", "member")
+        .await
+        .unwrap()
+        .token;
+    let client = TestClient::new(medialib_api::app(service.clone()).boxed());
+    Harness {
+        client,
+        service,
+        blobs,
+        faults,
+        admin,
+        member,
+        db_url,
+        _dir: dir,
+    }
+}
+
+async fn json_of(response: TestResponse) -> (u16, Value) {
+    let status = response.0.status().as_u16();
+    let body = response.0.into_body().into_bytes().await.unwrap();
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+impl Harness {
+    async fn upload(&self, path: &str, bytes: &'static [u8]) -> (u16, Value) {
+        let response = self
+            .client
+            .post("/v1/media")
+            .query("path", &path)
+            .header("authorization", format!("Bearer {}", self.member))
+            .content_type("image/png")
+            .body(bytes)
+            .send()
+            .await;
+        json_of(response).await
+    }
+
+    async fn call(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
+        let request = match method {
+            "GET" => self.client.get(path),
+            "POST" => self.client.post(path),
+            _ => self.client.delete(path),
+        };
+        let request = request.header("authorization", format!("Bearer {key}"));
+        let response = match body {
+            Some(body) => request.body_json(&body).send().await,
+            None => request.send().await,
+        };
+        json_of(response).await
+    }
+
+    async fn usage(&self) -> (i64, i64) {
+        let (_, body) = self.call("GET", "/v1/usage", &self.admin, None).await;
+        (
+            body["media_count"].as_i64().unwrap(),
+            body["bytes_used"].as_i64().unwrap(),
+        )
+    }
+
+    async fn pending(&self, status: &str) -> Vec<Value> {
+        let (code, body) = self
+            .call(
+                "GET",
+                &format!("/v1/admin/pending-deletions?status={status}"),
+                &self.admin,
+                None,
+            )
+            .await;
+        assert_eq!(code, 200, "{body}");
+        body["items"].as_array().unwrap().clone()
+    }
+
+    async fn blob_of(&self, id: i64) -> BlobKey {
+        let actor = self.service.authenticate(&self.admin).await.unwrap();
+        self.service
+            .get_media(&actor, &id.to_string())
+            .await
+            .unwrap()
+            .blob_key
+    }
+}
+
+#[tokio::test]
+async fn storage_down_during_delete_answers_pending_then_the_reaper_purges() {
+    let h = harness().await;
+    let (_, media) = h.upload("a.png", b"abc").await;
+    let id = media["id"].as_i64().unwrap();
+    let key = h.blob_of(id).await;
+    h.faults.set(BlobOp::Delete, Fault::Fail);
+    let (status, receipt) = h
+        .call("DELETE", &format!("/v1/media/{id}"), &h.member, None)
+        .await;
+    assert_eq!(status, 200, "{receipt}");
+    assert_eq!(receipt["storage"], "pending");
+    assert_eq!(h.usage().await, (0, 0));
+    assert_eq!(h.pending("pending").await.len(), 1);
+    assert!(
+        h.blobs.exists(&key).await.unwrap(),
+        "the blob is still there while storage is down"
+    );
+
+    // A pass while storage is still down keeps the record for later.
+    let report = h.service.reap_once(100, false).await.unwrap();
+    assert_eq!((report.claimed, report.retried), (1, 1));
+    h.faults.clear_all();
+    let report = h.service.reap_once(100, true).await.unwrap();
+    assert_eq!(report.purged, 1);
+    assert!(!h.blobs.exists(&key).await.unwrap());
+    assert!(h.pending("pending").await.is_empty());
+}
+
+#[tokio::test]
+async fn hopeless_deletions_are_parked_and_admins_can_retry_them() {
+    let h = harness().await;
+    let (_, media) = h.upload("p.png", b"p").await;
+    let id = media["id"].as_i64().unwrap();
+    h.faults.set(BlobOp::Delete, Fault::Fail);
+    h.call("DELETE", &format!("/v1/media/{id}"), &h.member, None)
+        .await;
+    h.service.reap_once(100, true).await.unwrap();
+    let report = h.service.reap_once(100, true).await.unwrap();
+    assert_eq!(report.parked, 1, "parked after max_attempts = 2");
+    let parked = h.pending("failed").await;
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0]["attempts"], 2);
+    assert_eq!(parked[0]["last_error"], "blob delete failed");
+    assert_eq!(
+        h.service.reap_once(100, true).await.unwrap().claimed,
+        0,
+        "parked records rest"
+    );
+
+    let (status, body) = h
+        .call("GET", "/v1/admin/pending-deletions", &h.member, None)
+        .await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
+    let (status, _) = h
+        .call(
+            "POST",
+            "/v1/admin/pending-deletions/retry",
+            &h.member,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 403);
+
+    h.faults.clear_all();
+    let (status, body) = h
+        .call(
+            "POST",
+            "/v1/admin/pending-deletions/retry",
+            &h.admin,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!((status, body["requeued"].as_u64()), (200, Some(1)));
+    assert_eq!(h.service.reap_once(100, false).await.unwrap().purged, 1);
+    assert!(h.pending("failed").await.is_empty());
+    assert!(h.pending("pending").await.is_empty());
+}
+
+#[tokio::test]
+async fn storage_down_during_upload_is_503_and_writes_nothing() {
+    let h = harness().await;
+    h.faults.set(BlobOp::Put, Fault::Fail);
+    let (status, body) = h.upload("u.png", b"data").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], "storage_unavailable");
+    assert_eq!(h.usage().await, (0, 0));
+    let (_, listed) = h.call("GET", "/v1/media", &h.admin, None).await;
+    assert!(listed["items"].as_array().unwrap().is_empty());
+    assert!(
+        h.pending("upload").await.is_empty(),
+        "the intent is cleared with the failed upload"
+    );
+    h.faults.clear_all();
+    assert_eq!(
+        h.upload("u.png", b"data").await.0,
+        201,
+        "the path is free after the failure"
+    );
+}
+
+#[tokio::test]
+async fn hung_store_calls_are_cut_by_the_timeout() {
+    let h = harness().await;
+    let (_, media) = h.upload("h.png", b"h").await;
+    let id = media["id"].as_i64().unwrap();
+
+    h.faults.set(BlobOp::Get, Fault::Hang);
+    let started = Instant::now();
+    let (status, body) = h
+        .call("GET", &format!("/v1/media/{id}/content"), &h.member, None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("storage_unavailable"))
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    h.faults.set(BlobOp::Delete, Fault::Hang);
+    let (status, receipt) = h
+        .call("DELETE", &format!("/v1/media/{id}"), &h.member, None)
+        .await;
+    assert_eq!(status, 200, "{receipt}");
+    assert_eq!(receipt["storage"], "pending");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn a_slow_store_only_slows_requests_down() {
+    let h = harness().await;
+    h.faults
+        .set(BlobOp::Put, Fault::Delay(Duration::from_millis(100)));
+    h.faults
+        .set(BlobOp::Delete, Fault::Delay(Duration::from_millis(100)));
+    let (status, media) = h.upload("s.png", b"slow").await;
+    assert_eq!(status, 201);
+    let (status, receipt) = h
+        .call(
+            "DELETE",
+            &format!("/v1/media/{}", media["id"]),
+            &h.member,
+            None,
+        )
+        .await;
+    assert_eq!((status, receipt["storage"].as_str()), (200, Some("purged")));
+}
+
+#[tokio::test]
+async fn database_failure_during_delete_is_5xx_and_changes_nothing() {
+    let h = harness().await;
+    let (_, media) = h.upload("d.png", b"keep").await;
+    let id = media["id"].as_i64().unwrap();
+    let key = h.blob_of(id).await;
+    // The last statement of the delete transaction fails: everything before it rolls back.
+    let db = sea_orm::Database::connect(h.db_url.as_str()).await.unwrap();
+    db.execute_unprepared(
+        "CREATE TRIGGER fail_pending BEFORE INSERT ON pending_deletions \
+         WHEN NEW.status = 'pending' BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+    )
+    .await
+    .unwrap();
+    let (status, body) = h
+        .call("DELETE", &format!("/v1/media/{id}"), &h.member, None)
+        .await;
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(body["code"], "internal_error");
+    assert!(
+        !body["message"].as_str().unwrap().contains("injected"),
+        "no database text leaks"
+    );
+    let (status, _) = h
+        .call("GET", &format!("/v1/media/{id}"), &h.member, None)
+        .await;
+    assert_eq!(status, 200, "the row is still there");
+    assert!(
+        h.blobs.exists(&key).await.unwrap(),
+        "the blob is still there"
+    );
+    assert_eq!(h.usage().await, (1, 4));
+    let (_, events) = h
+        .call("GET", "/v1/activity?action=media_deleted", &h.admin, None)
+        .await;
+    assert!(events["items"].as_array().unwrap().is_empty());
+
+    db.execute_unprepared("DROP TRIGGER fail_pending")
+        .await
+        .unwrap();
+    let (status, _) = h
+        .call("DELETE", &format!("/v1/media/{id}"), &h.member, None)
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_failing_copy_shares_nothing() {
+    let h = harness().await;
+    let (_, media) = h.upload("c.png", b"c").await;
+    let id = media["id"].as_i64().unwrap();
+    h.faults.set(BlobOp::Copy, Fault::Fail);
+    let (status, body) = h
+        .call("POST", &format!("/v1/media/{id}/share"), &h.member, None)
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("storage_unavailable"))
+    );
+    let (_, community) = h.call("GET", "/v1/community", &h.member, None).await;
+    assert!(community["items"].as_array().unwrap().is_empty());
+    assert!(h.pending("upload").await.is_empty());
+    h.faults.clear_all();
+    let (status, _) = h
+        .call("POST", &format!("/v1/media/{id}/share"), &h.member, None)
+        .await;
+    assert_eq!(status, 201);
+}
