@@ -5,6 +5,7 @@ mod auth;
 mod bulk;
 mod cli;
 mod delete;
+mod durable;
 mod helpers;
 mod media;
 mod misc;

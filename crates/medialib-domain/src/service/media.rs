@@ -209,6 +209,18 @@ impl MediaService {
         }
     }
 
+    /// The error for a blob that was not found: the media was deleted meanwhile (404
+    /// `media_not_found`), or its row has lost its blob (404 `content_not_found`, logged).
+    async fn blob_vanished(&self, actor: &Actor, id: MediaId) -> ServiceError {
+        match self.load(actor, id).await {
+            Ok(_) => {
+                tracing::warn!(media_id = %id, "blob missing for a live media row");
+                ServiceError::NotFound("content")
+            }
+            Err(err) => err,
+        }
+    }
+
     /// One media item the caller can see.
     ///
     /// # Errors
@@ -232,10 +244,7 @@ impl MediaService {
         let (item, _) = self.load(actor, id).await?;
         match self.blobs.get(&item.media.blob_key).await {
             Ok((size, stream)) => Ok((item.media, size, stream)),
-            Err(BlobError::NotFound) => {
-                tracing::warn!(media_id = %id, "blob missing for a live media row");
-                Err(ServiceError::NotFound("content"))
-            }
+            Err(BlobError::NotFound) => Err(self.blob_vanished(actor, id).await),
             Err(other) => Err(ServiceError::StorageUnavailable(other)),
         }
     }
@@ -321,7 +330,10 @@ impl MediaService {
         if let Err(err) = self.blobs.copy(&item.media.blob_key, &copy_key).await {
             self.discard_blobs(actor.tenant_id, std::slice::from_ref(&copy_key))
                 .await;
-            return Err(ServiceError::StorageUnavailable(err));
+            return Err(match err {
+                BlobError::NotFound => self.blob_vanished(actor, id).await,
+                other => ServiceError::StorageUnavailable(other),
+            });
         }
         let event = self.event(actor, "media_shared", Some(id), media_snapshot(&item.media));
         match self

@@ -19,8 +19,6 @@
 
 use std::time::Duration;
 
-use time::OffsetDateTime;
-
 use super::{MediaService, ServiceError};
 use crate::model::*;
 
@@ -62,7 +60,7 @@ impl MediaService {
     ) -> Result<ReapReport, ServiceError> {
         let now = self.clock.now();
         let horizon = if everything {
-            OffsetDateTime::now_utc() + Duration::from_secs(100 * 365 * 24 * 3600)
+            time::macros::datetime!(9999-12-31 23:59:59 UTC)
         } else {
             now
         };
