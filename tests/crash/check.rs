@@ -1,0 +1,203 @@
+//! The invariants checked after a campaign, against the database and the blob directory.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::workload::Journal;
+
+/// Violations (empty when every invariant holds) and informative notes.
+pub struct Report {
+    pub violations: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+fn cli(dir: &Path, args: &[&str]) -> Value {
+    let output = crate::medialib(dir)
+        .args(args)
+        .output()
+        .expect("run medialib");
+    assert!(
+        output.status.success(),
+        "medialib {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON summary")
+}
+
+async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
+    db.query_all(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .expect("query")
+}
+
+fn files(root: &Path) -> HashSet<String> {
+    fn walk(dir: &Path, root: &Path, out: &mut HashSet<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path: PathBuf = entry.path();
+            if path.is_dir() {
+                walk(&path, root, out);
+            } else {
+                let key = path
+                    .strip_prefix(root)
+                    .expect("under root")
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(key);
+            }
+        }
+    }
+    let mut out = HashSet::new();
+    walk(&root.join("media"), root, &mut out);
+    walk(&root.join("community"), root, &mut out);
+    out
+}
+
+pub async fn after_campaign(dir: &Path, journal: &Journal) -> Report {
+    let mut violations: Vec<String> = journal.bad_answers.clone();
+    let mut notes = Vec::new();
+
+    let reaped = cli(dir, &["reap", "--all", "--json"]);
+    notes.push(format!("reap --all: {reaped}"));
+    let gc = cli(dir, &["gc", "--grace", "0s", "--json"]);
+    notes.push(format!(
+        "gc: {} blobs, {} rows scanned",
+        gc["scanned_blobs"], gc["scanned_rows"]
+    ));
+    if gc["orphan_blobs"] != 0 {
+        violations.push(format!("gc found orphan blobs: {}", gc["orphan_examples"]));
+    }
+    if gc["dangling_rows"] != 0 {
+        violations.push(format!(
+            "gc found rows without blobs: {}",
+            gc["dangling_examples"]
+        ));
+    }
+
+    let url = format!("sqlite://{}", dir.join("data/medialib.db").display());
+    let db = Database::connect(url.as_str())
+        .await
+        .expect("open database");
+    let mut live: HashMap<i64, (String, String, i64, i64)> = HashMap::new();
+    for row in rows(
+        &db,
+        "SELECT id, blob_key, sha256, size_bytes, tenant_id FROM media",
+    )
+    .await
+    {
+        let id: i64 = row.try_get("", "id").expect("id");
+        live.insert(
+            id,
+            (
+                row.try_get("", "blob_key").expect("blob_key"),
+                row.try_get("", "sha256").expect("sha256"),
+                row.try_get("", "size_bytes").expect("size"),
+                row.try_get("", "tenant_id").expect("tenant"),
+            ),
+        );
+    }
+    let mut referenced: HashSet<String> = live.values().map(|v| v.0.clone()).collect();
+    for row in rows(&db, "SELECT blob_key FROM community_media").await {
+        referenced.insert(row.try_get("", "blob_key").expect("blob_key"));
+    }
+    let blob_root = dir.join("data/blobs");
+    let stored = files(&blob_root);
+
+    // Every acknowledged delete: no row (and, below, no blob without a row).
+    for id in &journal.deleted {
+        if live.contains_key(id) {
+            violations.push(format!("acknowledged delete of {id} came back"));
+        }
+    }
+    // Every acknowledged upload that no delete touched: its row, and a blob with its hash.
+    for (id, sha) in &journal.uploads {
+        if journal.deleted.contains(id) || journal.maybe_deleted.contains(id) {
+            continue;
+        }
+        match live.get(id) {
+            None => violations.push(format!("acknowledged upload {id} is lost")),
+            Some((key, stored_sha, _, _)) => {
+                if stored_sha != sha {
+                    violations.push(format!("upload {id}: row hash differs"));
+                }
+                match std::fs::read(blob_root.join(key)) {
+                    Ok(bytes) if format!("{:x}", Sha256::digest(&bytes)) == *sha => {}
+                    Ok(_) => violations.push(format!("upload {id}: blob content differs")),
+                    Err(_) => violations.push(format!("upload {id}: blob missing")),
+                }
+            }
+        }
+    }
+    for key in stored.difference(&referenced) {
+        violations.push(format!("blob without a row: {key}"));
+    }
+    for key in referenced.difference(&stored) {
+        violations.push(format!("row without its blob: {key}"));
+    }
+
+    // Usage equals the sums over live media.
+    let mut sums: HashMap<i64, (i64, i64)> = HashMap::new();
+    for (_, _, size, tenant) in live.values() {
+        let entry = sums.entry(*tenant).or_default();
+        entry.0 += 1;
+        entry.1 += size;
+    }
+    for row in rows(&db, "SELECT tenant_id, media_count, bytes_used FROM usage").await {
+        let tenant: i64 = row.try_get("", "tenant_id").expect("tenant");
+        let counted: (i64, i64) = (
+            row.try_get("", "media_count").expect("count"),
+            row.try_get("", "bytes_used").expect("bytes"),
+        );
+        let actual = sums.get(&tenant).copied().unwrap_or_default();
+        if counted != actual {
+            violations.push(format!(
+                "usage of tenant {tenant} is {counted:?}, live media sum to {actual:?}"
+            ));
+        }
+    }
+
+    // Exactly one media_deleted event per deleted id; none for live ones.
+    let mut events: HashMap<i64, i64> = HashMap::new();
+    for row in rows(
+        &db,
+        "SELECT media_id, COUNT(*) AS n FROM activity WHERE action = 'media_deleted' GROUP BY media_id",
+    )
+    .await
+    {
+        events.insert(row.try_get("", "media_id").expect("id"), row.try_get("", "n").expect("n"));
+    }
+    for id in &journal.deleted {
+        let n = events.get(id).copied().unwrap_or(0);
+        if n != 1 {
+            violations.push(format!(
+                "acknowledged delete of {id} has {n} media_deleted events"
+            ));
+        }
+    }
+    for (id, n) in &events {
+        if *n != 1 || live.contains_key(id) {
+            violations.push(format!(
+                "media {id} has {n} media_deleted events while live={}",
+                live.contains_key(id)
+            ));
+        }
+    }
+    let left = rows(&db, "SELECT COUNT(*) AS n FROM pending_deletions").await;
+    let left: i64 = left[0].try_get("", "n").expect("n");
+    if left != 0 {
+        violations.push(format!("{left} pending deletions left after reap --all"));
+    }
+    notes.push(format!(
+        "end state: {} live media, {} blobs, {} deleted ids with events",
+        live.len(),
+        stored.len(),
+        events.len()
+    ));
+    Report { violations, notes }
+}
