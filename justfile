@@ -28,6 +28,10 @@ fmt:
 openapi:
     cargo run -q -- openapi > openapi/medialib.json
 
+# Crash campaign: SIGKILL the real server N times under load, then check every invariant
+crash runs="20":
+    cargo test -p medialib-server --test crash -- --runs {{runs}}
+
 # Benchmarks (not written yet: prints the quick delete measurement recipe)
 bench:
     @echo "no benchmark suite yet; see docs/benchmarks.md for the manual measurement"

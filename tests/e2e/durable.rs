@@ -227,3 +227,44 @@ async fn deletes_racing_share_tags_grants_and_downloads_end_consistent() {
         server.blob_files()
     );
 }
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish_then_stops() {
+    let mut server = TestServer::start().await;
+    // An upload whose body trickles in over half a second.
+    let chunks = futures::stream::unfold(0u8, |i| async move {
+        if i == 5 {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        Some((Ok::<_, std::io::Error>(vec![i; 100]), i + 1))
+    });
+    let request = server
+        .http
+        .post(format!("{}/v1/media?path=slow.bin", server.base))
+        .bearer_auth(&server.admin)
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send();
+    let upload = tokio::spawn(request);
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let stopped = tokio::task::spawn_blocking(move || {
+        let ok = server.terminate();
+        (ok, server)
+    });
+    let response = upload
+        .await
+        .unwrap()
+        .expect("the in-flight upload is answered");
+    assert_eq!(response.status(), 201);
+    let (clean, server) = stopped.await.unwrap();
+    assert!(clean, "exit status after SIGTERM");
+    assert!(
+        server
+            .http
+            .get(format!("{}/healthz", server.base))
+            .send()
+            .await
+            .is_err(),
+        "no longer accepting"
+    );
+}
