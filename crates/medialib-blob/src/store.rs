@@ -7,6 +7,8 @@
 //! - Every call but the streaming of bodies is cut by a timeout, so a hung store turns into
 //!   [`BlobError::Unavailable`] instead of a hung request.
 
+use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,8 +24,8 @@ use time::OffsetDateTime;
 const PART_SIZE: usize = 8 * 1024 * 1024;
 /// Parts in flight per multipart upload.
 const PARTS_IN_FLIGHT: usize = 2;
-/// Deletes in flight per batch on stores without a batch delete.
-const DELETES_IN_FLIGHT: usize = 16;
+/// Keys per `delete_stream` call (S3's bulk delete takes up to 1000).
+const DELETE_BATCH: usize = 1000;
 
 /// Settings of the blob adapter.
 #[derive(Debug, Clone)]
@@ -49,6 +51,8 @@ impl BlobConfig {
 pub struct ObjectStoreBlobStore {
     store: Arc<dyn ObjectStore>,
     timeout: Duration,
+    /// The directory of a local store, for sweeping interrupted writes.
+    local_root: Option<PathBuf>,
 }
 
 fn map_err(err: object_store::Error) -> BlobError {
@@ -71,9 +75,11 @@ impl ObjectStoreBlobStore {
     /// # Errors
     /// [`BlobError::Backend`] for an unsupported URL or a directory that cannot be created.
     pub fn from_url(config: &BlobConfig) -> Result<Self, BlobError> {
+        let (store, local_root) = crate::url::open(&config.url)?;
         Ok(Self {
-            store: crate::url::open(&config.url)?,
+            store,
             timeout: config.timeout,
+            local_root,
         })
     }
 
@@ -87,10 +93,11 @@ impl ObjectStoreBlobStore {
         config: &BlobConfig,
         faults: crate::faults::Faults,
     ) -> Result<Self, BlobError> {
-        let inner = crate::url::open(&config.url)?;
+        let (inner, local_root) = crate::url::open(&config.url)?;
         Ok(Self {
             store: Arc::new(crate::faults::FaultyObjectStore::new(inner, faults)),
             timeout: config.timeout,
+            local_root,
         })
     }
 
@@ -115,17 +122,63 @@ impl ObjectStoreBlobStore {
         }
     }
 
-    async fn delete_one(&self, key: &BlobKey) -> Result<(), BlobError> {
-        match self.timed(self.store.delete(&path(key))).await {
-            Err(BlobError::NotFound) => {
-                tracing::warn!(
-                    blob = key.as_str(),
-                    "blob already missing; counted as deleted"
-                );
-                Ok(())
+    /// Deletes one batch through the store's `delete_stream`, which S3 turns into bulk
+    /// requests and other stores into concurrent single deletes. Outcomes are matched to keys
+    /// by path, not by position; a key whose deletion is not confirmed counts as failed.
+    async fn delete_batch(&self, keys: &[BlobKey]) -> Vec<Result<(), BlobError>> {
+        let locations: Vec<object_store::Result<Path>> =
+            keys.iter().map(|key| Ok(path(key))).collect();
+        let outcomes = tokio::time::timeout(
+            self.timeout,
+            self.store
+                .delete_stream(stream::iter(locations).boxed())
+                .collect::<Vec<_>>(),
+        )
+        .await;
+        let Ok(outcomes) = outcomes else {
+            return keys
+                .iter()
+                .map(|_| {
+                    Err(BlobError::Unavailable(
+                        "blob store batch delete timed out".into(),
+                    ))
+                })
+                .collect();
+        };
+        let mut done: HashSet<String> = HashSet::with_capacity(keys.len());
+        let mut missing: Vec<String> = Vec::new();
+        let mut failure: Option<String> = None;
+        for outcome in outcomes {
+            match outcome {
+                Ok(location) => {
+                    done.insert(location.to_string());
+                }
+                // The local store names the file (an absolute path), S3 and memory the key.
+                Err(object_store::Error::NotFound { path, .. }) => missing.push(path),
+                Err(err) => {
+                    failure.get_or_insert_with(|| err.to_string());
+                }
             }
-            other => other,
         }
+        keys.iter()
+            .map(|key| {
+                let key = key.as_str();
+                let gone = missing
+                    .iter()
+                    .any(|p| p == key || p.ends_with(&format!("/{key}")));
+                if gone {
+                    tracing::warn!(blob = key, "blob already missing; counted as deleted");
+                }
+                if gone || done.contains(key) {
+                    Ok(())
+                } else {
+                    let reason = failure
+                        .clone()
+                        .unwrap_or_else(|| "deletion not confirmed".into());
+                    Err(BlobError::Unavailable(reason.into()))
+                }
+            })
+            .collect()
     }
 
     async fn put_multipart(
@@ -225,11 +278,46 @@ impl BlobStore for ObjectStoreBlobStore {
         }))
     }
 
-    async fn delete_many(&self, keys: &[BlobKey]) -> Vec<Result<(), BlobError>> {
-        let deletes: Vec<_> = keys.iter().map(|key| self.delete_one(key)).collect();
-        stream::iter(deletes)
-            .buffered(DELETES_IN_FLIGHT)
-            .collect()
+    async fn sweep_incomplete(
+        &self,
+        older_than: OffsetDateTime,
+        delete: bool,
+    ) -> Result<u64, BlobError> {
+        let Some(root) = self.local_root.clone() else {
+            return Ok(0);
+        };
+        let cutoff = std::time::SystemTime::UNIX_EPOCH
+            + Duration::from_secs(u64::try_from(older_than.unix_timestamp()).unwrap_or(0));
+        let sweep = move || -> std::io::Result<u64> {
+            let mut count = 0;
+            for entry in walkdir::WalkDir::new(&root)
+                .into_iter()
+                .filter_map(Result::ok)
+            {
+                // object_store writes `name#N` and renames it to `name` when complete.
+                let staged = entry.file_type().is_file()
+                    && entry.file_name().to_string_lossy().contains('#');
+                if !staged || entry.metadata()?.modified()? >= cutoff {
+                    continue;
+                }
+                count += 1;
+                if delete {
+                    std::fs::remove_file(entry.path())?;
+                }
+            }
+            Ok(count)
+        };
+        tokio::task::spawn_blocking(sweep)
             .await
+            .map_err(|err| BlobError::Backend(Box::new(err)))?
+            .map_err(|err| BlobError::Backend(Box::new(err)))
+    }
+
+    async fn delete_many(&self, keys: &[BlobKey]) -> Vec<Result<(), BlobError>> {
+        let mut results = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(DELETE_BATCH) {
+            results.extend(self.delete_batch(chunk).await);
+        }
+        results
     }
 }

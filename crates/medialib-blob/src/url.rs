@@ -1,5 +1,6 @@
 //! Blob URL → object_store backend.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use medialib_domain::BlobError;
@@ -11,9 +12,9 @@ use object_store::ObjectStore;
 ///
 /// # Errors
 /// [`BlobError::Backend`] for an unsupported scheme or a directory that cannot be created.
-pub(crate) fn open(raw: &str) -> Result<Arc<dyn ObjectStore>, BlobError> {
+pub(crate) fn open(raw: &str) -> Result<(Arc<dyn ObjectStore>, Option<PathBuf>), BlobError> {
     if raw == "memory://" || raw == "memory:" {
-        return Ok(Arc::new(InMemory::new()));
+        return Ok((Arc::new(InMemory::new()), None));
     }
     let dir = if let Some(rest) = raw.strip_prefix("file://") {
         if !rest.starts_with('/') {
@@ -34,7 +35,7 @@ pub(crate) fn open(raw: &str) -> Result<Arc<dyn ObjectStore>, BlobError> {
     let store = LocalFileSystem::new_with_prefix(&dir)
         .map_err(|err| BlobError::Backend(Box::new(err)))?
         .with_automatic_cleanup(true);
-    Ok(Arc::new(store))
+    Ok((Arc::new(store), Some(dir)))
 }
 
 fn invalid(message: String) -> BlobError {

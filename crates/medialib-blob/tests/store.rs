@@ -124,3 +124,35 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test]
+async fn interrupted_local_writes_are_swept_after_the_grace_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        ObjectStoreBlobStore::from_url(&BlobConfig::new(dir.path().to_str().unwrap())).unwrap();
+    let key = BlobKey::new_media(TenantId(1));
+    store
+        .put(&key, body(vec![Ok(Bytes::from_static(b"done"))]))
+        .await
+        .unwrap();
+    let staged = dir.path().join(format!("{}#1", key.as_str()));
+    std::fs::write(&staged, b"half").unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let hour = std::time::Duration::from_secs(3600);
+    assert_eq!(
+        store.sweep_incomplete(now - hour, true).await.unwrap(),
+        0,
+        "too young"
+    );
+    assert_eq!(store.sweep_incomplete(now + hour, false).await.unwrap(), 1);
+    assert!(staged.exists(), "counting deletes nothing");
+    assert_eq!(store.sweep_incomplete(now + hour, true).await.unwrap(), 1);
+    assert!(!staged.exists());
+    assert_eq!(
+        read_all(&store, &key).await,
+        b"done",
+        "complete blobs are kept"
+    );
+    let memory = ObjectStoreBlobStore::from_url(&BlobConfig::new("memory://")).unwrap();
+    assert_eq!(memory.sweep_incomplete(now + hour, true).await.unwrap(), 0);
+}

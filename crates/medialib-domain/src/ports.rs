@@ -298,6 +298,15 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     /// Lists every blob, streamed (the store is never held in memory at once).
     fn list(&self) -> BlobListing;
 
+    /// Counts, and with `delete` removes, the leftovers of writes that were interrupted
+    /// before `older_than` (a local directory's staging files). Stores that clean up after
+    /// themselves, or through lifecycle rules, have none and answer 0.
+    async fn sweep_incomplete(
+        &self,
+        older_than: OffsetDateTime,
+        delete: bool,
+    ) -> Result<u64, BlobError>;
+
     /// Deletes blobs. A blob that is already gone counts as deleted.
     ///
     /// The result has one entry per key, in order.

@@ -3,6 +3,9 @@
 //! - An **orphan blob** is a stored blob that no live row references and that has no pending
 //!   deletion or upload intent, older than the grace period (younger ones may belong to an
 //!   upload whose intent is being written). `fix` deletes it.
+//! - An **incomplete write** is what a store keeps of a write that was interrupted (a local
+//!   directory's `name#N` staging file after a crash). `fix` removes those older than the
+//!   grace period.
 //! - A **dangling row** is a live media row whose blob is missing. `fix` removes it through the
 //!   normal delete path (one transaction, cascades, usage, a `media_deleted` event with reason
 //!   `blob_missing`).
@@ -66,6 +69,8 @@ pub struct GcReport {
     pub deleted_blobs: u64,
     /// Dangling rows removed.
     pub removed_rows: u64,
+    /// Leftovers of interrupted writes (local staging files) older than the grace period.
+    pub incomplete_writes: u64,
 }
 
 impl MediaService {
@@ -83,6 +88,11 @@ impl MediaService {
             .await?;
         self.find_dangling_rows(options, progress, &mut report)
             .await?;
+        report.incomplete_writes = self
+            .blobs
+            .sweep_incomplete(self.clock.now() - options.grace, options.fix)
+            .await
+            .map_err(ServiceError::StorageUnavailable)?;
         Ok(report)
     }
 
