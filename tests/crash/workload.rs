@@ -73,19 +73,20 @@ impl Workload {
 
     /// Starts the workers and returns after `duration`, with the workers still running.
     pub async fn run_until(&self, duration: Duration) {
-        let mut tasks = self.tasks.lock().expect("tasks");
-        for worker in 0..WORKERS {
-            let ctx = Worker {
-                base: self.base.clone(),
-                admin: self.admin.clone(),
-                journal: Arc::clone(&self.journal),
-                http: self.http.clone(),
-                stop: Arc::clone(&self.stop),
-                rng: fastrand::Rng::with_seed(self.seed.wrapping_add(worker)),
-            };
-            tasks.push(tokio::spawn(ctx.run()));
-        }
-        drop(tasks);
+        let started: Vec<_> = (0..WORKERS)
+            .map(|worker| {
+                let ctx = Worker {
+                    base: self.base.clone(),
+                    admin: self.admin.clone(),
+                    journal: Arc::clone(&self.journal),
+                    http: self.http.clone(),
+                    stop: Arc::clone(&self.stop),
+                    rng: fastrand::Rng::with_seed(self.seed.wrapping_add(worker)),
+                };
+                tokio::spawn(ctx.run())
+            })
+            .collect();
+        self.tasks.lock().expect("tasks").extend(started);
         tokio::time::sleep(duration).await;
     }
 
