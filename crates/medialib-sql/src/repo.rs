@@ -124,10 +124,56 @@ fn unavailable(err: DbErr) -> RepoError {
     RepoError::Unavailable(Box::new(err))
 }
 
+/// A deadlock, serialization failure or lock timeout: the transaction was rolled back and
+/// may simply be run again.
+#[derive(Debug, thiserror::Error)]
+#[error("transaction conflict")]
+pub(crate) struct Retryable(#[source] DbErr);
+
+/// SQLSTATEs and codes of transient conflicts: PostgreSQL deadlock and serialization failure,
+/// MySQL/MariaDB deadlock (SQLSTATE 40001) and lock wait timeout, SQLite busy/locked.
+fn is_transient(err: &DbErr) -> bool {
+    let (DbErr::Exec(RuntimeErr::SqlxError(sea_orm::sqlx::Error::Database(db)))
+    | DbErr::Query(RuntimeErr::SqlxError(sea_orm::sqlx::Error::Database(db)))) = err
+    else {
+        return false;
+    };
+    let code = db.code();
+    let code = code.as_deref().unwrap_or_default();
+    matches!(
+        code,
+        "40P01" | "40001" | "1213" | "1205" | "5" | "6" | "517" | "262"
+    ) || db.message().contains("Lock wait timeout")
+}
+
+/// Runs a write transaction, again (up to five times, with a short growing pause) when the
+/// database rolled it back for a transient conflict. Never surfaces a deadlock as a failure
+/// unless it persists.
+pub(crate) async fn retrying<T, F, Fut>(mut transaction: F) -> Result<T, RepoError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, RepoError>>,
+{
+    let mut attempt: u32 = 0;
+    loop {
+        match transaction().await {
+            Err(RepoError::Unavailable(source)) if source.is::<Retryable>() && attempt < 5 => {
+                attempt += 1;
+                tracing::warn!(attempt, "transaction conflict; retrying");
+                tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt * attempt))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Translates a SeaORM error at the boundary.
 pub(crate) fn db_err(err: DbErr) -> RepoError {
     if let Some(SqlErr::UniqueConstraintViolation(_)) = err.sql_err() {
         return RepoError::Conflict;
+    }
+    if is_transient(&err) {
+        return RepoError::Unavailable(Box::new(Retryable(err)));
     }
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => RepoError::Unavailable(Box::new(err)),
@@ -369,7 +415,7 @@ impl MediaRepo for SeaOrmMediaRepo {
     }
 
     async fn insert_media(&self, new: NewMedia, event: NewActivity) -> Result<Media, RepoError> {
-        media::insert_media(&self.writer, new, event).await
+        retrying(|| media::insert_media(&self.writer, new.clone(), event.clone())).await
     }
 
     async fn find_media_access(
@@ -406,7 +452,7 @@ impl MediaRepo for SeaOrmMediaRepo {
         tags: &[Tag],
         event: NewActivity,
     ) -> Result<Media, RepoError> {
-        media::set_tags(&self.writer, tenant, id, tags, event).await
+        retrying(|| media::set_tags(&self.writer, tenant, id, tags, event.clone())).await
     }
 
     async fn share_media(
@@ -416,7 +462,7 @@ impl MediaRepo for SeaOrmMediaRepo {
         blob_key: &BlobKey,
         event: NewActivity,
     ) -> Result<CommunityItem, RepoError> {
-        media::share_media(&self.writer, tenant, id, blob_key, event).await
+        retrying(|| media::share_media(&self.writer, tenant, id, blob_key, event.clone())).await
     }
 
     async fn unshare_media(
@@ -426,7 +472,8 @@ impl MediaRepo for SeaOrmMediaRepo {
         event: NewActivity,
         purge_after: OffsetDateTime,
     ) -> Result<BlobKey, RepoError> {
-        media::unshare_media(&self.writer, tenant, id, event, purge_after).await
+        retrying(|| media::unshare_media(&self.writer, tenant, id, event.clone(), purge_after))
+            .await
     }
 
     async fn list_community(
@@ -444,7 +491,7 @@ impl MediaRepo for SeaOrmMediaRepo {
         grant: Grant,
         event: NewActivity,
     ) -> Result<(), RepoError> {
-        media::put_grant(&self.writer, tenant, grant, event).await
+        retrying(|| media::put_grant(&self.writer, tenant, grant.clone(), event.clone())).await
     }
 
     async fn list_grants(&self, id: MediaId) -> Result<Vec<Grant>, RepoError> {
@@ -457,14 +504,14 @@ impl MediaRepo for SeaOrmMediaRepo {
         user: &UserId,
         event: NewActivity,
     ) -> Result<(), RepoError> {
-        media::delete_grant(&self.writer, id, user, event).await
+        retrying(|| media::delete_grant(&self.writer, id, user, event.clone())).await
     }
 
     async fn delete_media(
         &self,
         plans: Vec<DeletePlan>,
     ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError> {
-        delete::delete_media(&self.writer, plans).await
+        retrying(|| delete::delete_media(&self.writer, plans.clone())).await
     }
 
     async fn record_upload_intent(
@@ -505,7 +552,7 @@ impl MediaRepo for SeaOrmMediaRepo {
         lease_until: OffsetDateTime,
         limit: u64,
     ) -> Result<Vec<PendingBlob>, RepoError> {
-        pending::claim(&self.writer, now, lease_until, limit).await
+        retrying(|| pending::claim(&self.writer, now, lease_until, limit)).await
     }
 
     async fn complete_pending_deletions(&self, keys: &[BlobKey]) -> Result<(), RepoError> {

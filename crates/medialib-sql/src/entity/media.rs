@@ -9,6 +9,7 @@ pub struct Model {
     pub tenant_id: i64,
     pub owner_id: String,
     pub path: String,
+    pub path_hash: String,
     pub content_type: String,
     pub size_bytes: i64,
     pub sha256: String,

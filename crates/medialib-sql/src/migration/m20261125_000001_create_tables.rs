@@ -1,6 +1,10 @@
 //! The initial schema: tenants, keys, media and their cascades, usage, activity, pending
 //! deletions.
 //!
+//! Paths are unique per tenant and owner through `path_hash` (hex SHA-256 of the path): a
+//! 1024-character path is longer than a MariaDB index key may be. On MariaDB every table uses
+//! the binary collation, so text compares case-sensitively on every backend.
+//!
 //! Ids are auto-increment primary keys (`INTEGER PRIMARY KEY AUTOINCREMENT` on SQLite), so a
 //! deleted id is never handed out again, not even the highest one.
 
@@ -75,6 +79,7 @@ impl MigrationTrait for Migration {
                 .col(big("tenant_id"))
                 .col(text("owner_id", 128))
                 .col(text("path", 1024))
+                .col(text("path_hash", 64))
                 .col(text("content_type", 255))
                 .col(big("size_bytes"))
                 .col(text("sha256", 64))
@@ -149,7 +154,13 @@ impl MigrationTrait for Migration {
                 .col(big("created_at"))
                 .to_owned(),
         ];
-        for stmt in tables {
+        let mysql = manager.get_database_backend() == sea_orm::DbBackend::MySql;
+        for mut stmt in tables {
+            if mysql {
+                // Binary collation: paths, tags and user ids compare case-sensitively, as on
+                // SQLite and PostgreSQL.
+                stmt.character_set("utf8mb4").collate("utf8mb4_bin");
+            }
             manager.create_table(stmt).await?;
         }
         let indexes = [
@@ -158,7 +169,7 @@ impl MigrationTrait for Migration {
             index(
                 "media",
                 "ux_media_owner_path",
-                &["tenant_id", "owner_id", "path"],
+                &["tenant_id", "owner_id", "path_hash"],
                 true,
             ),
             index("media", "ix_media_tenant_id", &["tenant_id", "id"], false),

@@ -14,7 +14,7 @@ use medialib_domain::{
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
-    QueryFilter, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use super::media::CHUNK;
@@ -86,7 +86,10 @@ pub(crate) async fn delete_media(
             .select_only()
             .column(media::Column::Id)
             .column(media::Column::TenantId)
-            .filter(media::Column::Id.is_in(chunk.iter().copied()));
+            .filter(media::Column::Id.is_in(chunk.iter().copied()))
+            // One lock order for every transaction keeps concurrent bulk deletes from
+            // deadlocking each other.
+            .order_by_asc(media::Column::Id);
         if txn.get_database_backend() != DbBackend::Sqlite {
             select = select.lock_exclusive();
         }

@@ -15,6 +15,13 @@ use sea_orm::{
 use super::{corrupt, db_err, from_millis, insert_event, media_id, path, tag, to_millis, user};
 use crate::entity::{community, community_tag, grant, media, media_tag};
 
+/// The unique key of a path (hex SHA-256): short enough for every backend's index.
+fn path_hash(path: &MediaPath) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(path.as_str().as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Largest `IN (…)` list sent in one statement.
 pub(crate) const CHUNK: usize = 500;
 
@@ -133,6 +140,7 @@ pub(crate) async fn insert_media(
         tenant_id: Set(new.tenant_id.0),
         owner_id: Set(new.owner_id.as_str().to_owned()),
         path: Set(new.path.as_str().to_owned()),
+        path_hash: Set(path_hash(&new.path)),
         content_type: Set(new.content_type.clone()),
         size_bytes: Set(new.size_bytes),
         sha256: Set(new.sha256.clone()),
@@ -225,6 +233,7 @@ pub(crate) async fn find_media_by_path(
     let row = media::Entity::find()
         .filter(media::Column::TenantId.eq(tenant.0))
         .filter(media::Column::OwnerId.eq(owner.as_str()))
+        .filter(media::Column::PathHash.eq(path_hash(media_path)))
         .filter(media::Column::Path.eq(media_path.as_str()))
         .one(db)
         .await
@@ -269,7 +278,7 @@ pub(crate) async fn list_media(
         // A folder and everything below it, compared exactly (LIKE ignores case on SQLite).
         Some(folder) => {
             let prefix = format!("{folder}/");
-            let chars = i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX);
+            let chars = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
             select = select.filter(Expr::cust_with_values(
                 "substr(path, 1, ?) = ?",
                 [sea_orm::Value::from(chars), prefix.into()],
