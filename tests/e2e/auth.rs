@@ -132,7 +132,7 @@ async fn other_tenants_and_ungranted_members_cannot_even_see_media() {
         .get(&owner, &format!("/v1/media/{id}"))
         .await
         .expect(200, None);
-    assert_eq!(server.blob_files().len(), 1);
+    server.assert_blobs(server.blobs().await, 1);
 }
 
 #[tokio::test]

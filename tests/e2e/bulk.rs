@@ -70,11 +70,7 @@ async fn bulk_delete_judges_own_foreign_missing_duplicate_and_invalid_ids() {
         .await
         .expect(200, None);
     assert_eq!(server.usage(&alice).await, (1, 3));
-    assert_eq!(
-        server.blob_files().len(),
-        2,
-        "only bob's and the outsider's blobs remain"
-    );
+    server.assert_blobs(server.blobs().await, 2);
 }
 
 #[tokio::test]
@@ -136,7 +132,7 @@ async fn bulk_delete_of_a_thousand_ids_deletes_them_all() {
     assert_eq!(body["deleted"], 40);
     assert_eq!(body["freed_bytes"], 200);
     assert_eq!(server.usage(&server.admin).await, (0, 0));
-    assert!(server.blob_files().is_empty());
+    server.assert_blobs(server.blobs().await, 0);
 }
 
 #[tokio::test]

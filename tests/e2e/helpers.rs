@@ -9,11 +9,14 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+pub use crate::backend::{Backend, Store};
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_medialib");
 
-/// A running server with its own data directory.
+/// A running server with its own data directory, database and blob store.
 pub struct TestServer {
     child: Child,
+    pub backend: Backend,
     pub dir: tempfile::TempDir,
     pub base: String,
     pub admin: String,
@@ -54,12 +57,12 @@ impl Reply {
     }
 }
 
-fn medialib(dir: &Path) -> Command {
+fn medialib(dir: &Path, backend: &Backend) -> Command {
     let mut command = Command::new(BIN);
     command
         .current_dir(dir)
-        .env_remove("MEDIALIB_DATABASE_URL")
-        .env_remove("MEDIALIB_BLOB_URL")
+        .env("MEDIALIB_DATABASE_URL", &backend.database_url)
+        .env("MEDIALIB_BLOB_URL", &backend.blob_url)
         .env(
             "RUST_LOG",
             if std::env::var_os("TEST_LOG").is_some() {
@@ -80,7 +83,8 @@ impl TestServer {
     /// Starts a server with extra `MEDIALIB_*` environment.
     pub async fn start_with(env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut command = medialib(dir.path());
+        let backend = Backend::new(dir.path()).await;
+        let mut command = medialib(dir.path(), &backend);
         command
             .args(["serve", "--listen", "127.0.0.1:0"])
             .stdout(Stdio::piped())
@@ -111,6 +115,7 @@ impl TestServer {
             .to_owned();
         Self {
             child,
+            backend,
             dir,
             base,
             admin,
@@ -124,7 +129,7 @@ impl TestServer {
 
     /// Runs a CLI subcommand against this server's data; returns stdout.
     pub fn cli(&self, args: &[&str]) -> String {
-        let output = medialib(self.dir.path())
+        let output = medialib(self.dir.path(), &self.backend)
             .args(args)
             .output()
             .expect("run medialib");
@@ -142,7 +147,7 @@ impl TestServer {
     /// Creates a tenant (if new) and a key in it.
     pub fn key(&self, tenant: &str, user: &str, role: &str) -> String {
         if tenant != "default" {
-            let _ = medialib(self.dir.path())
+            let _ = medialib(self.dir.path(), &self.backend)
                 .args(["tenants", "create", tenant])
                 .output();
         }
@@ -215,26 +220,18 @@ impl TestServer {
         )
     }
 
-    /// Every blob file under the data directory.
-    pub fn blob_files(&self) -> Vec<PathBuf> {
-        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-            let Ok(entries) = std::fs::read_dir(dir) else {
-                return;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    walk(&path, out);
-                } else {
-                    out.push(path);
-                }
-            }
+    /// Every blob key in the server's store; `None` where the tests cannot see into it
+    /// (`memory://`), and then the caller makes no claim about blobs.
+    pub async fn blobs(&self) -> Option<Vec<String>> {
+        self.backend.store.keys().await
+    }
+
+    /// Asserts how many blobs the store holds (where the tests can see into it).
+    #[track_caller]
+    pub fn assert_blobs(&self, keys: Option<Vec<String>>, expected: usize) {
+        if let Some(keys) = keys {
+            assert_eq!(keys.len(), expected, "blobs in the store: {keys:?}");
         }
-        let mut out = Vec::new();
-        walk(&self.data().join("blobs/media"), &mut out);
-        walk(&self.data().join("blobs/community"), &mut out);
-        out.sort();
-        out
     }
 
     /// The `media_deleted` events of a media id.

@@ -2,10 +2,13 @@
 //! Each test gets its own server and data directory. Set `TEST_LOG=1` to see server logs.
 
 mod auth;
+mod backend;
 mod bulk;
 mod cli;
 mod delete;
 mod durable;
 mod helpers;
+mod local;
 mod media;
 mod misc;
+mod store;

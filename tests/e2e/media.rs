@@ -45,11 +45,7 @@ async fn upload_to_a_taken_path_is_409_and_paths_are_case_sensitive() {
         .await
         .expect(409, Some("path_conflict"));
     server.upload(&server.admin, "x/y.jpg", b"3").await;
-    assert_eq!(
-        server.blob_files().len(),
-        2,
-        "a refused upload stores nothing"
-    );
+    server.assert_blobs(server.blobs().await, 2);
     assert_eq!(server.usage(&server.admin).await, (2, 2));
 }
 
@@ -71,7 +67,7 @@ async fn upload_with_an_invalid_path_is_400() {
         )
         .await
         .expect(400, Some("invalid_tag"));
-    assert!(server.blob_files().is_empty());
+    server.assert_blobs(server.blobs().await, 0);
 }
 
 #[tokio::test]
@@ -94,7 +90,7 @@ async fn upload_over_the_limit_is_413_and_leaves_nothing() {
     reply(response).await.expect(413, Some("payload_too_large"));
     server.upload(&server.admin, "fits.jpg", &[0u8; 1000]).await;
     assert_eq!(server.usage(&server.admin).await, (1, 1000));
-    assert_eq!(server.blob_files().len(), 1);
+    server.assert_blobs(server.blobs().await, 1);
 }
 
 #[tokio::test]
@@ -282,7 +278,7 @@ async fn share_tags_and_unshare_keep_the_community_copy_in_step() {
     );
     let unshared = server.delete(key, &format!("/v1/media/{id}/share")).await;
     assert_eq!(unshared.expect(200, None)["storage"], "purged");
-    assert_eq!(server.blob_files().len(), 1);
+    server.assert_blobs(server.blobs().await, 1);
     server
         .delete(key, &format!("/v1/media/{id}/share"))
         .await

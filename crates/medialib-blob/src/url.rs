@@ -16,6 +16,9 @@ pub(crate) fn open(raw: &str) -> Result<(Arc<dyn ObjectStore>, Option<PathBuf>),
     if raw == "memory://" || raw == "memory:" {
         return Ok((Arc::new(InMemory::new()), None));
     }
+    if let Some(rest) = raw.strip_prefix("s3://") {
+        return Ok((s3(rest)?, None));
+    }
     let dir = if let Some(rest) = raw.strip_prefix("file://") {
         if !rest.starts_with('/') {
             return Err(invalid(format!(
@@ -38,6 +41,50 @@ pub(crate) fn open(raw: &str) -> Result<(Arc<dyn ObjectStore>, Option<PathBuf>),
     Ok((Arc::new(store), Some(dir)))
 }
 
+/// `s3://bucket?endpoint=http://host:port&region=us-east-1&allow_http=true`: any
+/// `AmazonS3ConfigKey` may be given as a query parameter (with or without its `aws_` prefix);
+/// the standard `AWS_*` environment variables fill in the rest.
+fn s3(rest: &str) -> Result<Arc<dyn ObjectStore>, BlobError> {
+    use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+    use std::str::FromStr;
+
+    let (bucket, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if bucket.is_empty() || bucket.contains('/') {
+        return Err(invalid(format!(
+            "invalid S3 bucket {bucket:?} (expected s3://bucket?options)"
+        )));
+    }
+    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    let mut has_credentials = std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
+    let mut skip_signature = false;
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let key = AmazonS3ConfigKey::from_str(&name)
+            .or_else(|_| AmazonS3ConfigKey::from_str(&format!("aws_{name}")))
+            .map_err(|_| invalid(format!("unknown S3 option {name:?}")))?;
+        if value.chars().any(char::is_control) {
+            return Err(invalid(format!(
+                "S3 option {name:?} has a control character"
+            )));
+        }
+        has_credentials |= matches!(key, AmazonS3ConfigKey::AccessKeyId);
+        skip_signature |= matches!(key, AmazonS3ConfigKey::SkipSignature) && value == "true";
+        builder = builder.with_config(key, value.into_owned());
+    }
+    if !has_credentials && !skip_signature {
+        // Without credentials the SDK would ask the cloud instance metadata service; refuse
+        // instead of reaching for an address that is not configured.
+        return Err(invalid(
+            "S3 needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass \
+             access_key_id and secret_access_key in the URL, or skip_signature=true"
+                .to_owned(),
+        ));
+    }
+    let store = builder
+        .build()
+        .map_err(|err| BlobError::Backend(Box::new(err)))?;
+    Ok(Arc::new(store))
+}
+
 fn invalid(message: String) -> BlobError {
     BlobError::Backend(message.into())
 }
@@ -45,6 +92,21 @@ fn invalid(message: String) -> BlobError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn s3_urls_take_options_and_refuse_to_guess_credentials() {
+        assert!(open(
+            "s3://bucket?endpoint=http://127.0.0.1:9&allow_http=true&skip_signature=true"
+        )
+        .is_ok());
+        assert!(open("s3://bucket?access_key_id=a&secret_access_key=b&region=us-east-1").is_ok());
+        assert!(open("s3://bucket?colour=blue&skip_signature=true").is_err());
+        assert!(open("s3://?skip_signature=true").is_err());
+        assert!(open("s3://b?skip_signature=true&region=us%0A").is_err());
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            assert!(open("s3://bucket").is_err());
+        }
+    }
 
     #[test]
     fn unsupported_schemes_and_relative_file_urls_are_refused() {

@@ -78,6 +78,81 @@ async fn local_directory_store_meets_the_contract() {
     assert!(leftovers.is_empty(), "files left behind: {leftovers:?}");
 }
 
+/// A fresh bucket on the S3 server named by `MEDIALIB_TEST_S3_ENDPOINT` (SeaweedFS in CI), or
+/// `None` (and a note) when it is not set.
+async fn s3_store() -> Option<ObjectStoreBlobStore> {
+    let Ok(endpoint) = std::env::var("MEDIALIB_TEST_S3_ENDPOINT") else {
+        eprintln!("s3: not run (MEDIALIB_TEST_S3_ENDPOINT is not set)");
+        return None;
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let bucket = format!("medialib-t-{nanos:x}");
+    let created = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("S3 at {endpoint} cannot be reached: {err}"));
+    assert!(
+        created.status().is_success(),
+        "bucket creation: {}",
+        created.status()
+    );
+    let url = format!(
+        "s3://{bucket}?endpoint={endpoint}&allow_http=true&region=us-east-1\
+         &access_key_id=medialib&secret_access_key=medialib"
+    );
+    Some(ObjectStoreBlobStore::from_url(&BlobConfig::new(url)).unwrap())
+}
+
+#[tokio::test]
+async fn s3_store_meets_the_contract() {
+    let Some(store) = s3_store().await else {
+        return;
+    };
+    store.check_writable().await.unwrap();
+    contract(&store).await;
+    // Large uploads go multipart; listing and existence checks see them.
+    let key = BlobKey::new_media(TenantId(1));
+    let chunk = Bytes::from(vec![5u8; 1024 * 1024]);
+    let chunks: Vec<Result<Bytes, &'static str>> = (0..12).map(|_| Ok(chunk.clone())).collect();
+    assert_eq!(
+        store.put(&key, body(chunks)).await.unwrap(),
+        12 * 1024 * 1024
+    );
+    assert!(store.exists(&key).await.unwrap());
+    let listed: Vec<_> = store.list().collect::<Vec<_>>().await;
+    let keys: Vec<String> = listed
+        .into_iter()
+        .map(|m| m.unwrap().key.as_str().to_owned())
+        .collect();
+    assert!(keys.contains(&key.as_str().to_owned()), "{keys:?}");
+    // A batch delete of many keys, some missing.
+    let mut many: Vec<BlobKey> = Vec::new();
+    for _ in 0..30 {
+        let k = BlobKey::new_media(TenantId(2));
+        store
+            .put(&k, body(vec![Ok(Bytes::from_static(b"x"))]))
+            .await
+            .unwrap();
+        many.push(k);
+    }
+    many.push(BlobKey::new_media(TenantId(2)));
+    many.push(key.clone());
+    let results = store.delete_many(&many).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert!(!store.exists(&key).await.unwrap());
+    assert_eq!(
+        store
+            .sweep_incomplete(time::OffsetDateTime::now_utc(), true)
+            .await
+            .unwrap(),
+        0
+    );
+}
+
 #[tokio::test]
 async fn memory_store_meets_the_contract() {
     let store = ObjectStoreBlobStore::from_url(&BlobConfig::new("memory://")).unwrap();

@@ -6,7 +6,7 @@ use medialib_domain::{
     BlobKey, CommunityItem, Grant, Media, MediaAccess, MediaId, MediaPath, MediaQuery, NewActivity,
     NewMedia, Permission, RepoError, Tag, TenantId, UserId, Visibility,
 };
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Alias, Expr, Func, Query};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
@@ -117,13 +117,21 @@ async fn with_access<C: ConnectionTrait>(
 }
 
 /// The live row of `id` in `tenant`, inside a transaction.
+///
+/// On servers the row is locked for the rest of the transaction, so that a concurrent delete
+/// either runs first (and this finds no row) or waits and then sees what this one added (a
+/// community copy, a grant) and removes it with the row.
 async fn live_row<C: ConnectionTrait>(
     conn: &C,
     tenant: TenantId,
     id: MediaId,
 ) -> Result<media::Model, RepoError> {
-    media::Entity::find_by_id(id.get())
-        .filter(media::Column::TenantId.eq(tenant.0))
+    let mut select =
+        media::Entity::find_by_id(id.get()).filter(media::Column::TenantId.eq(tenant.0));
+    if conn.get_database_backend() != sea_orm::DbBackend::Sqlite {
+        select = select.lock_exclusive();
+    }
+    select
         .one(conn)
         .await
         .map_err(db_err)?
@@ -279,10 +287,14 @@ pub(crate) async fn list_media(
         Some(folder) => {
             let prefix = format!("{folder}/");
             let chars = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
-            select = select.filter(Expr::cust_with_values(
-                "substr(path, 1, ?) = ?",
-                [sea_orm::Value::from(chars), prefix.into()],
-            ));
+            select = select.filter(
+                Expr::expr(Func::cust(Alias::new("substr")).args([
+                    Expr::col(media::Column::Path).into(),
+                    Expr::val(1).into(),
+                    Expr::val(chars).into(),
+                ]))
+                .eq(prefix),
+            );
         }
     }
     if let Some(before) = query.created_before {
