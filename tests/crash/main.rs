@@ -51,7 +51,11 @@ fn options() -> Option<Options> {
 
 fn medialib(dir: &Path) -> Command {
     let mut command = Command::new(BIN);
-    command.current_dir(dir).env("RUST_LOG", "error");
+    command
+        .current_dir(dir)
+        .env_remove("MEDIALIB_DATABASE_URL")
+        .env_remove("MEDIALIB_BLOB_URL")
+        .env("RUST_LOG", "error");
     command
 }
 

@@ -84,31 +84,7 @@ impl TestServer {
     pub async fn start_with(env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let backend = Backend::new(dir.path()).await;
-        let mut command = medialib(dir.path(), &backend);
-        command
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(if std::env::var_os("TEST_LOG").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            });
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let mut child = command.spawn().expect("spawn medialib");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(addr.to_owned());
-                }
-            }
-        });
-        let base = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("server did not print its address");
+        let (child, base) = spawn(dir.path(), &backend, env, "server-1.log");
         let admin = std::fs::read_to_string(dir.path().join("data/admin.key"))
             .expect("admin key written on first start")
             .trim()
@@ -121,6 +97,13 @@ impl TestServer {
             admin,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// Starts one more server process on this server's database and store (another
+    /// instance behind the same load balancer). Its stderr goes to `log` in the data dir.
+    pub fn start_peer(&self, env: &[(&str, &str)], log: &str) -> Peer {
+        let (child, base) = spawn(self.dir.path(), &self.backend, env, log);
+        Peer { child, base }
     }
 
     pub fn data(&self) -> PathBuf {
@@ -246,6 +229,51 @@ impl TestServer {
             .as_array()
             .expect("items")
             .len()
+    }
+}
+
+/// Spawns `medialib serve` and reads its address. With `TEST_LOG` stderr is inherited;
+/// otherwise it goes to `log` under the directory.
+fn spawn(dir: &Path, backend: &Backend, env: &[(&str, &str)], log: &str) -> (Child, String) {
+    let mut command = medialib(dir, backend);
+    let stderr = if std::env::var_os("TEST_LOG").is_some() {
+        Stdio::inherit()
+    } else {
+        Stdio::from(std::fs::File::create(dir.join(log)).expect("log file"))
+    };
+    command
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(stderr);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().expect("spawn medialib");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                let _ = tx.send(addr.to_owned());
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("server did not print its address");
+    (child, base)
+}
+
+/// A second server process on the same database and store.
+pub struct Peer {
+    child: Child,
+    pub base: String,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

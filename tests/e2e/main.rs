@@ -11,4 +11,5 @@ mod helpers;
 mod local;
 mod media;
 mod misc;
+mod scale;
 mod store;
