@@ -7,7 +7,12 @@ use crate::helpers::*;
 
 fn run(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut command = Command::new(BIN);
-    command.current_dir(dir).args(args).env("RUST_LOG", "error");
+    command
+        .current_dir(dir)
+        .args(args)
+        .env_remove("MEDIALIB_DATABASE_URL")
+        .env_remove("MEDIALIB_BLOB_URL")
+        .env("RUST_LOG", "error");
     for (key, value) in env {
         command.env(key, value);
     }
