@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 /// Keys read from `MEDIALIB_<KEY>`.
 const ENV_KEYS: &[&str] = &[
     "database_url",
+    "database_max_connections",
     "blob_url",
     "listen",
     "max_upload_bytes",
@@ -34,6 +35,8 @@ const ENV_KEYS: &[&str] = &[
 pub struct RawSettings {
     /// `sqlite:path`, `postgres://…` or `mysql://…`.
     pub database_url: String,
+    /// Connections per instance in the database pool.
+    pub database_max_connections: u32,
     /// `file:///abs/dir`, a directory, or `memory://`.
     pub blob_url: String,
     /// Address to listen on.
@@ -62,6 +65,7 @@ impl Default for RawSettings {
     fn default() -> Self {
         Self {
             database_url: "sqlite://data/medialib.db".to_owned(),
+            database_max_connections: 8,
             blob_url: "data/blobs".to_owned(),
             listen: "127.0.0.1:8080".to_owned(),
             max_upload_bytes: 100 * 1024 * 1024,
@@ -96,6 +100,8 @@ pub struct Overrides {
 pub struct Settings {
     /// Database URL (scheme checked).
     pub database_url: String,
+    /// Pool size.
+    pub database_max_connections: u32,
     /// Blob store URL.
     pub blob_url: String,
     /// Listen address.
@@ -165,6 +171,7 @@ impl Settings {
         }
         Ok(Self {
             database_url: raw.database_url,
+            database_max_connections: raw.database_max_connections.max(1),
             blob_url: raw.blob_url,
             listen,
             max_upload_bytes: raw.max_upload_bytes,

@@ -37,7 +37,11 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
             })?;
         }
     }
-    let repo = SeaOrmMediaRepo::connect(&SqlConfig::new(settings.database_url.as_str()))
+    let sql = SqlConfig {
+        max_connections: settings.database_max_connections,
+        ..SqlConfig::new(settings.database_url.as_str())
+    };
+    let repo = SeaOrmMediaRepo::connect(&sql)
         .await
         .map_err(|err| anyhow::anyhow!("cannot connect to the database: {}", chain(&err)))?;
     repo.migrate()

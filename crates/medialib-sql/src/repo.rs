@@ -39,6 +39,8 @@ pub struct SqlConfig {
     pub max_connections: u32,
     /// How long to wait for a connection.
     pub acquire_timeout: Duration,
+    /// Longest statement on PostgreSQL (`statement_timeout`; lock waits get a third of it).
+    pub statement_timeout: Duration,
 }
 
 impl SqlConfig {
@@ -48,6 +50,7 @@ impl SqlConfig {
             url: url.into(),
             max_connections: 8,
             acquire_timeout: Duration::from_secs(10),
+            statement_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -82,10 +85,17 @@ impl SeaOrmMediaRepo {
             Ok(Self { writer, reader })
         } else {
             let mut options = ConnectOptions::new(url);
+            let statement_ms = config.statement_timeout.as_millis();
             options
                 .max_connections(config.max_connections)
                 .acquire_timeout(config.acquire_timeout)
-                .sqlx_logging(false);
+                .sqlx_logging(false)
+                .map_sqlx_postgres_opts(move |opts| {
+                    opts.options([
+                        ("statement_timeout", format!("{statement_ms}ms")),
+                        ("lock_timeout", format!("{}ms", statement_ms / 3)),
+                    ])
+                });
             let pool = Database::connect(options).await.map_err(unavailable)?;
             Ok(Self {
                 writer: pool.clone(),
@@ -163,6 +173,29 @@ where
                 tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt * attempt))).await;
             }
             other => return other,
+        }
+    }
+}
+
+/// Ends a transaction: commits when its body succeeded, rolls back otherwise, so that no
+/// connection goes back to the pool holding an open transaction and its locks.
+pub(crate) async fn finish<T>(
+    txn: sea_orm::DatabaseTransaction,
+    result: Result<T, RepoError>,
+) -> Result<T, RepoError> {
+    match result {
+        Ok(value) => {
+            txn.commit().await.map_err(db_err)?;
+            Ok(value)
+        }
+        Err(err) => {
+            if let Err(rollback) = txn.rollback().await {
+                tracing::warn!(
+                    error = &rollback as &dyn std::error::Error,
+                    "rollback failed"
+                );
+            }
+            Err(err)
         }
     }
 }
@@ -306,30 +339,33 @@ impl MediaRepo for SeaOrmMediaRepo {
         at: OffsetDateTime,
     ) -> Result<Tenant, RepoError> {
         let txn = self.writer.begin().await.map_err(db_err)?;
-        let row = tenant::ActiveModel {
-            slug: Set(slug.as_str().to_owned()),
-            created_at: Set(to_millis(at)),
-            ..Default::default()
-        };
-        let id = tenant::Entity::insert(row)
-            .exec(&txn)
+        let result: Result<_, RepoError> = async {
+            let row = tenant::ActiveModel {
+                slug: Set(slug.as_str().to_owned()),
+                created_at: Set(to_millis(at)),
+                ..Default::default()
+            };
+            let id = tenant::Entity::insert(row)
+                .exec(&txn)
+                .await
+                .map_err(db_err)?
+                .last_insert_id;
+            usage::Entity::insert(usage::ActiveModel {
+                tenant_id: Set(id),
+                media_count: Set(0),
+                bytes_used: Set(0),
+            })
+            .exec_without_returning(&txn)
             .await
-            .map_err(db_err)?
-            .last_insert_id;
-        usage::Entity::insert(usage::ActiveModel {
-            tenant_id: Set(id),
-            media_count: Set(0),
-            bytes_used: Set(0),
-        })
-        .exec_without_returning(&txn)
-        .await
-        .map_err(db_err)?;
-        txn.commit().await.map_err(db_err)?;
-        Ok(Tenant {
-            id: TenantId(id),
-            slug: slug.clone(),
-            created_at: at,
-        })
+            .map_err(db_err)?;
+            Ok(Tenant {
+                id: TenantId(id),
+                slug: slug.clone(),
+                created_at: at,
+            })
+        }
+        .await;
+        finish(txn, result).await
     }
 
     async fn find_tenant(&self, slug: &TenantSlug) -> Result<Option<Tenant>, RepoError> {

@@ -12,7 +12,9 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
-use super::{corrupt, db_err, from_millis, insert_event, media_id, path, tag, to_millis, user};
+use super::{
+    corrupt, db_err, finish, from_millis, insert_event, media_id, path, tag, to_millis, user,
+};
 use crate::entity::{community, community_tag, grant, media, media_tag};
 
 /// The unique key of a path (hex SHA-256): short enough for every backend's index.
@@ -144,33 +146,36 @@ pub(crate) async fn insert_media(
     event: NewActivity,
 ) -> Result<Media, RepoError> {
     let txn = db.begin().await.map_err(db_err)?;
-    let row = media::ActiveModel {
-        tenant_id: Set(new.tenant_id.0),
-        owner_id: Set(new.owner_id.as_str().to_owned()),
-        path: Set(new.path.as_str().to_owned()),
-        path_hash: Set(path_hash(&new.path)),
-        content_type: Set(new.content_type.clone()),
-        size_bytes: Set(new.size_bytes),
-        sha256: Set(new.sha256.clone()),
-        blob_key: Set(new.blob_key.as_str().to_owned()),
-        shared_to_community: Set(false),
-        created_at: Set(to_millis(new.created_at)),
-        ..Default::default()
-    };
-    let id = media::Entity::insert(row)
-        .exec(&txn)
-        .await
-        .map_err(db_err)?
-        .last_insert_id;
-    let id = media_id(id)?;
-    if !super::pending::take_upload_intent(&txn, &new.blob_key).await? {
-        return Err(RepoError::NotFound);
+    let result: Result<_, RepoError> = async {
+        let row = media::ActiveModel {
+            tenant_id: Set(new.tenant_id.0),
+            owner_id: Set(new.owner_id.as_str().to_owned()),
+            path: Set(new.path.as_str().to_owned()),
+            path_hash: Set(path_hash(&new.path)),
+            content_type: Set(new.content_type.clone()),
+            size_bytes: Set(new.size_bytes),
+            sha256: Set(new.sha256.clone()),
+            blob_key: Set(new.blob_key.as_str().to_owned()),
+            shared_to_community: Set(false),
+            created_at: Set(to_millis(new.created_at)),
+            ..Default::default()
+        };
+        let id = media::Entity::insert(row)
+            .exec(&txn)
+            .await
+            .map_err(db_err)?
+            .last_insert_id;
+        let id = media_id(id)?;
+        if !super::pending::take_upload_intent(&txn, &new.blob_key).await? {
+            return Err(RepoError::NotFound);
+        }
+        insert_tags(&txn, id, &new.tags).await?;
+        super::add_usage(&txn, new.tenant_id, 1, new.size_bytes).await?;
+        insert_event(&txn, event, Some(id)).await?;
+        Ok(new.into_media(id))
     }
-    insert_tags(&txn, id, &new.tags).await?;
-    super::add_usage(&txn, new.tenant_id, 1, new.size_bytes).await?;
-    insert_event(&txn, event, Some(id)).await?;
-    txn.commit().await.map_err(db_err)?;
-    Ok(new.into_media(id))
+    .await;
+    finish(txn, result).await
 }
 
 async fn insert_tags<C: ConnectionTrait>(
@@ -317,31 +322,34 @@ pub(crate) async fn set_tags(
     event: NewActivity,
 ) -> Result<Media, RepoError> {
     let txn = db.begin().await.map_err(db_err)?;
-    let row = live_row(&txn, tenant, id).await?;
-    media_tag::Entity::delete_many()
-        .filter(media_tag::Column::MediaId.eq(id.get()))
-        .exec(&txn)
-        .await
-        .map_err(db_err)?;
-    insert_tags(&txn, id, tags).await?;
-    if let Some(copy) = community::Entity::find()
-        .filter(community::Column::MediaId.eq(id.get()))
-        .one(&txn)
-        .await
-        .map_err(db_err)?
-    {
-        community_tag::Entity::delete_many()
-            .filter(community_tag::Column::CommunityId.eq(copy.id))
+    let result: Result<_, RepoError> = async {
+        let row = live_row(&txn, tenant, id).await?;
+        media_tag::Entity::delete_many()
+            .filter(media_tag::Column::MediaId.eq(id.get()))
             .exec(&txn)
             .await
             .map_err(db_err)?;
-        insert_community_tags(&txn, copy.id, tags).await?;
+        insert_tags(&txn, id, tags).await?;
+        if let Some(copy) = community::Entity::find()
+            .filter(community::Column::MediaId.eq(id.get()))
+            .one(&txn)
+            .await
+            .map_err(db_err)?
+        {
+            community_tag::Entity::delete_many()
+                .filter(community_tag::Column::CommunityId.eq(copy.id))
+                .exec(&txn)
+                .await
+                .map_err(db_err)?;
+            insert_community_tags(&txn, copy.id, tags).await?;
+        }
+        insert_event(&txn, event, Some(id)).await?;
+        let mut sorted = tags.to_vec();
+        sorted.sort();
+        to_media(row, sorted)
     }
-    insert_event(&txn, event, Some(id)).await?;
-    txn.commit().await.map_err(db_err)?;
-    let mut sorted = tags.to_vec();
-    sorted.sort();
-    to_media(row, sorted)
+    .await;
+    finish(txn, result).await
 }
 
 pub(crate) async fn share_media(
@@ -352,48 +360,51 @@ pub(crate) async fn share_media(
     event: NewActivity,
 ) -> Result<CommunityItem, RepoError> {
     let txn = db.begin().await.map_err(db_err)?;
-    let row = live_row(&txn, tenant, id).await?;
-    if row.shared_to_community {
-        return Err(RepoError::Conflict);
-    }
-    let created_at = to_millis(event.created_at);
-    let copy_id = community::Entity::insert(community::ActiveModel {
-        tenant_id: Set(tenant.0),
-        media_id: Set(id.get()),
-        blob_key: Set(blob_key.as_str().to_owned()),
-        created_at: Set(created_at),
-        ..Default::default()
-    })
-    .exec(&txn)
-    .await
-    .map_err(db_err)?
-    .last_insert_id;
-    super::pending::take_upload_intent(&txn, blob_key).await?;
-    let tags = tags_of(&txn, &[id.get()])
-        .await?
-        .remove(&id.get())
-        .unwrap_or_default();
-    insert_community_tags(&txn, copy_id, &tags).await?;
-    media::Entity::update_many()
-        .col_expr(media::Column::SharedToCommunity, Expr::value(true))
-        .filter(media::Column::Id.eq(id.get()))
+    let result: Result<_, RepoError> = async {
+        let row = live_row(&txn, tenant, id).await?;
+        if row.shared_to_community {
+            return Err(RepoError::Conflict);
+        }
+        let created_at = to_millis(event.created_at);
+        let copy_id = community::Entity::insert(community::ActiveModel {
+            tenant_id: Set(tenant.0),
+            media_id: Set(id.get()),
+            blob_key: Set(blob_key.as_str().to_owned()),
+            created_at: Set(created_at),
+            ..Default::default()
+        })
         .exec(&txn)
         .await
-        .map_err(db_err)?;
-    insert_event(&txn, event, Some(id)).await?;
-    txn.commit().await.map_err(db_err)?;
-    let media = to_media(row, tags.clone())?;
-    Ok(CommunityItem {
-        id: copy_id,
-        media_id: id,
-        owner_id: media.owner_id.clone(),
-        file_name: media.file_name().to_owned(),
-        content_type: media.content_type,
-        size_bytes: media.size_bytes,
-        tags,
-        blob_key: blob_key.clone(),
-        created_at: from_millis(created_at)?,
-    })
+        .map_err(db_err)?
+        .last_insert_id;
+        super::pending::take_upload_intent(&txn, blob_key).await?;
+        let tags = tags_of(&txn, &[id.get()])
+            .await?
+            .remove(&id.get())
+            .unwrap_or_default();
+        insert_community_tags(&txn, copy_id, &tags).await?;
+        media::Entity::update_many()
+            .col_expr(media::Column::SharedToCommunity, Expr::value(true))
+            .filter(media::Column::Id.eq(id.get()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        insert_event(&txn, event, Some(id)).await?;
+        let media = to_media(row, tags.clone())?;
+        Ok(CommunityItem {
+            id: copy_id,
+            media_id: id,
+            owner_id: media.owner_id.clone(),
+            file_name: media.file_name().to_owned(),
+            content_type: media.content_type,
+            size_bytes: media.size_bytes,
+            tags,
+            blob_key: blob_key.clone(),
+            created_at: from_millis(created_at)?,
+        })
+    }
+    .await;
+    finish(txn, result).await
 }
 
 pub(crate) async fn unshare_media(
@@ -404,40 +415,43 @@ pub(crate) async fn unshare_media(
     purge_after: time::OffsetDateTime,
 ) -> Result<BlobKey, RepoError> {
     let txn = db.begin().await.map_err(db_err)?;
-    let copy = community::Entity::find()
-        .filter(community::Column::MediaId.eq(id.get()))
-        .filter(community::Column::TenantId.eq(tenant.0))
-        .one(&txn)
-        .await
-        .map_err(db_err)?
-        .ok_or(RepoError::NotFound)?;
-    community_tag::Entity::delete_many()
-        .filter(community_tag::Column::CommunityId.eq(copy.id))
-        .exec(&txn)
-        .await
-        .map_err(db_err)?;
-    community::Entity::delete_by_id(copy.id)
-        .exec(&txn)
-        .await
-        .map_err(db_err)?;
-    media::Entity::update_many()
-        .col_expr(media::Column::SharedToCommunity, Expr::value(false))
-        .filter(media::Column::Id.eq(id.get()))
-        .exec(&txn)
-        .await
-        .map_err(db_err)?;
-    let key = BlobKey::from_stored(copy.blob_key);
-    super::pending::insert_pending(
-        &txn,
-        Some(tenant),
-        std::slice::from_ref(&key),
-        medialib_domain::PendingStatus::Pending,
-        purge_after,
-    )
-    .await?;
-    insert_event(&txn, event, Some(id)).await?;
-    txn.commit().await.map_err(db_err)?;
-    Ok(key)
+    let result: Result<_, RepoError> = async {
+        let copy = community::Entity::find()
+            .filter(community::Column::MediaId.eq(id.get()))
+            .filter(community::Column::TenantId.eq(tenant.0))
+            .one(&txn)
+            .await
+            .map_err(db_err)?
+            .ok_or(RepoError::NotFound)?;
+        community_tag::Entity::delete_many()
+            .filter(community_tag::Column::CommunityId.eq(copy.id))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        community::Entity::delete_by_id(copy.id)
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        media::Entity::update_many()
+            .col_expr(media::Column::SharedToCommunity, Expr::value(false))
+            .filter(media::Column::Id.eq(id.get()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        let key = BlobKey::from_stored(copy.blob_key);
+        super::pending::insert_pending(
+            &txn,
+            Some(tenant),
+            std::slice::from_ref(&key),
+            medialib_domain::PendingStatus::Pending,
+            purge_after,
+        )
+        .await?;
+        insert_event(&txn, event, Some(id)).await?;
+        Ok(key)
+    }
+    .await;
+    finish(txn, result).await
 }
 
 pub(crate) async fn list_community(
@@ -513,25 +527,28 @@ pub(crate) async fn put_grant(
     event: NewActivity,
 ) -> Result<(), RepoError> {
     let txn = db.begin().await.map_err(db_err)?;
-    live_row(&txn, tenant, new.media_id).await?;
-    grant::Entity::delete_many()
-        .filter(grant::Column::MediaId.eq(new.media_id.get()))
-        .filter(grant::Column::UserId.eq(new.user_id.as_str()))
-        .exec(&txn)
+    let result: Result<_, RepoError> = async {
+        live_row(&txn, tenant, new.media_id).await?;
+        grant::Entity::delete_many()
+            .filter(grant::Column::MediaId.eq(new.media_id.get()))
+            .filter(grant::Column::UserId.eq(new.user_id.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        grant::Entity::insert(grant::ActiveModel {
+            media_id: Set(new.media_id.get()),
+            user_id: Set(new.user_id.as_str().to_owned()),
+            permission: Set(new.permission.as_str().to_owned()),
+            created_at: Set(to_millis(new.created_at)),
+        })
+        .exec_without_returning(&txn)
         .await
         .map_err(db_err)?;
-    grant::Entity::insert(grant::ActiveModel {
-        media_id: Set(new.media_id.get()),
-        user_id: Set(new.user_id.as_str().to_owned()),
-        permission: Set(new.permission.as_str().to_owned()),
-        created_at: Set(to_millis(new.created_at)),
-    })
-    .exec_without_returning(&txn)
-    .await
-    .map_err(db_err)?;
-    insert_event(&txn, event, Some(new.media_id)).await?;
-    txn.commit().await.map_err(db_err)?;
-    Ok(())
+        insert_event(&txn, event, Some(new.media_id)).await?;
+        Ok(())
+    }
+    .await;
+    finish(txn, result).await
 }
 
 pub(crate) async fn list_grants(
@@ -563,16 +580,19 @@ pub(crate) async fn delete_grant(
     event: NewActivity,
 ) -> Result<(), RepoError> {
     let txn = db.begin().await.map_err(db_err)?;
-    let result = grant::Entity::delete_many()
-        .filter(grant::Column::MediaId.eq(id.get()))
-        .filter(grant::Column::UserId.eq(grantee.as_str()))
-        .exec(&txn)
-        .await
-        .map_err(db_err)?;
-    if result.rows_affected == 0 {
-        return Err(RepoError::NotFound);
+    let result: Result<_, RepoError> = async {
+        let result = grant::Entity::delete_many()
+            .filter(grant::Column::MediaId.eq(id.get()))
+            .filter(grant::Column::UserId.eq(grantee.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        if result.rows_affected == 0 {
+            return Err(RepoError::NotFound);
+        }
+        insert_event(&txn, event, Some(id)).await?;
+        Ok(())
     }
-    insert_event(&txn, event, Some(id)).await?;
-    txn.commit().await.map_err(db_err)?;
-    Ok(())
+    .await;
+    finish(txn, result).await
 }

@@ -10,7 +10,7 @@ use sea_orm::{
 use time::OffsetDateTime;
 
 use super::media::{with_tags, CHUNK};
-use super::{corrupt, db_err, from_millis, to_millis};
+use super::{corrupt, db_err, finish, from_millis, to_millis};
 use crate::entity::{community, media, pending};
 
 /// Records blobs inside a transaction. A key already recorded takes the new status and due
@@ -82,38 +82,41 @@ pub(crate) async fn claim(
     limit: u64,
 ) -> Result<Vec<PendingBlob>, RepoError> {
     let txn = db.begin().await.map_err(db_err)?;
-    let now = to_millis(now);
-    let mut select = pending::Entity::find()
-        .filter(pending::Column::Status.is_in([
-            PendingStatus::Pending.as_str(),
-            PendingStatus::Upload.as_str(),
-        ]))
-        .filter(pending::Column::NextAttemptAt.lte(now))
-        .filter(
-            sea_orm::Condition::any()
-                .add(pending::Column::LeaseUntil.is_null())
-                .add(pending::Column::LeaseUntil.lte(now)),
-        )
-        .order_by_asc(pending::Column::Id)
-        .limit(limit);
-    if txn.get_database_backend() != DbBackend::Sqlite {
-        select = select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-    }
-    let rows = select.all(&txn).await.map_err(db_err)?;
-    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-    for chunk in ids.chunks(CHUNK) {
-        pending::Entity::update_many()
-            .col_expr(
-                pending::Column::LeaseUntil,
-                Expr::value(to_millis(lease_until)),
+    let result: Result<_, RepoError> = async {
+        let now = to_millis(now);
+        let mut select = pending::Entity::find()
+            .filter(pending::Column::Status.is_in([
+                PendingStatus::Pending.as_str(),
+                PendingStatus::Upload.as_str(),
+            ]))
+            .filter(pending::Column::NextAttemptAt.lte(now))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(pending::Column::LeaseUntil.is_null())
+                    .add(pending::Column::LeaseUntil.lte(now)),
             )
-            .filter(pending::Column::Id.is_in(chunk.iter().copied()))
-            .exec(&txn)
-            .await
-            .map_err(db_err)?;
+            .order_by_asc(pending::Column::Id)
+            .limit(limit);
+        if txn.get_database_backend() != DbBackend::Sqlite {
+            select = select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let rows = select.all(&txn).await.map_err(db_err)?;
+        let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+        for chunk in ids.chunks(CHUNK) {
+            pending::Entity::update_many()
+                .col_expr(
+                    pending::Column::LeaseUntil,
+                    Expr::value(to_millis(lease_until)),
+                )
+                .filter(pending::Column::Id.is_in(chunk.iter().copied()))
+                .exec(&txn)
+                .await
+                .map_err(db_err)?;
+        }
+        rows.into_iter().map(to_pending).collect()
     }
-    txn.commit().await.map_err(db_err)?;
-    rows.into_iter().map(to_pending).collect()
+    .await;
+    finish(txn, result).await
 }
 
 pub(crate) async fn complete(db: &DatabaseConnection, keys: &[BlobKey]) -> Result<(), RepoError> {
