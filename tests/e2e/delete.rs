@@ -108,35 +108,7 @@ async fn delete_media_of_missing_or_already_deleted_id_is_404() {
 async fn concurrent_deletes_of_one_id_give_exactly_one_receipt() {
     let server = TestServer::start().await;
     let id = server.upload(&server.admin, "race.jpg", b"0123").await;
-    let mut tasks = Vec::new();
-    for _ in 0..20 {
-        let http = server.http.clone();
-        let url = format!("{}/v1/media/{id}", server.base);
-        let key = server.admin.clone();
-        tasks.push(tokio::spawn(async move {
-            http.delete(url)
-                .bearer_auth(key)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }));
-    }
-    let mut statuses = Vec::new();
-    for task in tasks {
-        statuses.push(task.await.unwrap());
-    }
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 404).count(),
-        19,
-        "{statuses:?}"
-    );
+    assert_one_delete_wins(&server.http, &[&server.base], &server.admin, id, 20).await;
     assert_eq!(server.deleted_events(id).await, 1);
     assert_eq!(server.usage(&server.admin).await, (0, 0));
     server.assert_blobs(server.blobs().await, 0);

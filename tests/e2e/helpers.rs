@@ -319,6 +319,39 @@ pub async fn reply(response: reqwest::Response) -> Reply {
     }
 }
 
+/// Sends `count` DELETEs of one id at once, spread over the servers at `bases`, and asserts
+/// that exactly one gets the receipt and every other one a 404.
+pub async fn assert_one_delete_wins(
+    http: &reqwest::Client,
+    bases: &[&str],
+    key: &str,
+    id: i64,
+    count: usize,
+) {
+    let tasks: Vec<_> = (0..count)
+        .map(|i| {
+            let request = http
+                .delete(format!("{}/v1/media/{id}", bases[i % bases.len()]))
+                .bearer_auth(key)
+                .send();
+            tokio::spawn(async move { request.await.expect("answered").status().as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::with_capacity(count);
+    for task in tasks {
+        statuses.push(task.await.expect("task"));
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 404),
+        "{statuses:?}"
+    );
+}
+
 /// Polls `check` until it holds or the deadline passes.
 pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -73,38 +73,7 @@ async fn two_instances_share_media_deletes_and_the_reaper_work() {
 
     // Concurrent deletes of one id through both: exactly one receipt.
     let id = a.upload(&key, "shared/two.jpg", b"two").await;
-    let mut tasks = Vec::new();
-    for i in 0..20 {
-        let base = if i % 2 == 0 {
-            a.base.clone()
-        } else {
-            b.base.clone()
-        };
-        let http = a.http.clone();
-        let key = key.clone();
-        tasks.push(tokio::spawn(async move {
-            http.delete(format!("{base}/v1/media/{id}"))
-                .bearer_auth(key)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }));
-    }
-    let mut statuses = Vec::new();
-    for task in tasks {
-        statuses.push(task.await.unwrap());
-    }
-    assert_eq!(
-        statuses.iter().filter(|s| **s == 200).count(),
-        1,
-        "{statuses:?}"
-    );
-    assert!(
-        statuses.iter().all(|s| *s == 200 || *s == 404),
-        "{statuses:?}"
-    );
+    assert_one_delete_wins(&a.http, &[&a.base, &b.base], &key, id, 20).await;
     assert_eq!(a.deleted_events(id).await, 1);
 
     // Blobs recorded for deletion are drained by both reapers, each exactly once.
