@@ -121,15 +121,16 @@ fn main() {
     let report = runtime.block_on(check::after_campaign(dir.path(), &journal.lock().unwrap()));
     let journal = journal.lock().unwrap();
     println!();
-    println!("| runs | operations | acked uploads | acked deletes | unacknowledged | kills | violations | time |");
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| runs | operations | acked uploads | acked deletes | unacknowledged | refused (503) | kills | violations | time |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     println!(
-        "| {} | {} | {} | {} | {} | {} | {} | {:.0?} |",
+        "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0?} |",
         options.runs,
         journal.operations,
         journal.uploads.len(),
         journal.deleted.len(),
         journal.unacknowledged,
+        journal.refused,
         kills,
         report.violations.len(),
         started.elapsed()
