@@ -107,50 +107,63 @@ async fn s3_store() -> Option<ObjectStoreBlobStore> {
     Some(ObjectStoreBlobStore::from_url(&BlobConfig::new(url)).unwrap())
 }
 
+/// The contract, then multipart uploads, listing, existence checks and batch deletes, on every
+/// configured store: memory and a directory always, S3 when `MEDIALIB_TEST_S3_ENDPOINT` is set.
 #[tokio::test]
-async fn s3_store_meets_the_contract() {
-    let Some(store) = s3_store().await else {
-        return;
-    };
-    store.check_writable().await.unwrap();
-    contract(&store).await;
-    // Large uploads go multipart; listing and existence checks see them.
-    let key = BlobKey::new_media(TenantId(1));
-    let chunk = Bytes::from(vec![5u8; 1024 * 1024]);
-    let chunks: Vec<Result<Bytes, &'static str>> = (0..12).map(|_| Ok(chunk.clone())).collect();
-    assert_eq!(
-        store.put(&key, body(chunks)).await.unwrap(),
-        12 * 1024 * 1024
-    );
-    assert!(store.exists(&key).await.unwrap());
-    let listed: Vec<_> = store.list().collect::<Vec<_>>().await;
-    let keys: Vec<String> = listed
-        .into_iter()
-        .map(|m| m.unwrap().key.as_str().to_owned())
-        .collect();
-    assert!(keys.contains(&key.as_str().to_owned()), "{keys:?}");
-    // A batch delete of many keys, some missing.
-    let mut many: Vec<BlobKey> = Vec::new();
-    for _ in 0..30 {
-        let k = BlobKey::new_media(TenantId(2));
-        store
-            .put(&k, body(vec![Ok(Bytes::from_static(b"x"))]))
-            .await
-            .unwrap();
-        many.push(k);
+async fn every_store_lists_and_batch_deletes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut stores = vec![
+        (
+            "memory",
+            ObjectStoreBlobStore::from_url(&BlobConfig::new("memory://")).unwrap(),
+        ),
+        (
+            "directory",
+            ObjectStoreBlobStore::from_url(&BlobConfig::new(dir.path().to_str().unwrap())).unwrap(),
+        ),
+    ];
+    if let Some(s3) = s3_store().await {
+        stores.push(("s3", s3));
     }
-    many.push(BlobKey::new_media(TenantId(2)));
-    many.push(key.clone());
-    let results = store.delete_many(&many).await;
-    assert!(results.iter().all(Result::is_ok), "{results:?}");
-    assert!(!store.exists(&key).await.unwrap());
-    assert_eq!(
-        store
-            .sweep_incomplete(time::OffsetDateTime::now_utc(), true)
-            .await
-            .unwrap(),
-        0
-    );
+    for (name, store) in stores {
+        store.check_writable().await.unwrap();
+        contract(&store).await;
+        // Large uploads go multipart; listing and existence checks see them.
+        let key = BlobKey::new_media(TenantId(1));
+        let chunk = Bytes::from(vec![5u8; 1024 * 1024]);
+        let chunks: Vec<Result<Bytes, &'static str>> = (0..12).map(|_| Ok(chunk.clone())).collect();
+        assert_eq!(
+            store.put(&key, body(chunks)).await.unwrap(),
+            12 * 1024 * 1024,
+            "{name}"
+        );
+        assert!(store.exists(&key).await.unwrap(), "{name}");
+        let listed: Vec<_> = store.list().collect::<Vec<_>>().await;
+        let keys: Vec<String> = listed
+            .into_iter()
+            .map(|m| m.unwrap().key.as_str().to_owned())
+            .collect();
+        assert!(keys.contains(&key.as_str().to_owned()), "{name}: {keys:?}");
+        // A batch delete of many keys, one of them missing.
+        let mut many: Vec<BlobKey> = Vec::new();
+        for _ in 0..30 {
+            let k = BlobKey::new_media(TenantId(2));
+            store
+                .put(&k, body(vec![Ok(Bytes::from_static(b"x"))]))
+                .await
+                .unwrap();
+            many.push(k);
+        }
+        many.push(BlobKey::new_media(TenantId(2)));
+        many.push(key.clone());
+        let results = store.delete_many(&many).await;
+        assert!(results.iter().all(Result::is_ok), "{name}: {results:?}");
+        assert!(!store.exists(&key).await.unwrap(), "{name}");
+        assert!(
+            store.list().collect::<Vec<_>>().await.is_empty(),
+            "{name}: everything deleted"
+        );
+    }
 }
 
 #[tokio::test]
