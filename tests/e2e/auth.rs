@@ -142,14 +142,7 @@ async fn read_grantees_and_viewers_see_but_may_not_change_or_delete() {
     let reader = server.key("default", "rita", "member");
     let viewer = server.key("default", "vic", "viewer");
     let id = server.upload(&owner, "shared.jpg", b"data").await;
-    server
-        .post(
-            &owner,
-            &format!("/v1/media/{id}/grants"),
-            json!({"user_id": "rita", "permission": "read"}),
-        )
-        .await
-        .expect(201, None);
+    server.grant(&owner, id, "rita", "read").await;
 
     for caller in [&reader, &viewer] {
         server
@@ -198,14 +191,7 @@ async fn delete_grantees_may_delete_but_not_manage() {
     let owner = server.key("default", "alice", "member");
     let deleter = server.key("default", "dan", "member");
     let id = server.upload(&owner, "d.jpg", b"d").await;
-    server
-        .post(
-            &owner,
-            &format!("/v1/media/{id}/grants"),
-            json!({"user_id": "dan", "permission": "delete"}),
-        )
-        .await
-        .expect(201, None);
+    server.grant(&owner, id, "dan", "delete").await;
     server
         .send(
             Method::PUT,
@@ -247,14 +233,7 @@ async fn revoked_grants_stop_working() {
     let owner = server.key("default", "alice", "member");
     let reader = server.key("default", "rita", "member");
     let id = server.upload(&owner, "g.jpg", b"g").await;
-    server
-        .post(
-            &owner,
-            &format!("/v1/media/{id}/grants"),
-            json!({"user_id": "rita", "permission": "read"}),
-        )
-        .await
-        .expect(201, None);
+    server.grant(&owner, id, "rita", "read").await;
     let grants = server.get(&owner, &format!("/v1/media/{id}/grants")).await;
     assert_eq!(grants.expect(200, None)[0]["user_id"], "rita");
     server

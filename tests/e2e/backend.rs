@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use sea_orm::{ConnectionTrait, Database};
+use medialib_test_support::{create_bucket, TestDatabase};
 
 /// Where a test server keeps its blobs, as the tests see it.
 #[derive(Debug, Clone)]
@@ -26,29 +26,7 @@ pub struct Backend {
     pub database_url: String,
     pub blob_url: String,
     pub store: Store,
-    drop_database: Option<(String, String)>,
-}
-
-fn unique(prefix: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_nanos();
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix}{:x}{:x}{n}", nanos % (1 << 40), std::process::id())
-}
-
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let base = base.rsplit_once('/').map_or(base, |(server, _)| server);
-    match query {
-        Some(query) => format!("{base}/{database}?{query}"),
-        None => format!("{base}/{database}"),
-    }
+    _database: Option<TestDatabase>,
 }
 
 fn required(var: &str) -> String {
@@ -60,7 +38,7 @@ impl Backend {
     pub async fn new(dir: &Path) -> Self {
         let database =
             std::env::var("MEDIALIB_TEST_E2E_DATABASE").unwrap_or_else(|_| "sqlite".into());
-        let (database_url, drop_database) = match database.as_str() {
+        let (database_url, test_database) = match database.as_str() {
             "sqlite" => (
                 format!("sqlite://{}", dir.join("data/medialib.db").display()),
                 None,
@@ -71,16 +49,8 @@ impl Backend {
                 } else {
                     "MEDIALIB_TEST_MYSQL_URL"
                 };
-                let admin_url = required(var);
-                let name = unique("medialib_e2e_");
-                let admin = Database::connect(admin_url.as_str())
-                    .await
-                    .unwrap_or_else(|err| panic!("{database} cannot be reached: {err}"));
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
-                    .await
-                    .expect("create test database");
-                (with_database(&admin_url, &name), Some((admin_url, name)))
+                let created = TestDatabase::create(&required(var)).await;
+                (created.url.clone(), Some(created))
             }
             other => panic!("unknown MEDIALIB_TEST_E2E_DATABASE {other:?}"),
         };
@@ -93,21 +63,7 @@ impl Backend {
             "memory" => ("memory://".to_owned(), Store::Memory),
             "s3" => {
                 let endpoint = required("MEDIALIB_TEST_S3_ENDPOINT");
-                let bucket = unique("medialib-e2e-");
-                let created = reqwest::Client::new()
-                    .put(format!("{endpoint}/{bucket}"))
-                    .send()
-                    .await
-                    .unwrap_or_else(|err| panic!("S3 cannot be reached: {err}"));
-                assert!(
-                    created.status().is_success(),
-                    "create bucket: {}",
-                    created.status()
-                );
-                let url = format!(
-                    "s3://{bucket}?endpoint={endpoint}&allow_http=true&region=us-east-1\
-                     &access_key_id=medialib&secret_access_key=medialib"
-                );
+                let (bucket, url) = create_bucket(&endpoint).await;
                 (url, Store::S3 { endpoint, bucket })
             }
             other => panic!("unknown MEDIALIB_TEST_E2E_BLOBS {other:?}"),
@@ -116,35 +72,8 @@ impl Backend {
             database_url,
             blob_url,
             store,
-            drop_database,
+            _database: test_database,
         }
-    }
-}
-
-impl Drop for Backend {
-    fn drop(&mut self) {
-        let Some((admin_url, name)) = self.drop_database.take() else {
-            return;
-        };
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async {
-                if let Ok(db) = Database::connect(admin_url.as_str()).await {
-                    let force = if admin_url.starts_with("postgres") {
-                        " WITH (FORCE)"
-                    } else {
-                        ""
-                    };
-                    let _ = db
-                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}{force}"))
-                        .await;
-                }
-            });
-            Ok::<_, std::io::Error>(())
-        })
-        .join();
     }
 }
 

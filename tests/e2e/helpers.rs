@@ -194,6 +194,14 @@ impl TestServer {
         reply.expect(201, None)["id"].as_i64().expect("id")
     }
 
+    /// Grants `user` a permission on a media item (asserting 201).
+    pub async fn grant(&self, key: &str, id: i64, user: &str, permission: &str) {
+        let body = json!({ "user_id": user, "permission": permission });
+        self.post(key, &format!("/v1/media/{id}/grants"), body)
+            .await
+            .expect(201, None);
+    }
+
     pub async fn usage(&self, key: &str) -> (i64, i64) {
         let reply = self.get(key, "/v1/usage").await;
         let body = reply.expect(200, None);

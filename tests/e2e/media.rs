@@ -216,14 +216,7 @@ async fn members_list_their_own_and_granted_media_only() {
     let a = server.upload(&alice, "a.jpg", b"a").await;
     let b = server.upload(&bob, "b.jpg", b"b").await;
     let granted = server.upload(&bob, "g.jpg", b"g").await;
-    server
-        .post(
-            &bob,
-            &format!("/v1/media/{granted}/grants"),
-            json!({"user_id": "alice", "permission": "read"}),
-        )
-        .await
-        .expect(201, None);
+    server.grant(&bob, granted, "alice", "read").await;
     assert_eq!(
         ids(server.get(&alice, "/v1/media").await.expect(200, None)),
         vec![granted, a]

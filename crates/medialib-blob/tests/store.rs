@@ -85,25 +85,7 @@ async fn s3_store() -> Option<ObjectStoreBlobStore> {
         eprintln!("s3: not run (MEDIALIB_TEST_S3_ENDPOINT is not set)");
         return None;
     };
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let bucket = format!("medialib-t-{nanos:x}");
-    let created = reqwest::Client::new()
-        .put(format!("{endpoint}/{bucket}"))
-        .send()
-        .await
-        .unwrap_or_else(|err| panic!("S3 at {endpoint} cannot be reached: {err}"));
-    assert!(
-        created.status().is_success(),
-        "bucket creation: {}",
-        created.status()
-    );
-    let url = format!(
-        "s3://{bucket}?endpoint={endpoint}&allow_http=true&region=us-east-1\
-         &access_key_id=medialib&secret_access_key=medialib"
-    );
+    let (_, url) = medialib_test_support::create_bucket(&endpoint).await;
     Some(ObjectStoreBlobStore::from_url(&BlobConfig::new(url)).unwrap())
 }
 

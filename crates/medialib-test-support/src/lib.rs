@@ -1,0 +1,116 @@
+//! Fresh, uniquely named databases and buckets for medialib's test suites (a dev-dependency
+//! only). Server URLs come from `MEDIALIB_TEST_POSTGRES_URL`, `MEDIALIB_TEST_MYSQL_URL` and
+//! `MEDIALIB_TEST_S3_ENDPOINT`; a configured server that cannot be reached panics, so the test
+//! fails instead of passing without having checked anything.
+
+use sea_orm::{ConnectionTrait, Database};
+
+/// A name no other test, run or process uses: `prefix` + time + process + counter.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{prefix}{:x}_{:x}_{n}",
+        nanos % (1 << 48),
+        std::process::id()
+    )
+}
+
+/// Replaces the database name (the last path segment) of a server URL.
+pub fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    match query {
+        Some(query) => format!("{base}/{database}?{query}"),
+        None => format!("{base}/{database}"),
+    }
+}
+
+/// A database created on a server for one test, dropped (best effort) when this is dropped.
+#[derive(Debug)]
+pub struct TestDatabase {
+    admin_url: String,
+    name: String,
+    /// The URL of the new database.
+    pub url: String,
+}
+
+impl TestDatabase {
+    /// Creates a fresh database on the server at `admin_url` (any database of that server).
+    ///
+    /// # Panics
+    /// When the server cannot be reached or refuses.
+    pub async fn create(admin_url: &str) -> Self {
+        let name = unique("medialib_t_");
+        let admin = Database::connect(admin_url)
+            .await
+            .unwrap_or_else(|err| panic!("{admin_url} cannot be reached: {err}"));
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap_or_else(|err| panic!("cannot create a test database: {err}"));
+        Self {
+            url: with_database(admin_url, &name),
+            admin_url: admin_url.to_owned(),
+            name,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // On a thread of its own: Drop cannot await, and may run inside a runtime.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                if let Ok(db) = Database::connect(admin_url.as_str()).await {
+                    // PostgreSQL refuses while pooled connections linger, unless forced.
+                    let force = if admin_url.starts_with("postgres") {
+                        " WITH (FORCE)"
+                    } else {
+                        ""
+                    };
+                    let _ = db
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name}{force}"))
+                        .await;
+                }
+            });
+            Ok::<_, std::io::Error>(())
+        })
+        .join();
+    }
+}
+
+/// Creates a fresh bucket on an S3 server that accepts unsigned bucket creation (SeaweedFS
+/// without identities) and returns its name and the `s3://` URL medialib takes for it.
+///
+/// # Panics
+/// When the server cannot be reached or refuses.
+pub async fn create_bucket(endpoint: &str) -> (String, String) {
+    let bucket = unique("medialib-t-").replace('_', "-");
+    let created = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("S3 at {endpoint} cannot be reached: {err}"));
+    assert!(
+        created.status().is_success(),
+        "bucket creation: {}",
+        created.status()
+    );
+    let url = format!(
+        "s3://{bucket}?endpoint={endpoint}&allow_http=true&region=us-east-1\
+         &access_key_id=medialib&secret_access_key=medialib"
+    );
+    (bucket, url)
+}
