@@ -282,3 +282,72 @@ async fn share_tags_and_unshare_keep_the_community_copy_in_step() {
         json!({"community_copy": false, "tag_assignments": 2, "access_grants": 0})
     );
 }
+
+#[tokio::test]
+async fn downloads_serve_ranges_etags_and_the_file_name() {
+    let server = TestServer::start().await;
+    let id = server
+        .upload(&server.admin, "docs/résumé 1.pdf", b"0123456789")
+        .await;
+    let url = format!("{}/v1/media/{id}/content", server.base);
+    let get = |range: Option<&str>, etag: Option<&str>| {
+        let mut request = server.http.get(&url).bearer_auth(&server.admin);
+        if let Some(range) = range {
+            request = request.header("range", range);
+        }
+        if let Some(etag) = etag {
+            request = request.header("if-none-match", etag);
+        }
+        request.send()
+    };
+
+    let whole = get(None, None).await.unwrap();
+    assert_eq!(whole.status(), 200);
+    assert_eq!(whole.headers()["accept-ranges"], "bytes");
+    let disposition = whole.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        disposition.starts_with("inline; filename=\"r_sum_ 1.pdf\""),
+        "{disposition}"
+    );
+    assert!(
+        disposition.ends_with("filename*=UTF-8''r%C3%A9sum%C3%A9%201%2Epdf"),
+        "{disposition}"
+    );
+    let etag = whole.headers()["etag"].to_str().unwrap().to_owned();
+
+    let part = get(Some("bytes=2-5"), None).await.unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.headers()["content-range"], "bytes 2-5/10");
+    assert_eq!(part.headers()["content-length"], "4");
+    assert_eq!(part.headers()["etag"].to_str().unwrap(), etag);
+    assert_eq!(part.bytes().await.unwrap().as_ref(), b"2345");
+    let tail = get(Some("bytes=-3"), None).await.unwrap();
+    assert_eq!(
+        (tail.status().as_u16(), tail.bytes().await.unwrap().to_vec()),
+        (206, b"789".to_vec())
+    );
+    let several = get(Some("bytes=0-1,4-5"), None).await.unwrap();
+    assert_eq!(
+        (
+            several.status().as_u16(),
+            several.bytes().await.unwrap().len()
+        ),
+        (200, 10)
+    );
+
+    let beyond = get(Some("bytes=10-20"), None).await.unwrap();
+    assert_eq!(beyond.headers()["content-range"], "bytes */10");
+    reply(beyond)
+        .await
+        .expect(416, Some("range_not_satisfiable"));
+
+    let cached = get(None, Some(&etag)).await.unwrap();
+    assert_eq!(cached.status(), 304);
+    assert_eq!(cached.headers()["etag"].to_str().unwrap(), etag);
+    assert!(cached.bytes().await.unwrap().is_empty());
+    let stale = get(None, Some("\"something-else\"")).await.unwrap();
+    assert_eq!(stale.status(), 200);
+}

@@ -42,6 +42,9 @@ pub enum ApiError {
     /// The upload is larger than `max_upload_bytes` (`payload_too_large`).
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
+    /// The `Range` cannot be served (`range_not_satisfiable`).
+    #[oai(status = 416)]
+    RangeNotSatisfiable(Json<ErrorBody>, #[oai(header = "Content-Range")] String),
     /// The server failed; nothing was changed (`internal_error`).
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
@@ -74,6 +77,17 @@ impl ApiError {
     /// 404 with a code.
     pub fn not_found(code: &str, message: impl Into<String>) -> Self {
         Self::NotFound(body(code, message))
+    }
+
+    /// 416 with the size the range must fit in.
+    pub fn range_not_satisfiable(size: u64) -> Self {
+        Self::RangeNotSatisfiable(
+            body(
+                "range_not_satisfiable",
+                format!("The range does not fit the {size} bytes of the content"),
+            ),
+            format!("bytes */{size}"),
+        )
     }
 
     /// 500 with the fixed text.
@@ -226,6 +240,7 @@ impl ApiError {
             Self::NotFound(b) => (404, b),
             Self::Conflict(b) => (409, b),
             Self::PayloadTooLarge(b) => (413, b),
+            Self::RangeNotSatisfiable(b, _) => (416, b),
             Self::Internal(b) => (500, b),
             Self::Unavailable(b) => (503, b),
         };

@@ -4,6 +4,7 @@
 //! Nothing else in the workspace speaks HTTP. This crate depends on the domain only, never on
 //! the SQL or blob adapters: the server hands it a wired [`MediaService`].
 
+mod download;
 pub mod endpoints;
 pub mod error;
 pub mod schema;

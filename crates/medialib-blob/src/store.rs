@@ -242,9 +242,17 @@ impl BlobStore for ObjectStoreBlobStore {
         Ok(size as u64)
     }
 
-    async fn get(&self, key: &BlobKey) -> Result<(u64, ByteStream), BlobError> {
-        let result = self.timed(self.store.get(&path(key))).await?;
-        let size = result.meta.size;
+    async fn get(
+        &self,
+        key: &BlobKey,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<(u64, ByteStream), BlobError> {
+        let options = object_store::GetOptions {
+            range: range.map(object_store::GetRange::Bounded),
+            ..object_store::GetOptions::default()
+        };
+        let result = self.timed(self.store.get_opts(&path(key), options)).await?;
+        let size = result.range.end - result.range.start;
         let stream = result
             .into_stream()
             .map_err(|err| Box::new(err) as medialib_domain::error::BoxError);

@@ -11,7 +11,7 @@ fn body(chunks: Vec<Result<Bytes, &'static str>>) -> ByteStream {
 }
 
 async fn read_all(store: &ObjectStoreBlobStore, key: &BlobKey) -> Vec<u8> {
-    let (size, mut stream) = store.get(key).await.unwrap();
+    let (size, mut stream) = store.get(key, None).await.unwrap();
     let mut out = Vec::new();
     while let Some(chunk) = stream.next().await {
         out.extend_from_slice(&chunk.unwrap());
@@ -35,6 +35,12 @@ async fn contract(store: &ObjectStoreBlobStore) {
         .unwrap();
     assert_eq!(size, 11);
     assert_eq!(read_all(store, &key).await, b"hello world");
+    let (len, mut part) = store.get(&key, Some(6..9)).await.unwrap();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = part.next().await {
+        bytes.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!((len, bytes.as_slice()), (3, &b"wor"[..]), "ranged read");
 
     let copy = BlobKey::new_community(TenantId(1));
     store.copy(&key, &copy).await.unwrap();
@@ -53,14 +59,20 @@ async fn contract(store: &ObjectStoreBlobStore) {
         .await
         .unwrap_err();
     assert!(matches!(err, BlobError::Body(_)));
-    assert!(matches!(store.get(&broken).await, Err(BlobError::NotFound)));
+    assert!(matches!(
+        store.get(&broken, None).await,
+        Err(BlobError::NotFound)
+    ));
 
     // Deleting twice, or deleting what never existed, is success.
     let results = store
         .delete_many(&[key.clone(), copy.clone(), key.clone(), broken])
         .await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
-    assert!(matches!(store.get(&key).await, Err(BlobError::NotFound)));
+    assert!(matches!(
+        store.get(&key, None).await,
+        Err(BlobError::NotFound)
+    ));
     assert!(matches!(
         store.copy(&key, &copy).await,
         Err(BlobError::NotFound)

@@ -280,11 +280,16 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     /// When `body` yields an error, MUST store nothing and return [`BlobError::Body`] with it.
     async fn put(&self, key: &BlobKey, body: ByteStream) -> Result<u64, BlobError>;
 
-    /// Opens a blob for streaming; returns its size and its bytes.
+    /// Opens a blob, or the `range` of it, for streaming; returns the length of what the stream
+    /// carries and the bytes. The caller checks `range` against the blob's size first.
     ///
     /// # Errors
     /// MUST return [`BlobError::NotFound`] when the blob does not exist.
-    async fn get(&self, key: &BlobKey) -> Result<(u64, ByteStream), BlobError>;
+    async fn get(
+        &self,
+        key: &BlobKey,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<(u64, ByteStream), BlobError>;
 
     /// Copies a blob to a new key.
     ///

@@ -2,18 +2,17 @@
 
 use futures_util::TryStreamExt;
 use medialib_domain::service::media::{ListRequest, UploadRequest};
-use medialib_domain::{ByteStream, Media, MediaService};
+use medialib_domain::{ByteStream, MediaService};
 use poem::http::header;
-use poem::{Body, IntoResponse, Request, Response};
+use poem::{Body, Request};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::registry::{
-    MetaHeader, MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
-};
+use poem_openapi::registry::MetaMediaType;
 use poem_openapi::{ApiResponse, OpenApi};
 use time::OffsetDateTime;
 
 use super::ApiTags;
+use crate::download::{binary_schema, etag_matches, requested_range, MediaContent};
 use crate::error::ApiError;
 use crate::schema::*;
 use crate::security::{actor, ApiKeyAuth};
@@ -30,50 +29,6 @@ pub enum UploadResponse {
     /// Stored.
     #[oai(status = 201)]
     Created(Json<MediaDto>),
-}
-
-/// The bytes of a media item, streamed with its own `Content-Type`.
-pub struct MediaContent {
-    media: Media,
-    size: u64,
-    stream: ByteStream,
-}
-
-impl IntoResponse for MediaContent {
-    fn into_response(self) -> Response {
-        let body = Body::from_bytes_stream(self.stream.map_err(std::io::Error::other));
-        Response::builder()
-            .status(poem::http::StatusCode::OK)
-            .header(header::CONTENT_TYPE, self.media.content_type.as_str())
-            .header(header::CONTENT_LENGTH, self.size)
-            .header(header::ETAG, format!("\"{}\"", self.media.sha256))
-            .body(body)
-    }
-}
-
-impl ApiResponse for MediaContent {
-    fn meta() -> MetaResponses {
-        MetaResponses {
-            responses: vec![MetaResponse {
-                description: "The content, with the Content-Type given at upload",
-                status: Some(200),
-                status_range: None,
-                content: vec![MetaMediaType {
-                    content_type: "*/*",
-                    schema: binary_schema(),
-                }],
-                headers: vec![MetaHeader {
-                    name: "ETag".to_owned(),
-                    description: Some("The quoted SHA-256 of the content".to_owned()),
-                    required: true,
-                    deprecated: false,
-                    schema: MetaSchemaRef::Inline(Box::new(MetaSchema::new("string"))),
-                }],
-            }],
-        }
-    }
-
-    fn register(_registry: &mut Registry) {}
 }
 
 /// The raw upload body, of any content type; a request without `Content-Type` is stored as
@@ -105,13 +60,6 @@ impl<'a> poem_openapi::ApiExtractor<'a> for UploadBody {
     ) -> poem::Result<Self> {
         Ok(Self(body.take()?))
     }
-}
-
-fn binary_schema() -> MetaSchemaRef {
-    MetaSchemaRef::Inline(Box::new(MetaSchema {
-        format: Some("binary"),
-        ..MetaSchema::new("string")
-    }))
 }
 
 /// Splits `a,b` into tags; an empty parameter means none.
@@ -219,7 +167,11 @@ impl MediaApi {
 
     /// Download a media item
     ///
-    /// Streams the bytes with the stored `Content-Type`, `Content-Length` and an `ETag`.
+    /// Streams the bytes with the stored `Content-Type`, `Content-Length`, an `ETag` (the
+    /// quoted SHA-256) and `Content-Disposition` with the file name. A single `Range`
+    /// (`bytes=a-b`, `a-`, `-n`) answers 206 with `Content-Range`; an unsatisfiable one 416;
+    /// several ranges are answered with the whole content. `If-None-Match` with the current
+    /// ETag answers 304 without a body.
     #[oai(
         path = "/media/:id/content",
         method = "get",
@@ -232,14 +184,27 @@ impl MediaApi {
         id: Path<String>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
+        request: &Request,
     ) -> Result<MediaContent, ApiError> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
-        let (media, size, stream) = self.service.open_content(&actor, &id.0).await?;
-        Ok(MediaContent {
-            media,
-            size,
-            stream,
-        })
+        let media = self.service.get_media(&actor, &id.0).await?;
+        let etag = format!("\"{}\"", media.sha256);
+        if request
+            .header(header::IF_NONE_MATCH)
+            .is_some_and(|value| etag_matches(value, &etag))
+        {
+            return Ok(MediaContent::not_modified(&media));
+        }
+        let size = u64::try_from(media.size_bytes).unwrap_or(0);
+        let range = match request.header(header::RANGE) {
+            Some(value) => requested_range(value, size)?,
+            None => None,
+        };
+        let (length, stream) = self
+            .service
+            .open_content(&actor, &media, range.clone())
+            .await?;
+        Ok(MediaContent::body(media, length, range, stream))
     }
 
     /// Delete a media item

@@ -230,21 +230,21 @@ impl MediaService {
         Ok(self.load(actor, id).await?.0.media)
     }
 
-    /// Opens the bytes of a media item the caller can see.
+    /// Opens the bytes (all, or `range` of them) of a media item that `get_media` gave the
+    /// caller; returns the length of what the stream carries.
     ///
     /// # Errors
-    /// `MediaNotFound`; `NotFound("content")` when the row's blob is missing;
-    /// `StorageUnavailable`.
+    /// `MediaNotFound` when it was deleted meanwhile; `NotFound("content")` when the row's
+    /// blob is missing; `StorageUnavailable`.
     pub async fn open_content(
         &self,
         actor: &Actor,
-        id: &str,
-    ) -> Result<(Media, u64, ByteStream), ServiceError> {
-        let id = MediaId::parse(id)?;
-        let (item, _) = self.load(actor, id).await?;
-        match self.blobs.get(&item.media.blob_key).await {
-            Ok((size, stream)) => Ok((item.media, size, stream)),
-            Err(BlobError::NotFound) => Err(self.blob_vanished(actor, id).await),
+        media: &Media,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<(u64, ByteStream), ServiceError> {
+        match self.blobs.get(&media.blob_key, range).await {
+            Ok(opened) => Ok(opened),
+            Err(BlobError::NotFound) => Err(self.blob_vanished(actor, media.id).await),
             Err(other) => Err(ServiceError::StorageUnavailable(other)),
         }
     }
