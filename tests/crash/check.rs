@@ -1,7 +1,7 @@
 //! The invariants checked after a campaign, against the database and the blob directory.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::Value;
@@ -32,31 +32,6 @@ async fn rows(db: &DatabaseConnection, sql: &str) -> Vec<sea_orm::QueryResult> {
     db.query_all(Statement::from_string(db.get_database_backend(), sql))
         .await
         .expect("query")
-}
-
-fn files(root: &Path) -> HashSet<String> {
-    fn walk(dir: &Path, root: &Path, out: &mut HashSet<String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path: PathBuf = entry.path();
-            if path.is_dir() {
-                walk(&path, root, out);
-            } else {
-                let key = path
-                    .strip_prefix(root)
-                    .expect("under root")
-                    .to_string_lossy()
-                    .into_owned();
-                out.insert(key);
-            }
-        }
-    }
-    let mut out = HashSet::new();
-    walk(&root.join("media"), root, &mut out);
-    walk(&root.join("community"), root, &mut out);
-    out
 }
 
 pub async fn after_campaign(dir: &Path, journal: &Journal) -> Report {
@@ -119,7 +94,9 @@ pub async fn after_campaign(dir: &Path, journal: &Journal) -> Report {
         referenced.insert(row.try_get("", "blob_key").expect("blob_key"));
     }
     let blob_root = dir.join("data/blobs");
-    let stored = files(&blob_root);
+    let stored: HashSet<String> = medialib_test_support::blob_keys_under(&blob_root)
+        .into_iter()
+        .collect();
 
     // Every acknowledged delete: no row (and, below, no blob without a row).
     for id in &journal.deleted {

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use medialib_test_support::{create_bucket, TestDatabase};
+use medialib_test_support::{blob_keys_under, create_bucket, TestDatabase};
 
 /// Where a test server keeps its blobs, as the tests see it.
 #[derive(Debug, Clone)]
@@ -81,21 +81,7 @@ impl Store {
     /// Every blob key, or `None` for a store the tests cannot see into.
     pub async fn keys(&self) -> Option<Vec<String>> {
         match self {
-            Store::Dir(root) => {
-                let mut out = Vec::new();
-                for entry in walk(root) {
-                    let key = entry
-                        .strip_prefix(root)
-                        .expect("under root")
-                        .to_string_lossy()
-                        .into_owned();
-                    if key.starts_with("media/") || key.starts_with("community/") {
-                        out.push(key);
-                    }
-                }
-                out.sort();
-                Some(out)
-            }
+            Store::Dir(root) => Some(blob_keys_under(root)),
             Store::S3 { endpoint, bucket } => {
                 let listing =
                     reqwest::get(format!("{endpoint}/{bucket}?list-type=2&max-keys=1000"))
@@ -182,20 +168,4 @@ impl Store {
             .iter()
             .any(|k| k == key)
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

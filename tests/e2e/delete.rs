@@ -18,22 +18,8 @@ async fn delete_media_removes_row_blobs_and_every_cascade_in_one_receipt() {
         .post(key, &format!("/v1/media/{id}/share"), json!({}))
         .await
         .expect(201, None);
-    server
-        .post(
-            key,
-            &format!("/v1/media/{id}/grants"),
-            json!({"user_id": "bob", "permission": "read"}),
-        )
-        .await
-        .expect(201, None);
-    server
-        .post(
-            key,
-            &format!("/v1/media/{id}/grants"),
-            json!({"user_id": "eve", "permission": "delete"}),
-        )
-        .await
-        .expect(201, None);
+    server.grant(key, id, "bob", "read").await;
+    server.grant(key, id, "eve", "delete").await;
     server.assert_blobs(server.blobs().await, 2);
     assert_eq!(server.usage(key).await, (1, 10));
 

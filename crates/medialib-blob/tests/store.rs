@@ -5,6 +5,7 @@ use bytes::Bytes;
 use futures_util::{stream, StreamExt};
 use medialib_blob::{BlobConfig, ObjectStoreBlobStore};
 use medialib_domain::{BlobError, BlobKey, BlobStore, ByteStream, TenantId};
+use medialib_test_support::files_under;
 
 fn body(chunks: Vec<Result<Bytes, &'static str>>) -> ByteStream {
     Box::pin(stream::iter(chunks).map(|chunk| chunk.map_err(Into::into)))
@@ -86,7 +87,7 @@ async fn local_directory_store_meets_the_contract() {
         ObjectStoreBlobStore::from_url(&BlobConfig::new(dir.path().to_str().unwrap())).unwrap();
     store.check_writable().await.unwrap();
     contract(&store).await;
-    let leftovers: Vec<_> = walk(dir.path());
+    let leftovers: Vec<_> = files_under(dir.path());
     assert!(leftovers.is_empty(), "files left behind: {leftovers:?}");
 }
 
@@ -191,20 +192,11 @@ async fn large_uploads_stream_in_parts() {
         .await
         .into_iter()
         .for_each(|r| r.unwrap());
-    assert!(walk(dir.path()).is_empty(), "left: {:?}", walk(dir.path()));
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
+    assert!(
+        files_under(dir.path()).is_empty(),
+        "left: {:?}",
+        files_under(dir.path())
+    );
 }
 
 #[tokio::test]

@@ -761,16 +761,6 @@ pub enum StorageState {
     Pending,
 }
 
-impl StorageState {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Purged => "purged",
-            Self::Pending => "pending",
-        }
-    }
-}
-
 /// The result of a successful delete.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeleteReceipt {

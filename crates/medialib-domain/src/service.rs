@@ -136,11 +136,6 @@ impl MediaService {
         }
     }
 
-    /// The configured limits.
-    pub fn config(&self) -> &ServiceConfig {
-        &self.config
-    }
-
     /// Checks that the database and the blob store answer.
     ///
     /// # Errors

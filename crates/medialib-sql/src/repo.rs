@@ -396,18 +396,16 @@ impl MediaRepo for SeaOrmMediaRepo {
     }
 
     async fn find_api_key(&self, id: &str) -> Result<Option<StoredApiKey>, RepoError> {
-        let Some(key) = api_key::Entity::find_by_id(id.to_owned())
+        // Every authenticated request runs this: one query, the tenant joined in.
+        let Some((key, tenant)) = api_key::Entity::find_by_id(id.to_owned())
+            .find_also_related(tenant::Entity)
             .one(&self.reader)
             .await
             .map_err(db_err)?
         else {
             return Ok(None);
         };
-        let tenant = tenant::Entity::find_by_id(key.tenant_id)
-            .one(&self.reader)
-            .await
-            .map_err(db_err)?
-            .ok_or(corrupt("key tenant"))?;
+        let tenant = tenant.ok_or(corrupt("key tenant"))?;
         to_api_key(key, to_tenant(tenant)?.slug).map(Some)
     }
 

@@ -114,3 +114,27 @@ pub async fn create_bucket(endpoint: &str) -> (String, String) {
     );
     (bucket, url)
 }
+
+/// Every file under `root`, as `/`-separated paths relative to it (blob keys, for a local
+/// store), sorted.
+pub fn files_under(root: &std::path::Path) -> Vec<String> {
+    let mut out: Vec<String> = walkdir::WalkDir::new(root)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_file())
+        .filter_map(|entry| {
+            let relative = entry.path().strip_prefix(root).ok()?;
+            Some(relative.to_string_lossy().into_owned())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The files under `root` that are medialib blobs (originals and community copies).
+pub fn blob_keys_under(root: &std::path::Path) -> Vec<String> {
+    files_under(root)
+        .into_iter()
+        .filter(|key| key.starts_with("media/") || key.starts_with("community/"))
+        .collect()
+}
