@@ -1,6 +1,7 @@
 //! The endpoint groups.
 
 pub mod admin;
+pub mod lifecycle;
 pub mod media;
 pub mod sharing;
 pub mod system;
@@ -12,6 +13,9 @@ use poem_openapi::Tags;
 pub enum ApiTags {
     /// Upload, list, read, tag and delete media.
     Media,
+    /// Trash and restore, tenant settings, legal holds, in-use references, thumbnails and
+    /// delete by filter.
+    Lifecycle,
     /// Community copies and access grants.
     Sharing,
     /// Activity log and usage.

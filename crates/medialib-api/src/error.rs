@@ -19,6 +19,14 @@ pub struct ErrorBody {
     pub code: String,
     /// Human-readable explanation.
     pub message: String,
+    /// With `media_held`: the holds that keep the media.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(default)]
+    pub holds: Option<Vec<crate::schema::HoldDto>>,
+    /// With `media_in_use`: the references to the media.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(default)]
+    pub references: Option<Vec<String>>,
 }
 
 /// The error responses of the API.
@@ -57,6 +65,8 @@ fn body(code: &str, message: impl Into<String>) -> Json<ErrorBody> {
     Json(ErrorBody {
         code: code.to_owned(),
         message: message.into(),
+        holds: None,
+        references: None,
     })
 }
 
@@ -126,6 +136,27 @@ impl From<ServiceError> for ApiError {
                 "A media item already exists at this path",
             )),
             ServiceError::Conflict { code, message } => Self::Conflict(body(code, message)),
+            ServiceError::MediaHeld(holds) => {
+                let mut json = body(
+                    "media_held",
+                    "The media is under legal hold; only removing the holds allows this",
+                );
+                json.0.holds = Some(holds.into_iter().map(Into::into).collect());
+                Self::Conflict(json)
+            }
+            ServiceError::MediaInUse(references) => {
+                let mut json = body(
+                    "media_in_use",
+                    "The media is in use; pass force=true to proceed and break the references",
+                );
+                json.0.references = Some(
+                    references
+                        .iter()
+                        .map(|name| name.as_str().to_owned())
+                        .collect(),
+                );
+                Self::Conflict(json)
+            }
             ServiceError::PayloadTooLarge { limit } => Self::PayloadTooLarge(body(
                 "payload_too_large",
                 format!("Uploads are limited to {limit} bytes"),
@@ -193,19 +224,13 @@ pub fn framework_error(err: poem::Error) -> poem::Response {
     } else if err.is::<MethodNotAllowedError>() {
         return (
             StatusCode::METHOD_NOT_ALLOWED,
-            Json(ErrorBody {
-                code: "method_not_allowed".into(),
-                message: "Method not allowed on this route".into(),
-            }),
+            body("method_not_allowed", "Method not allowed on this route"),
         )
             .into_response();
     } else if err.is::<ContentTypeError>() {
         return (
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Json(ErrorBody {
-                code: "unsupported_media_type".into(),
-                message: err.to_string(),
-            }),
+            body("unsupported_media_type", err.to_string()),
         )
             .into_response();
     } else if err.status().is_server_error() {
@@ -218,14 +243,7 @@ pub fn framework_error(err: poem::Error) -> poem::Response {
             .unwrap_or("error")
             .to_ascii_lowercase()
             .replace(' ', "_");
-        return (
-            status,
-            Json(ErrorBody {
-                code,
-                message: err.to_string(),
-            }),
-        )
-            .into_response();
+        return (status, body(&code, err.to_string())).into_response();
     };
     api.into_response()
 }

@@ -17,6 +17,7 @@ use poem::{handler, Endpoint, EndpointExt, IntoResponse, Request, Response, Rout
 use poem_openapi::OpenApiService;
 
 use crate::endpoints::admin::AdminApi;
+use crate::endpoints::lifecycle::LifecycleApi;
 use crate::endpoints::media::{by_path, MediaApi};
 use crate::endpoints::sharing::SharingApi;
 use crate::endpoints::system::SystemApi;
@@ -25,11 +26,14 @@ use crate::error::{framework_error, ApiError};
 /// The API's version, as published in the spec.
 pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-type Apis = (MediaApi, SharingApi, AdminApi, SystemApi);
+type Apis = (MediaApi, LifecycleApi, SharingApi, AdminApi, SystemApi);
 
 fn service(media: MediaService) -> OpenApiService<Apis, ()> {
     let apis = (
         MediaApi {
+            service: media.clone(),
+        },
+        LifecycleApi {
             service: media.clone(),
         },
         SharingApi {

@@ -1,9 +1,12 @@
 //! Wire types: request and response bodies. Domain types convert into these here; the domain
 //! never sees them.
 
+use medialib_domain::service::filter::FilterReport;
 use medialib_domain::service::media::Page;
+use medialib_domain::service::trash::TrashSummary;
 use medialib_domain::{
-    Activity, BulkReceipt, CommunityItem, DeleteReceipt, Grant, Media, StorageState, Usage,
+    Activity, BulkReceipt, CommunityItem, DeleteReceipt, Grant, Hold, Media, Reference,
+    StorageState, TenantSettings, ThumbnailState, Usage,
 };
 use poem_openapi::{Enum, Object};
 use time::OffsetDateTime;
@@ -33,6 +36,36 @@ pub struct MediaDto {
     pub shared_to_community: bool,
     /// Upload time (RFC 3339).
     pub created_at: OffsetDateTime,
+    /// When it was moved to the trash; absent while live.
+    #[oai(skip_serializing_if_is_none)]
+    pub trashed_at: Option<OffsetDateTime>,
+    /// Where its thumbnail stands.
+    pub thumbnail: ThumbnailStatus,
+}
+
+/// Where a media item's thumbnail stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum ThumbnailStatus {
+    /// Not an image medialib makes thumbnails of.
+    None,
+    /// Not made yet.
+    Pending,
+    /// Available at `/v1/media/{id}/thumbnail`.
+    Ready,
+    /// The image could not be decoded (corrupt, or over the decoding limits).
+    Failed,
+}
+
+impl From<ThumbnailState> for ThumbnailStatus {
+    fn from(state: ThumbnailState) -> Self {
+        match state {
+            ThumbnailState::None => Self::None,
+            ThumbnailState::Pending => Self::Pending,
+            ThumbnailState::Ready => Self::Ready,
+            ThumbnailState::Failed => Self::Failed,
+        }
+    }
 }
 
 impl From<Media> for MediaDto {
@@ -48,6 +81,8 @@ impl From<Media> for MediaDto {
             tags: media.tags.iter().map(|t| t.as_str().to_owned()).collect(),
             shared_to_community: media.shared_to_community,
             created_at: media.created_at,
+            trashed_at: media.trashed_at,
+            thumbnail: media.thumbnail.into(),
         }
     }
 }
@@ -78,6 +113,8 @@ pub enum StorageStatus {
     Purged,
     /// A blob deletion failed; it stays recorded and is retried in the background.
     Pending,
+    /// Nothing was deleted: the media is in the trash and keeps its blobs until purged.
+    Trashed,
 }
 
 impl From<StorageState> for StorageStatus {
@@ -85,6 +122,7 @@ impl From<StorageState> for StorageStatus {
         match state {
             StorageState::Purged => Self::Purged,
             StorageState::Pending => Self::Pending,
+            StorageState::Trashed => Self::Trashed,
         }
     }
 }
@@ -98,6 +136,8 @@ pub struct RemovedDto {
     pub tag_assignments: u64,
     /// Access grants removed.
     pub access_grants: u64,
+    /// Derivatives (thumbnails) removed, rows and blobs.
+    pub derivatives: u64,
 }
 
 /// The receipt of a delete.
@@ -105,31 +145,45 @@ pub struct RemovedDto {
 pub struct DeleteReceiptDto {
     /// The deleted media's id.
     pub id: i64,
-    /// Always `true`.
+    /// `true` when deleted permanently; `false` when moved to the trash.
     pub deleted: bool,
-    /// `Media deleted successfully`.
+    /// `Media deleted successfully`, or `Media moved to the trash`.
     pub message: String,
     /// Bytes no longer counted in usage.
     pub freed_bytes: i64,
-    /// `purged`, or `pending` when a blob deletion will be retried.
+    /// `purged`; `pending` when a blob deletion will be retried; `trashed`.
     pub storage: StorageStatus,
     /// What cascaded.
     pub removed: RemovedDto,
+    /// The in-use references a forced delete removed.
+    pub broken_references: Vec<String>,
 }
 
 impl From<DeleteReceipt> for DeleteReceiptDto {
     fn from(receipt: DeleteReceipt) -> Self {
+        let trashed = receipt.storage == StorageState::Trashed;
         Self {
             id: receipt.id.get(),
-            deleted: true,
-            message: "Media deleted successfully".to_owned(),
+            deleted: !trashed,
+            message: if trashed {
+                "Media moved to the trash"
+            } else {
+                "Media deleted successfully"
+            }
+            .to_owned(),
             freed_bytes: receipt.freed_bytes,
             storage: receipt.storage.into(),
             removed: RemovedDto {
                 community_copy: receipt.removed.community_copy,
                 tag_assignments: receipt.removed.tag_assignments,
                 access_grants: receipt.removed.access_grants,
+                derivatives: receipt.removed.derivatives,
             },
+            broken_references: receipt
+                .broken_references
+                .iter()
+                .map(|name| name.as_str().to_owned())
+                .collect(),
         }
     }
 }
@@ -139,6 +193,9 @@ impl From<DeleteReceipt> for DeleteReceiptDto {
 pub struct BulkDeleteRequest {
     /// 1 to 1000 media ids.
     pub ids: Vec<i64>,
+    /// Delete referenced media too (default `false`: such ids fail with `media_in_use`).
+    #[oai(default)]
+    pub force: bool,
 }
 
 /// The verdict on one id of a bulk delete.
@@ -344,13 +401,17 @@ pub struct ActivityPage {
     pub next_cursor: Option<String>,
 }
 
-/// A tenant's usage; always the sums over its live media.
+/// A tenant's usage; always the sums over its media, live and trashed apart.
 #[derive(Debug, Clone, Object)]
 pub struct UsageDto {
     /// Live media items.
     pub media_count: i64,
     /// Their total size in bytes.
     pub bytes_used: i64,
+    /// Media items in the trash.
+    pub trashed_count: i64,
+    /// Their total size in bytes (still stored until purged).
+    pub trashed_bytes: i64,
 }
 
 impl From<Usage> for UsageDto {
@@ -358,6 +419,208 @@ impl From<Usage> for UsageDto {
         Self {
             media_count: usage.media_count,
             bytes_used: usage.bytes_used,
+            trashed_count: usage.trashed_count,
+            trashed_bytes: usage.trashed_bytes,
+        }
+    }
+}
+
+/// A tenant's deletion settings.
+#[derive(Debug, Clone, Object)]
+pub struct TenantSettingsDto {
+    /// Days an item stays in the trash before the background purge removes it (0 to 3650).
+    pub trash_retention_days: u32,
+    /// Whether `DELETE /v1/media/{id}` moves to the trash unless `trash=false` is passed.
+    pub delete_moves_to_trash: bool,
+}
+
+impl From<TenantSettings> for TenantSettingsDto {
+    fn from(settings: TenantSettings) -> Self {
+        Self {
+            trash_retention_days: settings.trash_retention_days,
+            delete_moves_to_trash: settings.delete_moves_to_trash,
+        }
+    }
+}
+
+/// Settings to change; absent fields keep their value.
+#[derive(Debug, Clone, Object)]
+pub struct TenantSettingsPatch {
+    /// Days an item stays in the trash (0 to 3650).
+    pub trash_retention_days: Option<u32>,
+    /// Whether a plain delete moves to the trash.
+    pub delete_moves_to_trash: Option<bool>,
+}
+
+/// Where to restore a trashed item.
+#[derive(Debug, Clone, Object, Default)]
+pub struct RestoreRequest {
+    /// A new path for it (relative to the owner's root); absent: its old path.
+    pub path: Option<String>,
+}
+
+/// What emptying the trash did.
+#[derive(Debug, Clone, Object)]
+pub struct TrashSummaryDto {
+    /// Items purged permanently.
+    pub deleted: u64,
+    /// Bytes freed.
+    pub freed_bytes: i64,
+    /// Items kept because they are held.
+    pub held: u64,
+    /// Items the caller may see but not purge.
+    pub forbidden: u64,
+    /// Purged items whose blobs will be removed by the retry loop.
+    pub storage_pending: u64,
+}
+
+impl From<TrashSummary> for TrashSummaryDto {
+    fn from(summary: TrashSummary) -> Self {
+        Self {
+            deleted: summary.deleted,
+            freed_bytes: summary.freed_bytes,
+            held: summary.held,
+            forbidden: summary.forbidden,
+            storage_pending: summary.storage_pending,
+        }
+    }
+}
+
+/// A legal hold to place.
+#[derive(Debug, Clone, Object)]
+pub struct HoldRequest {
+    /// Why (1 to 1024 bytes), e.g. a case number.
+    pub reason: String,
+}
+
+/// A legal hold.
+#[derive(Debug, Clone, Object, serde::Deserialize, PartialEq, Eq)]
+pub struct HoldDto {
+    /// Hold id.
+    pub id: i64,
+    /// The held media.
+    pub media_id: i64,
+    /// Why.
+    pub reason: String,
+    /// The admin who placed it.
+    pub created_by: String,
+    /// When (RFC 3339).
+    pub created_at: String,
+}
+
+impl From<Hold> for HoldDto {
+    fn from(hold: Hold) -> Self {
+        Self {
+            id: hold.id,
+            media_id: hold.media_id.get(),
+            reason: hold.reason,
+            created_by: hold.created_by.to_string(),
+            created_at: hold
+                .created_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// A reference to record.
+#[derive(Debug, Clone, Object)]
+pub struct ReferenceRequest {
+    /// What uses the media, e.g. `post:123` (1 to 255 bytes, no `/` or spaces).
+    #[oai(rename = "ref")]
+    pub name: String,
+}
+
+/// A recorded in-use reference.
+#[derive(Debug, Clone, Object)]
+pub struct ReferenceDto {
+    /// The media.
+    pub media_id: i64,
+    /// What uses it.
+    #[oai(rename = "ref")]
+    pub name: String,
+    /// Who recorded it.
+    pub created_by: String,
+    /// When.
+    pub created_at: OffsetDateTime,
+}
+
+impl From<Reference> for ReferenceDto {
+    fn from(reference: Reference) -> Self {
+        Self {
+            media_id: reference.media_id.get(),
+            name: reference.name.as_str().to_owned(),
+            created_by: reference.created_by.to_string(),
+            created_at: reference.created_at,
+        }
+    }
+}
+
+/// Which media to delete by rule; at least one criterion is required.
+#[derive(Debug, Clone, Object)]
+pub struct DeleteByFilterRequest {
+    /// Only media with this tag.
+    pub tag: Option<String>,
+    /// Only media in this folder or below it (empty: only the root).
+    pub folder: Option<String>,
+    /// Only media created before this time (RFC 3339).
+    pub created_before: Option<OffsetDateTime>,
+    /// Only media uploaded more than this many days ago.
+    pub older_than_days: Option<u32>,
+    /// Only media of this owner.
+    pub owner: Option<String>,
+    /// `true`: count and list only; `false`: delete.
+    pub dry_run: bool,
+    /// Delete referenced media too (default `false`).
+    #[oai(default)]
+    pub force: bool,
+    /// Dry run: page size of `ids`, 1 to 1000 (default 50).
+    pub limit: Option<u64>,
+    /// Dry run: `next_cursor` of the previous page of ids.
+    pub cursor: Option<String>,
+}
+
+/// What a delete by filter found and did.
+#[derive(Debug, Clone, Object)]
+pub struct DeleteByFilterResponse {
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// Media matching the filter that the caller can see.
+    pub matched: u64,
+    /// Their total size in bytes.
+    pub matched_bytes: i64,
+    /// Dry run: one page of the matching ids, newest first.
+    pub ids: Vec<i64>,
+    /// Dry run: cursor of the next page of ids.
+    pub next_cursor: Option<String>,
+    /// Media deleted.
+    pub deleted: u64,
+    /// Bytes freed.
+    pub freed_bytes: i64,
+    /// Matches kept because they are held.
+    pub held: u64,
+    /// Matches kept because they are in use (without `force`).
+    pub in_use: u64,
+    /// Matches the caller may see but not delete.
+    pub forbidden: u64,
+    /// Deleted media whose blobs will be removed by the retry loop.
+    pub storage_pending: u64,
+}
+
+impl From<FilterReport> for DeleteByFilterResponse {
+    fn from(report: FilterReport) -> Self {
+        Self {
+            dry_run: report.dry_run,
+            matched: report.matched,
+            matched_bytes: report.matched_bytes,
+            ids: report.ids.iter().map(|id| id.get()).collect(),
+            next_cursor: report.next_cursor,
+            deleted: report.deleted,
+            freed_bytes: report.freed_bytes,
+            held: report.held,
+            in_use: report.in_use,
+            forbidden: report.forbidden,
+            storage_pending: report.storage_pending,
         }
     }
 }

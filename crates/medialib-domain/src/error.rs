@@ -19,6 +19,13 @@ pub enum RepoError {
     /// A uniqueness rule was violated (for example a media path taken by another row).
     #[error("record conflicts with an existing one")]
     Conflict,
+    /// The media is under legal holds; nothing was changed.
+    #[error("media is held")]
+    Held(Vec<crate::model::Hold>),
+    /// Applications recorded references to the media and the call was not forced; nothing
+    /// was changed.
+    #[error("media is in use")]
+    InUse(Vec<crate::model::RefName>),
     /// The database could not be reached or timed out; the call may succeed when retried.
     #[error("database unavailable")]
     Unavailable(#[source] BoxError),
@@ -90,6 +97,12 @@ pub enum ServiceError {
         /// Human-readable explanation.
         message: String,
     },
+    /// The media is under legal holds; only removing them allows the call.
+    #[error("media is held")]
+    MediaHeld(Vec<crate::model::Hold>),
+    /// Applications recorded that they use the media; `force` overrides.
+    #[error("media is in use")]
+    MediaInUse(Vec<crate::model::RefName>),
     /// The upload is larger than the configured limit.
     #[error("payload too large")]
     PayloadTooLarge {
@@ -109,6 +122,22 @@ pub enum ServiceError {
 
 impl From<RepoError> for ServiceError {
     fn from(err: RepoError) -> Self {
-        ServiceError::Repo(err)
+        match err {
+            RepoError::Held(holds) => ServiceError::MediaHeld(holds),
+            RepoError::InUse(refs) => ServiceError::MediaInUse(refs),
+            other => ServiceError::Repo(other),
+        }
     }
+}
+
+/// Why a [`crate::ports::Thumbnailer`] could not render an image.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RenderError {
+    /// The image is larger than the decoding limits (a decompression bomb, or just huge).
+    #[error("image exceeds the decoding limits")]
+    TooLarge,
+    /// The bytes are not a decodable image of the declared kind.
+    #[error("image could not be decoded")]
+    Corrupt(#[source] BoxError),
 }

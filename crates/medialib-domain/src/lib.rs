@@ -12,7 +12,9 @@ pub mod model;
 pub mod ports;
 pub mod service;
 
-pub use error::{BlobError, RepoError, ServiceError};
+pub use error::{BlobError, RenderError, RepoError, ServiceError};
 pub use model::*;
-pub use ports::{BlobStore, ByteStream, Clock, KeyHasher, MediaRepo, Sha256KeyHasher, SystemClock};
+pub use ports::{
+    BlobStore, ByteStream, Clock, KeyHasher, MediaRepo, Sha256KeyHasher, SystemClock, Thumbnailer,
+};
 pub use service::MediaService;

@@ -9,6 +9,9 @@ use time::OffsetDateTime;
 
 use crate::error::ServiceError;
 
+mod lifecycle;
+pub use lifecycle::*;
+
 /// The numeric id of a media item: a positive 64-bit integer, never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct MediaId(i64);
@@ -347,6 +350,8 @@ pub struct Actor {
     pub role: Role,
     /// The key's public id.
     pub key_id: String,
+    /// The settings of the key's tenant, read with the key.
+    pub settings: TenantSettings,
 }
 
 impl Actor {
@@ -364,6 +369,14 @@ impl BlobKey {
     /// A fresh key for an uploaded original.
     pub fn new_media(tenant: TenantId) -> Self {
         Self(format!("media/{tenant}/{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    /// A fresh key for a derivative (a thumbnail) of a media item.
+    pub fn new_derivative(tenant: TenantId) -> Self {
+        Self(format!(
+            "derivatives/{tenant}/{}",
+            uuid::Uuid::new_v4().simple()
+        ))
     }
 
     /// A fresh key for a community copy.
@@ -394,6 +407,8 @@ pub struct Tenant {
     pub slug: TenantSlug,
     /// When it was created.
     pub created_at: OffsetDateTime,
+    /// Its settings.
+    pub settings: TenantSettings,
 }
 
 /// A stored media item.
@@ -421,6 +436,10 @@ pub struct Media {
     pub blob_key: BlobKey,
     /// Upload time.
     pub created_at: OffsetDateTime,
+    /// When it was moved to the trash; `None` while live.
+    pub trashed_at: Option<OffsetDateTime>,
+    /// Where its thumbnail stands.
+    pub thumbnail: ThumbnailState,
 }
 
 impl Media {
@@ -451,6 +470,8 @@ pub struct NewMedia {
     pub blob_key: BlobKey,
     /// Upload time.
     pub created_at: OffsetDateTime,
+    /// `Pending` when a thumbnail will be made for it, else `None`.
+    pub thumbnail: ThumbnailState,
 }
 
 impl NewMedia {
@@ -470,6 +491,8 @@ impl NewMedia {
             shared_to_community: false,
             blob_key: self.blob_key,
             created_at: self.created_at,
+            trashed_at: None,
+            thumbnail: self.thumbnail,
         }
     }
 }
@@ -536,6 +559,8 @@ pub struct StoredApiKey {
     pub key: ApiKey,
     /// Hash of the secret, made by the [`crate::KeyHasher`].
     pub secret_hash: String,
+    /// The settings of the key's tenant when read (ignored when stored).
+    pub tenant_settings: TenantSettings,
 }
 
 /// An activity event to record with a mutation.
@@ -587,13 +612,17 @@ pub struct ActivityQuery {
     pub limit: u64,
 }
 
-/// A tenant's usage; always the sums over its live media.
+/// A tenant's usage; always the sums over its media, live and trashed apart.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
     /// Number of live media items.
     pub media_count: i64,
     /// Their total size.
     pub bytes_used: i64,
+    /// Number of media items in the trash.
+    pub trashed_count: i64,
+    /// Their total size (still stored until purged).
+    pub trashed_bytes: i64,
 }
 
 /// Which media a listing may return.
@@ -610,6 +639,10 @@ pub enum Visibility {
 pub struct MediaQuery {
     /// Which media the caller may see.
     pub visibility: Visibility,
+    /// Live media or the trash.
+    pub state: MediaState,
+    /// Only media of this owner.
+    pub owner: Option<UserId>,
     /// Only media with an id below this one (the cursor).
     pub before_id: Option<MediaId>,
     /// Only media carrying this tag.
@@ -639,6 +672,8 @@ pub enum DeleteReason {
     Requested,
     /// The reconciler found its blob missing.
     BlobMissing,
+    /// It stayed in the trash past the tenant's retention period.
+    TrashRetention,
 }
 
 /// One authorized deletion for the repository to carry out.
@@ -654,6 +689,8 @@ pub struct DeletePlan {
     pub at: OffsetDateTime,
     /// When the reaper may take over the blob deletions from the inline purge.
     pub purge_after: OffsetDateTime,
+    /// Delete even when applications recorded references to it (the receipt lists them).
+    pub force: bool,
 }
 
 /// What cascaded with a deleted row.
@@ -665,6 +702,8 @@ pub struct Removed {
     pub tag_assignments: u64,
     /// Access grants removed.
     pub access_grants: u64,
+    /// Derivatives (thumbnails) removed, rows and blobs.
+    pub derivatives: u64,
 }
 
 /// The state of a pending deletion record.
@@ -747,8 +786,12 @@ pub struct DeleteOutcome {
     pub media: Media,
     /// What cascaded.
     pub removed: Removed,
-    /// The blobs recorded for purging (original and community copy).
+    /// The blobs recorded for purging (original, community copy, derivatives).
     pub pending: Vec<BlobKey>,
+    /// Whether the row was in the trash (the delete was a purge).
+    pub was_trashed: bool,
+    /// The in-use references that a forced delete removed.
+    pub broken_references: Vec<RefName>,
 }
 
 /// Whether the blobs of a delete are already gone.
@@ -759,6 +802,8 @@ pub enum StorageState {
     Purged,
     /// At least one blob deletion failed; the retry loop will remove it.
     Pending,
+    /// Nothing was deleted: the media moved to the trash and keeps its blobs until purged.
+    Trashed,
 }
 
 /// The result of a successful delete.
@@ -772,6 +817,8 @@ pub struct DeleteReceipt {
     pub storage: StorageState,
     /// What cascaded.
     pub removed: Removed,
+    /// The in-use references a forced delete removed.
+    pub broken_references: Vec<RefName>,
 }
 
 /// The judgement of one id of a bulk delete.

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 use time::OffsetDateTime;
 
-use crate::error::{BlobError, BoxError, RepoError};
+use crate::error::{BlobError, BoxError, RenderError, RepoError};
 use crate::model::*;
 
 /// A stream of bytes flowing into or out of a [`BlobStore`].
@@ -256,6 +256,134 @@ pub trait MediaRepo: Send + Sync + std::fmt::Debug {
     /// The tenant's usage.
     async fn usage(&self, tenant: TenantId) -> Result<Usage, RepoError>;
 
+    /// Replaces a tenant's settings; records the event.
+    async fn update_tenant_settings(
+        &self,
+        tenant: TenantId,
+        settings: TenantSettings,
+        event: NewActivity,
+    ) -> Result<(), RepoError>;
+
+    /// Finds trashed media of the tenant by id, each with the grant `user` holds on it.
+    async fn find_trashed_media(
+        &self,
+        tenant: TenantId,
+        ids: &[MediaId],
+        user: &UserId,
+    ) -> Result<Vec<MediaAccess>, RepoError>;
+
+    /// Finds media of the tenant by id whether live or trashed.
+    async fn find_any_media(
+        &self,
+        tenant: TenantId,
+        id: MediaId,
+    ) -> Result<Option<Media>, RepoError>;
+
+    /// Moves a live media item to the trash: hides it, frees its path, moves its size from
+    /// live to trashed usage and records the event, in one transaction.
+    ///
+    /// # Errors
+    /// MUST return [`RepoError::NotFound`] when no live row matches, [`RepoError::Held`] when it
+    /// is held, and [`RepoError::InUse`] when it has references and `force` is false.
+    async fn trash_media(
+        &self,
+        tenant: TenantId,
+        id: MediaId,
+        force: bool,
+        event: NewActivity,
+    ) -> Result<Media, RepoError>;
+
+    /// Brings a trashed item back, at `path` when given (else its old path); records the event.
+    ///
+    /// # Errors
+    /// MUST return [`RepoError::NotFound`] when no trashed row matches and
+    /// [`RepoError::Conflict`] when the owner has a live item at the path.
+    async fn restore_media(
+        &self,
+        tenant: TenantId,
+        id: MediaId,
+        path: Option<MediaPath>,
+        event: NewActivity,
+    ) -> Result<Media, RepoError>;
+
+    /// Trashed media whose tenant's retention ran out at `now`, without holds, oldest first.
+    async fn expired_trash(&self, now: OffsetDateTime, limit: u64)
+        -> Result<Vec<Media>, RepoError>;
+
+    /// Places a hold on live or trashed media; records the event.
+    ///
+    /// # Errors
+    /// MUST return [`RepoError::NotFound`] when the media is gone.
+    async fn add_hold(
+        &self,
+        tenant: TenantId,
+        id: MediaId,
+        reason: &str,
+        event: NewActivity,
+    ) -> Result<Hold, RepoError>;
+
+    /// The holds of a media item, oldest first.
+    async fn list_holds(&self, id: MediaId) -> Result<Vec<Hold>, RepoError>;
+
+    /// Removes a hold; records the event.
+    ///
+    /// # Errors
+    /// MUST return [`RepoError::NotFound`] when the media has no such hold.
+    async fn remove_hold(
+        &self,
+        tenant: TenantId,
+        id: MediaId,
+        hold_id: i64,
+        event: NewActivity,
+    ) -> Result<(), RepoError>;
+
+    /// Records (or keeps) a reference to live media; records the event when it is new.
+    /// Returns whether it was new.
+    ///
+    /// # Errors
+    /// MUST return [`RepoError::NotFound`] when no live row matches.
+    async fn add_reference(
+        &self,
+        tenant: TenantId,
+        reference: Reference,
+        event: NewActivity,
+    ) -> Result<bool, RepoError>;
+
+    /// The references of a media item, by name.
+    async fn list_references(&self, id: MediaId) -> Result<Vec<Reference>, RepoError>;
+
+    /// Removes a reference; records the event.
+    ///
+    /// # Errors
+    /// MUST return [`RepoError::NotFound`] when there is no such reference.
+    async fn remove_reference(
+        &self,
+        id: MediaId,
+        name: &RefName,
+        event: NewActivity,
+    ) -> Result<(), RepoError>;
+
+    /// Records a derivative whose blob is stored (taking its upload intent) and marks the
+    /// media's thumbnail ready.
+    ///
+    /// # Errors
+    /// MUST return [`RepoError::NotFound`] when the media is gone or the intent was reaped.
+    async fn insert_derivative(&self, derivative: Derivative) -> Result<(), RepoError>;
+
+    /// Sets the thumbnail state of media that is still there.
+    async fn set_thumbnail_state(
+        &self,
+        id: MediaId,
+        state: ThumbnailState,
+    ) -> Result<(), RepoError>;
+
+    /// The derivative of a kind of a media item, if it exists.
+    async fn find_derivative(
+        &self,
+        id: MediaId,
+        kind: &'static str,
+    ) -> Result<Option<Derivative>, RepoError>;
+
     /// The tenant's activity, newest first.
     async fn list_activity(
         &self,
@@ -316,6 +444,23 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     ///
     /// The result has one entry per key, in order.
     async fn delete_many(&self, keys: &[BlobKey]) -> Vec<Result<(), BlobError>>;
+}
+
+/// Makes thumbnails of images.
+#[cfg_attr(any(test, feature = "testkit"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait Thumbnailer: Send + Sync + std::fmt::Debug {
+    /// Whether it makes thumbnails of this MIME type.
+    fn accepts(&self, content_type: &str) -> bool;
+
+    /// The largest original it reads, in bytes.
+    fn max_source_bytes(&self) -> u64;
+
+    /// Renders a thumbnail of an image.
+    ///
+    /// # Errors
+    /// [`RenderError::TooLarge`] over the decoding limits, [`RenderError::Corrupt`] otherwise.
+    async fn render(&self, original: Bytes) -> Result<RenderedImage, RenderError>;
 }
 
 /// The time source, so that tests control it.

@@ -17,10 +17,14 @@
 //! so ids of other users and tenants cannot be probed.
 
 pub mod delete;
+pub mod derivatives;
+pub mod filter;
 pub mod gc;
+pub mod holds;
 pub mod keys;
 pub mod media;
 pub mod reaper;
+pub mod trash;
 
 #[cfg(test)]
 mod fixtures;
@@ -30,7 +34,7 @@ use std::time::Duration;
 
 use crate::error::ServiceError;
 use crate::model::*;
-use crate::ports::{BlobStore, Clock, KeyHasher, MediaRepo};
+use crate::ports::{BlobStore, Clock, KeyHasher, MediaRepo, Thumbnailer};
 
 /// Limits and timings of the use cases.
 #[derive(Debug, Clone)]
@@ -73,6 +77,7 @@ pub struct MediaService {
     blobs: Arc<dyn BlobStore>,
     clock: Arc<dyn Clock>,
     hasher: Arc<dyn KeyHasher>,
+    thumbnailer: Option<Arc<dyn Thumbnailer>>,
     config: ServiceConfig,
 }
 
@@ -132,8 +137,16 @@ impl MediaService {
             blobs,
             clock,
             hasher,
+            thumbnailer: None,
             config,
         }
+    }
+
+    /// Makes thumbnails of uploaded images with `thumbnailer` (none are made without one).
+    #[must_use]
+    pub fn with_thumbnailer(mut self, thumbnailer: Arc<dyn Thumbnailer>) -> Self {
+        self.thumbnailer = Some(thumbnailer);
+        self
     }
 
     /// Checks that the database and the blob store answer.

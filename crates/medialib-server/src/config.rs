@@ -27,6 +27,9 @@ const ENV_KEYS: &[&str] = &[
     "reap_lease_secs",
     "upload_intent_ttl_secs",
     "shutdown_timeout_secs",
+    "thumbnails",
+    "thumbnail_size",
+    "thumbnail_max_source_bytes",
 ];
 
 /// Raw settings as layered from every source.
@@ -59,6 +62,12 @@ pub struct RawSettings {
     pub upload_intent_ttl_secs: u64,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_timeout_secs: u64,
+    /// Whether thumbnails of uploaded images are made.
+    pub thumbnails: bool,
+    /// The longest side of a thumbnail, in pixels.
+    pub thumbnail_size: u32,
+    /// The largest image a thumbnail is made of, in bytes.
+    pub thumbnail_max_source_bytes: u64,
 }
 
 impl Default for RawSettings {
@@ -77,6 +86,9 @@ impl Default for RawSettings {
             reap_lease_secs: 60,
             upload_intent_ttl_secs: 3600,
             shutdown_timeout_secs: 30,
+            thumbnails: true,
+            thumbnail_size: 256,
+            thumbnail_max_source_bytes: 50 * 1024 * 1024,
         }
     }
 }
@@ -124,6 +136,8 @@ pub struct Settings {
     pub upload_intent_ttl: Duration,
     /// Shutdown grace period.
     pub shutdown_timeout: Duration,
+    /// Thumbnail sizes and limits, when thumbnails are on.
+    pub thumbnails: Option<medialib_image::ThumbnailConfig>,
 }
 
 impl Settings {
@@ -169,6 +183,9 @@ impl Settings {
         if raw.blob_url.is_empty() {
             bail!("invalid blob_url: must not be empty");
         }
+        if !(16..=2048).contains(&raw.thumbnail_size) {
+            bail!("invalid thumbnail_size: must be 16 to 2048 pixels");
+        }
         Ok(Self {
             database_url: raw.database_url,
             database_max_connections: raw.database_max_connections.max(1),
@@ -183,6 +200,11 @@ impl Settings {
             reap_lease: Duration::from_secs(raw.reap_lease_secs.max(1)),
             upload_intent_ttl: Duration::from_secs(raw.upload_intent_ttl_secs.max(1)),
             shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
+            thumbnails: raw.thumbnails.then(|| medialib_image::ThumbnailConfig {
+                size: raw.thumbnail_size,
+                max_source_bytes: raw.thumbnail_max_source_bytes,
+                ..medialib_image::ThumbnailConfig::default()
+            }),
         })
     }
 

@@ -6,6 +6,7 @@ use anyhow::Context;
 use medialib_blob::{BlobConfig, ObjectStoreBlobStore};
 use medialib_domain::service::ServiceConfig;
 use medialib_domain::{MediaService, Sha256KeyHasher, SystemClock};
+use medialib_image::ImageThumbnailer;
 use medialib_sql::{SeaOrmMediaRepo, SqlConfig};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use tokio::sync::watch;
@@ -63,13 +64,16 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
         upload_intent_ttl: settings.upload_intent_ttl,
         ..ServiceConfig::default()
     };
-    let service = MediaService::new(
+    let mut service = MediaService::new(
         Arc::new(repo),
         blobs.clone(),
         Arc::new(SystemClock),
         Arc::new(Sha256KeyHasher),
         config,
     );
+    if let Some(thumbnails) = settings.thumbnails {
+        service = service.with_thumbnailer(Arc::new(ImageThumbnailer::new(thumbnails)));
+    }
     Ok(App { service, blobs })
 }
 
@@ -191,6 +195,26 @@ async fn reaper_loop(
                 }
                 Err(err) => {
                     tracing::warn!(error = &err as &dyn std::error::Error, "reaper pass failed");
+                    break;
+                }
+            }
+        }
+        // Trash past its tenant's retention goes through the same durable delete path.
+        loop {
+            match service.purge_expired_trash(REAP_BATCH).await {
+                Ok(purged) => {
+                    if purged > 0 {
+                        tracing::info!(purged, "trash retention pass");
+                    }
+                    if purged < REAP_BATCH || *stop.borrow() {
+                        break;
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(
+                        error = &err as &dyn std::error::Error,
+                        "trash retention pass failed"
+                    );
                     break;
                 }
             }

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_tables;
 mod m20261125_000002_add_pending_leases;
+mod m20261125_000003_add_lifecycle;
 
 /// Every migration of the schema, oldest first.
 #[derive(Debug)]
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_create_tables::Migration),
             Box::new(m20261125_000002_add_pending_leases::Migration),
+            Box::new(m20261125_000003_add_lifecycle::Migration),
         ]
     }
 }

@@ -9,16 +9,17 @@
 //!   [`RepoError::Unavailable`]; anything else [`RepoError::Backend`].
 
 mod delete;
+mod lifecycle;
 mod media;
 mod pending;
 
 use std::time::Duration;
 
 use medialib_domain::{
-    Activity, ActivityQuery, ApiKey, BlobKey, CommunityItem, DeleteOutcome, DeletePlan, Grant,
-    Media, MediaAccess, MediaId, MediaPath, MediaQuery, MediaRepo, NewActivity, NewMedia,
-    PendingBlob, PendingStatus, RepoError, Role, StoredApiKey, Tag, Tenant, TenantId, TenantSlug,
-    Usage, UserId,
+    Activity, ActivityQuery, ApiKey, BlobKey, CommunityItem, DeleteOutcome, DeletePlan, Derivative,
+    Grant, Hold, Media, MediaAccess, MediaId, MediaPath, MediaQuery, MediaRepo, MediaState,
+    NewActivity, NewMedia, PendingBlob, PendingStatus, RefName, Reference, RepoError, Role,
+    StoredApiKey, Tag, Tenant, TenantId, TenantSettings, TenantSlug, ThumbnailState, Usage, UserId,
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
@@ -260,10 +261,19 @@ fn to_tenant(model: tenant::Model) -> Result<Tenant, RepoError> {
         id: TenantId(model.id),
         slug: TenantSlug::parse(&model.slug).map_err(|_| corrupt("tenant slug"))?,
         created_at: from_millis(model.created_at)?,
+        settings: TenantSettings {
+            trash_retention_days: u32::try_from(model.trash_retention_days)
+                .map_err(|_| corrupt("trash retention"))?,
+            delete_moves_to_trash: model.delete_moves_to_trash,
+        },
     })
 }
 
-fn to_api_key(model: api_key::Model, slug: TenantSlug) -> Result<StoredApiKey, RepoError> {
+fn to_api_key(
+    model: api_key::Model,
+    slug: TenantSlug,
+    tenant_settings: TenantSettings,
+) -> Result<StoredApiKey, RepoError> {
     Ok(StoredApiKey {
         key: ApiKey {
             id: model.id,
@@ -275,6 +285,7 @@ fn to_api_key(model: api_key::Model, slug: TenantSlug) -> Result<StoredApiKey, R
             revoked_at: model.revoked_at.map(from_millis).transpose()?,
         },
         secret_hash: model.secret_hash,
+        tenant_settings,
     })
 }
 
@@ -303,23 +314,49 @@ pub(crate) fn event_row(event: NewActivity, media: Option<MediaId>) -> activity:
     }
 }
 
-/// Adds `count` media and `bytes` to a tenant's usage inside a transaction.
+/// A change to a tenant's usage: live and trashed media apart.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct UsageDelta {
+    pub(crate) count: i64,
+    pub(crate) bytes: i64,
+    pub(crate) trashed_count: i64,
+    pub(crate) trashed_bytes: i64,
+}
+
+impl UsageDelta {
+    /// One live item of `bytes` added (negative: removed).
+    pub(crate) fn live(count: i64, bytes: i64) -> Self {
+        Self {
+            count,
+            bytes,
+            ..Self::default()
+        }
+    }
+}
+
+/// Applies a usage change inside a transaction.
 pub(crate) async fn add_usage<C: ConnectionTrait>(
     conn: &C,
     tenant: TenantId,
-    count: i64,
-    bytes: i64,
+    delta: UsageDelta,
 ) -> Result<(), RepoError> {
     use sea_orm::sea_query::Expr;
-    usage::Entity::update_many()
-        .col_expr(
-            usage::Column::MediaCount,
-            Expr::col(usage::Column::MediaCount).add(count),
-        )
-        .col_expr(
-            usage::Column::BytesUsed,
-            Expr::col(usage::Column::BytesUsed).add(bytes),
-        )
+    let columns = [
+        (usage::Column::MediaCount, delta.count),
+        (usage::Column::BytesUsed, delta.bytes),
+        (usage::Column::TrashedCount, delta.trashed_count),
+        (usage::Column::TrashedBytes, delta.trashed_bytes),
+    ];
+    if columns.iter().all(|(_, change)| *change == 0) {
+        return Ok(());
+    }
+    let mut update = usage::Entity::update_many();
+    for (column, change) in columns {
+        if change != 0 {
+            update = update.col_expr(column, Expr::col(column).add(change));
+        }
+    }
+    update
         .filter(usage::Column::TenantId.eq(tenant.0))
         .exec(conn)
         .await
@@ -354,6 +391,8 @@ impl MediaRepo for SeaOrmMediaRepo {
                 tenant_id: Set(id),
                 media_count: Set(0),
                 bytes_used: Set(0),
+                trashed_count: Set(0),
+                trashed_bytes: Set(0),
             })
             .exec_without_returning(&txn)
             .await
@@ -362,6 +401,7 @@ impl MediaRepo for SeaOrmMediaRepo {
                 id: TenantId(id),
                 slug: slug.clone(),
                 created_at: at,
+                settings: TenantSettings::default(),
             })
         }
         .await;
@@ -405,8 +445,8 @@ impl MediaRepo for SeaOrmMediaRepo {
         else {
             return Ok(None);
         };
-        let tenant = tenant.ok_or(corrupt("key tenant"))?;
-        to_api_key(key, to_tenant(tenant)?.slug).map(Some)
+        let tenant = to_tenant(tenant.ok_or(corrupt("key tenant"))?)?;
+        to_api_key(key, tenant.slug, tenant.settings).map(Some)
     }
 
     async fn list_api_keys(&self) -> Result<Vec<ApiKey>, RepoError> {
@@ -428,7 +468,7 @@ impl MediaRepo for SeaOrmMediaRepo {
                     .get(&key.tenant_id)
                     .cloned()
                     .ok_or(corrupt("key tenant"))?;
-                to_api_key(key, slug).map(|stored| stored.key)
+                to_api_key(key, slug, TenantSettings::default()).map(|stored| stored.key)
             })
             .collect()
     }
@@ -458,7 +498,7 @@ impl MediaRepo for SeaOrmMediaRepo {
         ids: &[MediaId],
         user: &UserId,
     ) -> Result<Vec<MediaAccess>, RepoError> {
-        media::find_media_access(&self.reader, tenant, ids, user).await
+        media::find_media_access(&self.reader, tenant, ids, user, MediaState::Live).await
     }
 
     async fn find_media_by_path(
@@ -637,6 +677,8 @@ impl MediaRepo for SeaOrmMediaRepo {
             .map(|row| Usage {
                 media_count: row.media_count,
                 bytes_used: row.bytes_used,
+                trashed_count: row.trashed_count,
+                trashed_bytes: row.trashed_bytes,
             })
             .unwrap_or_default())
     }
@@ -678,5 +720,132 @@ impl MediaRepo for SeaOrmMediaRepo {
                 })
             })
             .collect()
+    }
+
+    async fn update_tenant_settings(
+        &self,
+        tenant: TenantId,
+        settings: TenantSettings,
+        event: NewActivity,
+    ) -> Result<(), RepoError> {
+        retrying(|| {
+            lifecycle::update_tenant_settings(&self.writer, tenant, settings, event.clone())
+        })
+        .await
+    }
+
+    async fn find_trashed_media(
+        &self,
+        tenant: TenantId,
+        ids: &[MediaId],
+        user: &UserId,
+    ) -> Result<Vec<MediaAccess>, RepoError> {
+        media::find_media_access(&self.reader, tenant, ids, user, MediaState::Trashed).await
+    }
+
+    async fn find_any_media(
+        &self,
+        tenant: TenantId,
+        id: MediaId,
+    ) -> Result<Option<Media>, RepoError> {
+        lifecycle::find_any_media(&self.reader, tenant, id).await
+    }
+
+    async fn trash_media(
+        &self,
+        tenant: TenantId,
+        id: MediaId,
+        force: bool,
+        event: NewActivity,
+    ) -> Result<Media, RepoError> {
+        retrying(|| lifecycle::trash_media(&self.writer, tenant, id, force, event.clone())).await
+    }
+
+    async fn restore_media(
+        &self,
+        tenant: TenantId,
+        id: MediaId,
+        path: Option<MediaPath>,
+        event: NewActivity,
+    ) -> Result<Media, RepoError> {
+        retrying(|| lifecycle::restore_media(&self.writer, tenant, id, path.clone(), event.clone()))
+            .await
+    }
+
+    async fn expired_trash(
+        &self,
+        now: OffsetDateTime,
+        limit: u64,
+    ) -> Result<Vec<Media>, RepoError> {
+        lifecycle::expired_trash(&self.reader, now, limit).await
+    }
+
+    async fn add_hold(
+        &self,
+        tenant: TenantId,
+        id: MediaId,
+        reason: &str,
+        event: NewActivity,
+    ) -> Result<Hold, RepoError> {
+        retrying(|| lifecycle::add_hold(&self.writer, tenant, id, reason, event.clone())).await
+    }
+
+    async fn list_holds(&self, id: MediaId) -> Result<Vec<Hold>, RepoError> {
+        lifecycle::list_holds(&self.reader, id).await
+    }
+
+    async fn remove_hold(
+        &self,
+        tenant: TenantId,
+        id: MediaId,
+        hold_id: i64,
+        event: NewActivity,
+    ) -> Result<(), RepoError> {
+        retrying(|| lifecycle::remove_hold(&self.writer, tenant, id, hold_id, event.clone())).await
+    }
+
+    async fn add_reference(
+        &self,
+        tenant: TenantId,
+        reference: Reference,
+        event: NewActivity,
+    ) -> Result<bool, RepoError> {
+        retrying(|| {
+            lifecycle::add_reference(&self.writer, tenant, reference.clone(), event.clone())
+        })
+        .await
+    }
+
+    async fn list_references(&self, id: MediaId) -> Result<Vec<Reference>, RepoError> {
+        lifecycle::list_references(&self.reader, id).await
+    }
+
+    async fn remove_reference(
+        &self,
+        id: MediaId,
+        name: &RefName,
+        event: NewActivity,
+    ) -> Result<(), RepoError> {
+        retrying(|| lifecycle::remove_reference(&self.writer, id, name, event.clone())).await
+    }
+
+    async fn insert_derivative(&self, derivative: Derivative) -> Result<(), RepoError> {
+        retrying(|| lifecycle::insert_derivative(&self.writer, derivative.clone())).await
+    }
+
+    async fn set_thumbnail_state(
+        &self,
+        id: MediaId,
+        state: ThumbnailState,
+    ) -> Result<(), RepoError> {
+        lifecycle::set_thumbnail_state(&self.writer, id, state).await
+    }
+
+    async fn find_derivative(
+        &self,
+        id: MediaId,
+        kind: &'static str,
+    ) -> Result<Option<Derivative>, RepoError> {
+        lifecycle::find_derivative(&self.reader, id, kind).await
     }
 }

@@ -5,6 +5,7 @@ use medialib_domain::{
     BlobKey, DeletePlan, DeleteReason, Grant, MediaId, MediaPath, MediaRepo, NewActivity, NewMedia,
     PendingStatus, Permission, RepoError, Tag, TenantId, TenantSlug, UserId,
 };
+use medialib_domain::{Derivative, RefName, Reference, TenantSettings, ThumbnailState, THUMBNAIL};
 use medialib_sql::SeaOrmMediaRepo;
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -51,6 +52,7 @@ async fn insert(
         tags: Tag::parse_all(["b", "a"]).unwrap(),
         blob_key: key,
         created_at: AT,
+        thumbnail: ThumbnailState::None,
     };
     repo.insert_media(new, event(tenant, "media_uploaded"))
         .await
@@ -63,6 +65,7 @@ fn plan(media: medialib_domain::Media) -> DeletePlan {
         reason: DeleteReason::Requested,
         at: AT,
         purge_after: AT,
+        force: false,
     }
 }
 
@@ -221,6 +224,7 @@ async fn a_row_without_its_upload_intent_is_refused() {
             tags: vec![],
             blob_key: BlobKey::new_media(tenant),
             created_at: AT,
+            thumbnail: ThumbnailState::None,
         };
         let result = repo
             .insert_media(new, event(tenant, "media_uploaded"))
@@ -378,5 +382,265 @@ async fn concurrent_claimers_never_share_a_record() {
             "on {}: every record claimed exactly once",
             backend.name
         );
+    }
+}
+
+#[tokio::test]
+async fn trash_frees_the_path_moves_usage_and_restore_detects_a_taken_path() {
+    for backend in backends::all().await {
+        let repo = &backend.repo;
+        let tenant = tenant(repo).await;
+        eprintln!("on {}", backend.name);
+        let media = insert(repo, tenant, "a/b.png", 10).await.unwrap();
+        let trashed = repo
+            .trash_media(tenant, media.id, false, event(tenant, "media_trashed"))
+            .await
+            .unwrap();
+        assert_eq!(trashed.trashed_at, Some(AT));
+        let usage = repo.usage(tenant).await.unwrap();
+        assert_eq!(
+            (
+                usage.media_count,
+                usage.bytes_used,
+                usage.trashed_count,
+                usage.trashed_bytes
+            ),
+            (0, 0, 1, 10)
+        );
+        let alice = UserId::parse("alice").unwrap();
+        assert!(repo
+            .find_media_access(tenant, &[media.id], &alice)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            repo.find_trashed_media(tenant, &[media.id], &alice)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        // Trashing twice finds no live row.
+        assert!(matches!(
+            repo.trash_media(tenant, media.id, false, event(tenant, "media_trashed"))
+                .await,
+            Err(RepoError::NotFound)
+        ));
+
+        // The path is free again; restoring onto it conflicts, under a new path it works.
+        let newer = insert(repo, tenant, "a/b.png", 5).await.unwrap();
+        assert!(matches!(
+            repo.restore_media(tenant, media.id, None, event(tenant, "media_restored"))
+                .await,
+            Err(RepoError::Conflict)
+        ));
+        let restored = repo
+            .restore_media(
+                tenant,
+                media.id,
+                Some(MediaPath::parse("a/b (restored).png").unwrap()),
+                event(tenant, "media_restored"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(restored.path.as_str(), "a/b (restored).png");
+        assert_eq!(restored.trashed_at, None);
+        let usage = repo.usage(tenant).await.unwrap();
+        assert_eq!(
+            (
+                usage.media_count,
+                usage.bytes_used,
+                usage.trashed_count,
+                usage.trashed_bytes
+            ),
+            (2, 15, 0, 0)
+        );
+
+        // Purging a trashed row leaves trashed usage, not live usage.
+        repo.trash_media(tenant, newer.id, false, event(tenant, "media_trashed"))
+            .await
+            .unwrap();
+        let mut purge = plan(newer.clone());
+        purge.force = true;
+        let outcome = repo
+            .delete_media(vec![purge])
+            .await
+            .unwrap()
+            .remove(0)
+            .unwrap();
+        assert!(outcome.was_trashed);
+        let usage = repo.usage(tenant).await.unwrap();
+        assert_eq!(
+            (
+                usage.media_count,
+                usage.bytes_used,
+                usage.trashed_count,
+                usage.trashed_bytes
+            ),
+            (1, 10, 0, 0)
+        );
+    }
+}
+
+#[tokio::test]
+async fn holds_refuse_delete_and_trash_until_removed() {
+    for backend in backends::all().await {
+        let repo = &backend.repo;
+        let tenant = tenant(repo).await;
+        eprintln!("on {}", backend.name);
+        let media = insert(repo, tenant, "held.png", 3).await.unwrap();
+        let hold = repo
+            .add_hold(tenant, media.id, "case 42", event(tenant, "hold_added"))
+            .await
+            .unwrap();
+        let mut forced = plan(media.clone());
+        forced.force = true;
+        let result = repo.delete_media(vec![forced.clone()]).await.unwrap();
+        match &result[0] {
+            Err(RepoError::Held(holds)) => {
+                assert_eq!(holds.len(), 1);
+                assert_eq!(holds[0].reason, "case 42");
+            }
+            other => panic!("expected held, got {other:?}"),
+        }
+        assert!(matches!(
+            repo.trash_media(tenant, media.id, true, event(tenant, "media_trashed"))
+                .await,
+            Err(RepoError::Held(_))
+        ));
+        assert_eq!(repo.usage(tenant).await.unwrap().media_count, 1);
+        repo.remove_hold(tenant, media.id, hold.id, event(tenant, "hold_removed"))
+            .await
+            .unwrap();
+        assert!(repo.delete_media(vec![forced]).await.unwrap()[0].is_ok());
+    }
+}
+
+#[tokio::test]
+async fn references_refuse_unforced_deletes_and_forced_ones_report_them() {
+    for backend in backends::all().await {
+        let repo = &backend.repo;
+        let tenant = tenant(repo).await;
+        eprintln!("on {}", backend.name);
+        let media = insert(repo, tenant, "used.png", 3).await.unwrap();
+        for name in ["post:2", "post:1", "post:1"] {
+            repo.add_reference(
+                tenant,
+                Reference {
+                    media_id: media.id,
+                    name: RefName::parse(name).unwrap(),
+                    created_by: UserId::parse("alice").unwrap(),
+                    created_at: AT,
+                },
+                event(tenant, "reference_added"),
+            )
+            .await
+            .unwrap();
+        }
+        assert_eq!(repo.list_references(media.id).await.unwrap().len(), 2);
+        let result = repo.delete_media(vec![plan(media.clone())]).await.unwrap();
+        match &result[0] {
+            Err(RepoError::InUse(names)) => {
+                let names: Vec<&str> = names.iter().map(RefName::as_str).collect();
+                assert_eq!(names, ["post:1", "post:2"]);
+            }
+            other => panic!("expected in use, got {other:?}"),
+        }
+        let mut forced = plan(media.clone());
+        forced.force = true;
+        let outcome = repo
+            .delete_media(vec![forced])
+            .await
+            .unwrap()
+            .remove(0)
+            .unwrap();
+        assert_eq!(outcome.broken_references.len(), 2);
+        assert!(repo.list_references(media.id).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn derivatives_go_with_their_media_into_the_pending_deletions() {
+    for backend in backends::all().await {
+        let repo = &backend.repo;
+        let tenant = tenant(repo).await;
+        eprintln!("on {}", backend.name);
+        let media = insert(repo, tenant, "pic.png", 3).await.unwrap();
+        let key = BlobKey::new_derivative(tenant);
+        let derivative = Derivative {
+            media_id: media.id,
+            kind: THUMBNAIL,
+            blob_key: key.clone(),
+            content_type: "image/jpeg".into(),
+            size_bytes: 100,
+            width: 256,
+            height: 128,
+        };
+        // Without its upload intent the derivative is refused (the reaper may own the blob).
+        assert!(matches!(
+            repo.insert_derivative(derivative.clone()).await,
+            Err(RepoError::NotFound)
+        ));
+        repo.record_upload_intent(tenant, &key, AT).await.unwrap();
+        repo.insert_derivative(derivative.clone()).await.unwrap();
+        assert_eq!(
+            repo.find_derivative(media.id, THUMBNAIL).await.unwrap(),
+            Some(derivative)
+        );
+        assert_eq!(
+            repo.known_blob_keys(std::slice::from_ref(&key))
+                .await
+                .unwrap(),
+            vec![key.clone()]
+        );
+        let outcome = repo
+            .delete_media(vec![plan(media.clone())])
+            .await
+            .unwrap()
+            .remove(0)
+            .unwrap();
+        assert_eq!(outcome.removed.derivatives, 1);
+        assert!(outcome.pending.contains(&key));
+        assert_eq!(
+            repo.find_derivative(media.id, THUMBNAIL).await.unwrap(),
+            None
+        );
+    }
+}
+
+#[tokio::test]
+async fn expired_trash_follows_each_tenants_retention_and_skips_holds() {
+    for backend in backends::all().await {
+        let repo = &backend.repo;
+        let tenant = tenant(repo).await;
+        eprintln!("on {}", backend.name);
+        let old = insert(repo, tenant, "old.png", 1).await.unwrap();
+        let held = insert(repo, tenant, "held.png", 1).await.unwrap();
+        for media in [&old, &held] {
+            repo.trash_media(tenant, media.id, false, event(tenant, "media_trashed"))
+                .await
+                .unwrap();
+        }
+        repo.add_hold(tenant, held.id, "audit", event(tenant, "hold_added"))
+            .await
+            .unwrap();
+        let day = time::Duration::days(1);
+        assert!(repo
+            .expired_trash(AT + 29 * day, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        let due = repo.expired_trash(AT + 30 * day, 10).await.unwrap();
+        assert_eq!(due.iter().map(|m| m.id).collect::<Vec<_>>(), vec![old.id]);
+        assert_eq!(due[0].trashed_at, Some(AT));
+
+        let settings = TenantSettings {
+            trash_retention_days: 0,
+            delete_moves_to_trash: true,
+        };
+        repo.update_tenant_settings(tenant, settings, event(tenant, "settings_updated"))
+            .await
+            .unwrap();
+        assert_eq!(repo.expired_trash(AT, 10).await.unwrap().len(), 1);
     }
 }

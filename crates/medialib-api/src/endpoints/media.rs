@@ -1,6 +1,7 @@
 //! `/v1/media`: upload, list, read, tag and delete.
 
 use futures_util::TryStreamExt;
+use medialib_domain::service::delete::DeleteOptions;
 use medialib_domain::service::media::{ListRequest, UploadRequest};
 use medialib_domain::{ByteStream, MediaService};
 use poem::http::header;
@@ -137,6 +138,8 @@ impl MediaApi {
         folder: Query<Option<String>>,
         /// Only media created before this time (RFC 3339).
         created_before: Query<Option<OffsetDateTime>>,
+        /// Only media of this owner.
+        owner: Query<Option<String>>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
     ) -> Result<Json<MediaPage>, ApiError> {
@@ -147,6 +150,7 @@ impl MediaApi {
             tag: tag.0,
             folder: folder.0,
             created_before: created_before.0,
+            owner: owner.0,
         };
         Ok(Json(self.service.list_media(&actor, request).await?.into()))
     }
@@ -209,23 +213,40 @@ impl MediaApi {
 
     /// Delete a media item
     ///
-    /// Permanent. One transaction removes the row, its community copy, tag assignments and
-    /// access grants, updates usage and writes the `media_deleted` event; the blobs are
-    /// deleted after the commit. A blob that is already gone counts as deleted. When storage
-    /// fails the answer is still 200, with `storage: "pending"`, and the blob is removed by
-    /// the retry loop. 404 when the media does not exist or the caller cannot see it; 403 when
-    /// the caller can see it but may not delete it (a `read` grantee, a viewer).
+    /// Permanent. One transaction removes the row, its community copy, tag assignments,
+    /// access grants, references and derivatives (thumbnails), updates usage and writes the
+    /// `media_deleted` event; the blobs are deleted after the commit. A blob that is already
+    /// gone counts as deleted. When storage fails the answer is still 200, with
+    /// `storage: "pending"`, and the blob is removed by the retry loop. 404 when the media does
+    /// not exist or the caller cannot see it; 403 when the caller can see it but may not delete
+    /// it (a `read` grantee, a viewer); 409 `media_held` under a legal hold; 409
+    /// `media_in_use` when references exist, unless `force=true` (the receipt then lists the
+    /// `broken_references`). `trash=true` (or the tenant's `delete_moves_to_trash`, unless
+    /// `trash=false`) moves it to the trash instead: `storage: "trashed"`, `deleted: false`.
     #[oai(path = "/media/:id", method = "delete", operation_id = "delete_media")]
     async fn delete_media(
         &self,
         auth: ApiKeyAuth,
         /// Media id: a positive integer.
         id: Path<String>,
+        /// Move to the trash instead (default: the tenant's `delete_moves_to_trash`).
+        trash: Query<Option<bool>>,
+        /// Delete even when applications recorded references to it.
+        force: Query<Option<bool>>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
     ) -> Result<Json<DeleteReceiptDto>, ApiError> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
-        Ok(Json(self.service.delete_media(&actor, &id.0).await?.into()))
+        let options = DeleteOptions {
+            trash: trash.0,
+            force: force.0.unwrap_or(false),
+        };
+        Ok(Json(
+            self.service
+                .delete_media(&actor, &id.0, options)
+                .await?
+                .into(),
+        ))
     }
 
     /// Delete a media item by path (legacy)
@@ -276,7 +297,10 @@ impl MediaApi {
         tenant: Query<Option<String>>,
     ) -> Result<Json<BulkDeleteResponse>, ApiError> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
-        let receipt = self.service.bulk_delete_media(&actor, &body.0.ids).await?;
+        let receipt = self
+            .service
+            .bulk_delete_media(&actor, &body.0.ids, body.0.force)
+            .await?;
         Ok(Json(receipt.into()))
     }
 
@@ -317,7 +341,7 @@ pub(crate) async fn by_path(
     let actor = actor(service, token, tenant).await?;
     Ok(Json(
         service
-            .delete_media_by_path(&actor, path, owner)
+            .delete_media_by_path(&actor, path, owner, DeleteOptions::default())
             .await?
             .into(),
     ))

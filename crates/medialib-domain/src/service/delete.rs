@@ -39,13 +39,18 @@ impl PurgeResult {
 }
 
 impl DeletePlan {
-    /// The `media_deleted` activity event for this plan, with what cascaded.
-    pub fn event(&self, removed: &Removed) -> NewActivity {
+    /// The activity event of this plan: `media_deleted`, or `media_purged` when the row was in
+    /// the trash, with what cascaded and the references a forced delete broke.
+    pub fn event(&self, removed: &Removed, was_trashed: bool, broken: &[RefName]) -> NewActivity {
         let media = &self.media;
         NewActivity {
             tenant_id: media.tenant_id,
             actor_id: self.actor_id.clone(),
-            action: "media_deleted",
+            action: if was_trashed {
+                "media_purged"
+            } else {
+                "media_deleted"
+            },
             media_id: Some(media.id),
             details: json!({
                 "reason": self.reason,
@@ -59,27 +64,41 @@ impl DeletePlan {
                     "created_at": media.created_at.unix_timestamp(),
                 },
                 "removed": removed,
+                "broken_references": broken,
             }),
             created_at: self.at,
         }
     }
 }
 
+/// How a delete request wants to be carried out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeleteOptions {
+    /// Move to the trash instead of deleting; `None` follows the tenant's
+    /// `delete_moves_to_trash`.
+    pub trash: Option<bool>,
+    /// Delete (or trash) even when applications recorded references to the media.
+    pub force: bool,
+}
+
 impl MediaService {
-    /// Deletes a media item by id.
+    /// Deletes a media item by id: permanently, or into the trash when `options` (or the
+    /// tenant's setting) say so.
     ///
     /// # Errors
     /// `InvalidMediaId`, `MediaNotFound` (missing, foreign, invisible or already deleted),
-    /// `Forbidden` (visible but not deletable), `Repo` when the transaction failed.
+    /// `Forbidden` (visible but not deletable), `MediaHeld`, `MediaInUse` (unless forced),
+    /// `Repo` when the transaction failed.
     #[tracing::instrument(skip_all, fields(media_id = %id, tenant = %actor.tenant_slug))]
     pub async fn delete_media(
         &self,
         actor: &Actor,
         id: &str,
+        options: DeleteOptions,
     ) -> Result<DeleteReceipt, ServiceError> {
         let id = MediaId::parse(id)?;
         let (item, access) = self.load(actor, id).await?;
-        self.delete_one(actor, item, access).await
+        self.delete_one(actor, item, access, options).await
     }
 
     /// Deletes a media item by its path relative to the owner's root (the caller's own, or
@@ -93,6 +112,7 @@ impl MediaService {
         actor: &Actor,
         path: &str,
         owner: Option<&str>,
+        options: DeleteOptions,
     ) -> Result<DeleteReceipt, ServiceError> {
         let path = MediaPath::parse(path)?;
         let owner = match owner {
@@ -109,7 +129,7 @@ impl MediaService {
             .ok_or(ServiceError::MediaNotFound)?;
         let access = access_of(actor, &item);
         require(access, Access::Read)?;
-        self.delete_one(actor, item, access).await
+        self.delete_one(actor, item, access, options).await
     }
 
     async fn delete_one(
@@ -117,19 +137,41 @@ impl MediaService {
         actor: &Actor,
         item: MediaAccess,
         access: Access,
+        options: DeleteOptions,
     ) -> Result<DeleteReceipt, ServiceError> {
         require(access, Access::Delete)?;
-        let plan = self.plan(&actor.user_id, item.media, DeleteReason::Requested);
+        if options
+            .trash
+            .unwrap_or(actor.settings.delete_moves_to_trash)
+        {
+            let media = self
+                .trash_loaded(actor, item.media.id, options.force)
+                .await?;
+            return Ok(DeleteReceipt {
+                id: media.id,
+                freed_bytes: 0,
+                storage: StorageState::Trashed,
+                removed: Removed::default(),
+                broken_references: Vec::new(),
+            });
+        }
+        let mut plan = self.plan(&actor.user_id, item.media, DeleteReason::Requested);
+        plan.force = options.force;
+        self.execute_one(plan).await
+    }
+
+    /// Runs one authorized plan and purges its blobs.
+    pub(crate) async fn execute_one(
+        &self,
+        plan: DeletePlan,
+    ) -> Result<DeleteReceipt, ServiceError> {
         let outcome = self
             .repo
             .delete_media(vec![plan])
             .await?
             .pop()
             .ok_or(ServiceError::MediaNotFound)?
-            .map_err(|err| match err {
-                RepoError::NotFound => ServiceError::MediaNotFound,
-                other => other.into(),
-            })?;
+            .map_err(item_error)?;
         let purge = self.purge(&outcome.pending).await;
         Ok(receipt(&outcome, &purge))
     }
@@ -145,6 +187,7 @@ impl MediaService {
         &self,
         actor: &Actor,
         ids: &[i64],
+        force: bool,
     ) -> Result<BulkReceipt, ServiceError> {
         if ids.is_empty() || ids.len() > MAX_BULK_IDS {
             return Err(ServiceError::Invalid {
@@ -152,6 +195,19 @@ impl MediaService {
                 message: format!("ids must hold 1 to {MAX_BULK_IDS} media ids"),
             });
         }
+        let items = self.delete_ids(actor, ids, MediaState::Live, force).await?;
+        Ok(BulkReceipt { items })
+    }
+
+    /// Judges and deletes media of one state (live, or trashed: a purge) by id, in input
+    /// order, in one transaction and one purge.
+    pub(crate) async fn delete_ids(
+        &self,
+        actor: &Actor,
+        ids: &[i64],
+        state: MediaState,
+        force: bool,
+    ) -> Result<Vec<BulkItem>, ServiceError> {
         let parsed: Vec<Result<MediaId, ServiceError>> =
             ids.iter().map(|raw| MediaId::try_from(*raw)).collect();
         let mut unique: Vec<MediaId> = parsed
@@ -160,10 +216,19 @@ impl MediaService {
             .collect();
         unique.sort_unstable();
         unique.dedup();
-        let mut found: HashMap<MediaId, MediaAccess> = self
-            .repo
-            .find_media_access(actor.tenant_id, &unique, &actor.user_id)
-            .await?
+        let found = match state {
+            MediaState::Live => {
+                self.repo
+                    .find_media_access(actor.tenant_id, &unique, &actor.user_id)
+                    .await?
+            }
+            MediaState::Trashed => {
+                self.repo
+                    .find_trashed_media(actor.tenant_id, &unique, &actor.user_id)
+                    .await?
+            }
+        };
+        let mut found: HashMap<MediaId, MediaAccess> = found
             .into_iter()
             .map(|item| (item.media.id, item))
             .collect();
@@ -175,7 +240,9 @@ impl MediaService {
             let verdict = id.and_then(|id| {
                 let item = found.remove(&id).ok_or(ServiceError::MediaNotFound)?;
                 require(access_of(actor, &item), Access::Delete)?;
-                plans.push(self.plan(&actor.user_id, item.media, DeleteReason::Requested));
+                let mut plan = self.plan(&actor.user_id, item.media, DeleteReason::Requested);
+                plan.force = force;
+                plans.push(plan);
                 Ok(plans.len() - 1)
             });
             verdicts.push(verdict);
@@ -193,18 +260,22 @@ impl MediaService {
             .collect();
         let purge = self.purge(&keys).await;
 
-        let items = ids
+        let mut outcomes: Vec<Option<Result<DeleteOutcome, RepoError>>> =
+            outcomes.into_iter().map(Some).collect();
+        Ok(ids
             .iter()
             .zip(verdicts)
             .map(|(raw, verdict)| {
-                let outcome = verdict.and_then(|index| match outcomes.get(index) {
-                    Some(Ok(outcome)) => Ok(receipt(outcome, &purge)),
-                    _ => Err(ServiceError::MediaNotFound),
+                let outcome = verdict.and_then(|index| {
+                    match outcomes.get_mut(index).and_then(Option::take) {
+                        Some(Ok(outcome)) => Ok(receipt(&outcome, &purge)),
+                        Some(Err(err)) => Err(item_error(err)),
+                        None => Err(ServiceError::MediaNotFound),
+                    }
                 });
                 BulkItem { id: *raw, outcome }
             })
-            .collect();
-        Ok(BulkReceipt { items })
+            .collect())
     }
 
     pub(crate) fn plan(&self, actor_id: &UserId, media: Media, reason: DeleteReason) -> DeletePlan {
@@ -214,6 +285,7 @@ impl MediaService {
             reason,
             at: self.clock.now(),
             purge_after: self.purge_after(),
+            force: false,
         }
     }
 
@@ -280,12 +352,21 @@ impl MediaService {
     }
 }
 
-fn receipt(outcome: &DeleteOutcome, purge: &PurgeResult) -> DeleteReceipt {
+pub(crate) fn receipt(outcome: &DeleteOutcome, purge: &PurgeResult) -> DeleteReceipt {
     DeleteReceipt {
         id: outcome.media.id,
         freed_bytes: outcome.media.size_bytes,
         storage: purge.state_of(&outcome.pending),
         removed: outcome.removed,
+        broken_references: outcome.broken_references.clone(),
+    }
+}
+
+/// The service error of one plan the repository refused.
+fn item_error(err: RepoError) -> ServiceError {
+    match err {
+        RepoError::NotFound => ServiceError::MediaNotFound,
+        other => other.into(),
     }
 }
 
@@ -316,6 +397,8 @@ mod tests {
             shared_to_community: false,
             blob_key: BlobKey::from_stored(format!("media/1/{id}")),
             created_at: datetime!(2026-01-01 0:00 UTC),
+            trashed_at: None,
+            thumbnail: ThumbnailState::None,
         }
     }
 
@@ -340,6 +423,8 @@ mod tests {
                     media: plan.media.clone(),
                     removed: Removed::default(),
                     pending: vec![plan.media.blob_key.clone()],
+                    was_trashed: false,
+                    broken_references: Vec::new(),
                 })
             })
             .collect()
@@ -365,9 +450,12 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_| Ok(()));
-        let receipt =
-            block_on(service(repo, blobs).delete_media(&actor("alice", Role::Member), "7"))
-                .unwrap();
+        let receipt = block_on(service(repo, blobs).delete_media(
+            &actor("alice", Role::Member),
+            "7",
+            DeleteOptions::default(),
+        ))
+        .unwrap();
         assert_eq!(receipt.storage, StorageState::Purged);
         assert_eq!(receipt.freed_bytes, 42);
     }
@@ -385,9 +473,12 @@ mod tests {
                 .collect()
         });
         repo.expect_complete_pending_deletions().never();
-        let receipt =
-            block_on(service(repo, blobs).delete_media(&actor("alice", Role::Member), "7"))
-                .unwrap();
+        let receipt = block_on(service(repo, blobs).delete_media(
+            &actor("alice", Role::Member),
+            "7",
+            DeleteOptions::default(),
+        ))
+        .unwrap();
         assert_eq!(receipt.storage, StorageState::Pending);
     }
 
@@ -399,8 +490,12 @@ mod tests {
         repo.expect_delete_media()
             .returning(|_| Err(RepoError::Backend("disk full".into())));
         blobs.expect_delete_many().never();
-        let err = block_on(service(repo, blobs).delete_media(&actor("alice", Role::Member), "7"))
-            .unwrap_err();
+        let err = block_on(service(repo, blobs).delete_media(
+            &actor("alice", Role::Member),
+            "7",
+            DeleteOptions::default(),
+        ))
+        .unwrap_err();
         assert!(
             matches!(err, ServiceError::Repo(RepoError::Backend(_))),
             "{err:?}"
@@ -415,8 +510,12 @@ mod tests {
         repo.expect_delete_media()
             .returning(|_| Ok(vec![Err(RepoError::NotFound)]));
         blobs.expect_delete_many().never();
-        let err = block_on(service(repo, blobs).delete_media(&actor("alice", Role::Member), "7"))
-            .unwrap_err();
+        let err = block_on(service(repo, blobs).delete_media(
+            &actor("alice", Role::Member),
+            "7",
+            DeleteOptions::default(),
+        ))
+        .unwrap_err();
         assert!(matches!(err, ServiceError::MediaNotFound));
     }
 
@@ -425,9 +524,11 @@ mod tests {
         let mut repo = MockMediaRepo::new();
         found(&mut repo, media(7, "alice"), Some(Permission::Read));
         repo.expect_delete_media().never();
-        let err = block_on(
-            service(repo, MockBlobStore::new()).delete_media(&actor("rita", Role::Member), "7"),
-        )
+        let err = block_on(service(repo, MockBlobStore::new()).delete_media(
+            &actor("rita", Role::Member),
+            "7",
+            DeleteOptions::default(),
+        ))
         .unwrap_err();
         assert!(matches!(err, ServiceError::Forbidden));
     }
@@ -437,9 +538,11 @@ mod tests {
         let mut repo = MockMediaRepo::new();
         found(&mut repo, media(7, "alice"), None);
         repo.expect_delete_media().never();
-        let err = block_on(
-            service(repo, MockBlobStore::new()).delete_media(&actor("bob", Role::Member), "7"),
-        )
+        let err = block_on(service(repo, MockBlobStore::new()).delete_media(
+            &actor("bob", Role::Member),
+            "7",
+            DeleteOptions::default(),
+        ))
         .unwrap_err();
         assert!(matches!(err, ServiceError::MediaNotFound));
     }
@@ -449,9 +552,11 @@ mod tests {
         let mut repo = MockMediaRepo::new();
         found(&mut repo, media(7, "alice"), None);
         repo.expect_delete_media().never();
-        let err = block_on(
-            service(repo, MockBlobStore::new()).delete_media(&actor("vic", Role::Viewer), "7"),
-        )
+        let err = block_on(service(repo, MockBlobStore::new()).delete_media(
+            &actor("vic", Role::Viewer),
+            "7",
+            DeleteOptions::default(),
+        ))
         .unwrap_err();
         assert!(matches!(err, ServiceError::Forbidden));
 
@@ -466,7 +571,12 @@ mod tests {
         blobs
             .expect_delete_many()
             .returning(|keys| keys.iter().map(|_| Ok(())).collect());
-        block_on(service(repo, blobs).delete_media(&actor("dan", Role::Member), "7")).unwrap();
+        block_on(service(repo, blobs).delete_media(
+            &actor("dan", Role::Member),
+            "7",
+            DeleteOptions::default(),
+        ))
+        .unwrap();
     }
 
     #[test]
@@ -474,7 +584,12 @@ mod tests {
         let repo = MockMediaRepo::new();
         let svc = service(repo, MockBlobStore::new());
         for bad in ["0", "-3", "x"] {
-            let err = block_on(svc.delete_media(&actor("alice", Role::Member), bad)).unwrap_err();
+            let err = block_on(svc.delete_media(
+                &actor("alice", Role::Member),
+                bad,
+                DeleteOptions::default(),
+            ))
+            .unwrap_err();
             assert!(matches!(err, ServiceError::InvalidMediaId));
         }
     }
@@ -500,9 +615,11 @@ mod tests {
             .returning(|keys| keys.iter().map(|_| Ok(())).collect());
         repo.expect_complete_pending_deletions()
             .returning(|_| Ok(()));
-        let receipt = block_on(
-            service(repo, blobs).bulk_delete_media(&actor("alice", Role::Member), &[1, 2, 1, 0]),
-        )
+        let receipt = block_on(service(repo, blobs).bulk_delete_media(
+            &actor("alice", Role::Member),
+            &[1, 2, 1, 0],
+            false,
+        ))
         .unwrap();
         let verdicts: Vec<_> = receipt
             .items

@@ -17,6 +17,7 @@ pub(crate) fn actor(user: &str, role: Role) -> Actor {
         user_id: UserId::parse(user).expect("valid user"),
         role,
         key_id: "k".into(),
+        settings: crate::model::TenantSettings::default(),
     }
 }
 

@@ -51,6 +51,7 @@ impl MediaService {
             user_id: stored.key.user_id,
             role: stored.key.role,
             key_id: stored.key.id,
+            settings: stored.tenant_settings,
         })
     }
 
@@ -106,6 +107,7 @@ impl MediaService {
             .create_api_key(StoredApiKey {
                 key: key.clone(),
                 secret_hash: self.hasher.hash(&secret),
+                tenant_settings: TenantSettings::default(),
             })
             .await?;
         Ok(IssuedKey {

@@ -46,6 +46,8 @@ pub struct ListRequest {
     pub folder: Option<String>,
     /// Only media created before this time.
     pub created_before: Option<OffsetDateTime>,
+    /// Only media of this owner.
+    pub owner: Option<String>,
 }
 
 /// A page of results and the cursor of the next one.
@@ -89,6 +91,42 @@ pub(crate) fn next_cursor<T>(items: &[T], limit: u64, id: impl Fn(&T) -> i64) ->
     } else {
         None
     }
+}
+
+/// Which media a caller's listings cover.
+pub(crate) fn visibility(actor: &Actor) -> Visibility {
+    match actor.role {
+        Role::Admin | Role::Viewer => Visibility::Tenant,
+        Role::Member => Visibility::OwnedOrGranted(actor.user_id.clone()),
+    }
+}
+
+/// Parses a listing request into the repository's query.
+pub(crate) fn media_query(
+    actor: &Actor,
+    request: ListRequest,
+    state: MediaState,
+) -> Result<MediaQuery, ServiceError> {
+    let limit = page_limit(request.limit)?;
+    let before_id = parse_cursor(request.cursor.as_deref())?
+        .map(MediaId::try_from)
+        .transpose()?;
+    let tag = request.tag.as_deref().map(Tag::parse).transpose()?;
+    let folder = match request.folder.as_deref() {
+        None | Some("") => request.folder.clone(),
+        Some(raw) => Some(MediaPath::parse(raw)?.as_str().to_owned()),
+    };
+    let owner = request.owner.as_deref().map(UserId::parse).transpose()?;
+    Ok(MediaQuery {
+        visibility: visibility(actor),
+        state,
+        owner,
+        before_id,
+        tag,
+        folder,
+        created_before: request.created_before,
+        limit,
+    })
 }
 
 fn media_snapshot(media: &Media) -> serde_json::Value {
@@ -172,6 +210,7 @@ impl MediaService {
             (hex(&state.0.clone().finalize()), state.1)
         };
 
+        let request_content_type = request.content_type.clone();
         let new = NewMedia {
             tenant_id: actor.tenant_id,
             owner_id: actor.user_id.clone(),
@@ -182,6 +221,7 @@ impl MediaService {
             tags,
             blob_key: key.clone(),
             created_at: self.clock.now(),
+            thumbnail: self.thumbnail_planned(&request_content_type, size),
         };
         let event_details = json!({
             "path": new.path.as_str(),
@@ -191,7 +231,12 @@ impl MediaService {
         });
         let event = self.event(actor, "media_uploaded", None, event_details);
         match self.repo.insert_media(new, event).await {
-            Ok(media) => Ok(media),
+            Ok(mut media) => {
+                if media.thumbnail == ThumbnailState::Pending {
+                    media.thumbnail = self.make_thumbnail(&media).await;
+                }
+                Ok(media)
+            }
             Err(err) => {
                 // The row is not there, so the blob must not stay either.
                 self.discard_blobs(actor.tenant_id, std::slice::from_ref(&key))
@@ -258,27 +303,18 @@ impl MediaService {
         actor: &Actor,
         request: ListRequest,
     ) -> Result<Page<Media>, ServiceError> {
-        let limit = page_limit(request.limit)?;
-        let before_id = parse_cursor(request.cursor.as_deref())?
-            .map(MediaId::try_from)
-            .transpose()?;
-        let tag = request.tag.as_deref().map(Tag::parse).transpose()?;
-        let folder = match request.folder.as_deref() {
-            None | Some("") => request.folder.clone(),
-            Some(raw) => Some(MediaPath::parse(raw)?.as_str().to_owned()),
-        };
-        let visibility = match actor.role {
-            Role::Admin | Role::Viewer => Visibility::Tenant,
-            Role::Member => Visibility::OwnedOrGranted(actor.user_id.clone()),
-        };
-        let query = MediaQuery {
-            visibility,
-            before_id,
-            tag,
-            folder,
-            created_before: request.created_before,
-            limit,
-        };
+        self.list_in(actor, request, MediaState::Live).await
+    }
+
+    /// Lists live or trashed media the caller can see, newest first.
+    pub(crate) async fn list_in(
+        &self,
+        actor: &Actor,
+        request: ListRequest,
+        state: MediaState,
+    ) -> Result<Page<Media>, ServiceError> {
+        let query = media_query(actor, request, state)?;
+        let limit = query.limit;
         let items = self.repo.list_media(actor.tenant_id, &query).await?;
         let next_cursor = next_cursor(&items, limit, |m| m.id.get());
         Ok(Page { items, next_cursor })

@@ -16,6 +16,8 @@ pub struct Model {
     pub blob_key: String,
     pub shared_to_community: bool,
     pub created_at: i64,
+    pub trashed_at: Option<i64>,
+    pub thumbnail: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

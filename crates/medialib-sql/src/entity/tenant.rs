@@ -8,6 +8,8 @@ pub struct Model {
     pub id: i64,
     pub slug: String,
     pub created_at: i64,
+    pub trash_retention_days: i32,
+    pub delete_moves_to_trash: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

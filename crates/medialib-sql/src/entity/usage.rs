@@ -8,6 +8,8 @@ pub struct Model {
     pub tenant_id: i64,
     pub media_count: i64,
     pub bytes_used: i64,
+    pub trashed_count: i64,
+    pub trashed_bytes: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

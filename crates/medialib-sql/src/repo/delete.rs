@@ -9,7 +9,7 @@
 use std::collections::{HashMap, HashSet};
 
 use medialib_domain::{
-    BlobKey, DeleteOutcome, DeletePlan, PendingStatus, Removed, RepoError, TenantId,
+    BlobKey, DeleteOutcome, DeletePlan, Hold, PendingStatus, RefName, Removed, RepoError, TenantId,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -17,10 +17,13 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
+use super::lifecycle::{holds_of, references_of};
 use super::media::CHUNK;
 use super::pending::insert_pending;
-use super::{add_usage, db_err, event_row, finish};
-use crate::entity::{activity, community, community_tag, grant, media, media_tag};
+use super::{add_usage, db_err, event_row, finish, UsageDelta};
+use crate::entity::{
+    activity, community, community_tag, derivative, grant, media, media_tag, reference,
+};
 
 #[derive(Debug, FromQueryResult)]
 struct Count {
@@ -80,12 +83,13 @@ pub(crate) async fn delete_media(
     let result: Result<_, RepoError> = async {
         // Which of the planned rows are still there (and still in the planned tenant)?
         let wanted: Vec<i64> = plans.iter().map(|p| p.media.id.get()).collect();
-        let mut live: HashMap<i64, i64> = HashMap::new();
+        let mut live: HashMap<i64, (i64, Option<i64>)> = HashMap::new();
         for chunk in wanted.chunks(CHUNK) {
             let mut select = media::Entity::find()
                 .select_only()
                 .column(media::Column::Id)
                 .column(media::Column::TenantId)
+                .column(media::Column::TrashedAt)
                 .filter(media::Column::Id.is_in(chunk.iter().copied()))
                 // One lock order for every transaction keeps concurrent bulk deletes from
                 // deadlocking each other.
@@ -93,20 +97,47 @@ pub(crate) async fn delete_media(
             if txn.get_database_backend() != DbBackend::Sqlite {
                 select = select.lock_exclusive();
             }
-            let rows: Vec<(i64, i64)> = select.into_tuple().all(&txn).await.map_err(db_err)?;
-            live.extend(rows);
+            let rows: Vec<(i64, i64, Option<i64>)> =
+                select.into_tuple().all(&txn).await.map_err(db_err)?;
+            live.extend(
+                rows.into_iter()
+                    .map(|(id, tenant, trashed)| (id, (tenant, trashed))),
+            );
         }
+        // Holds and references are read under the row locks: one placed by a concurrent call
+        // either committed before (and is seen here) or waits for this transaction.
+        let present: Vec<i64> = live.keys().copied().collect();
+        let mut holds: HashMap<i64, Vec<Hold>> = holds_of(&txn, &present).await?;
+        let mut refs: HashMap<i64, Vec<RefName>> = references_of(&txn, &present).await?;
         let mut taken: HashSet<i64> = HashSet::new();
-        let accepted: Vec<bool> = plans
-            .iter()
-            .map(|plan| {
-                let id = plan.media.id.get();
-                live.get(&id) == Some(&plan.media.tenant_id.0) && taken.insert(id)
-            })
-            .collect();
+        let mut verdicts: Vec<Result<Vec<RefName>, RepoError>> = Vec::with_capacity(plans.len());
+        for plan in &plans {
+            let id = plan.media.id.get();
+            let verdict = match live.get(&id) {
+                Some((tenant, _)) if *tenant == plan.media.tenant_id.0 && !taken.contains(&id) => {
+                    if let Some(held) = holds.remove(&id) {
+                        Err(RepoError::Held(held))
+                    } else {
+                        match refs.remove(&id) {
+                            Some(names) if !plan.force => Err(RepoError::InUse(names)),
+                            names => {
+                                taken.insert(id);
+                                Ok(names.unwrap_or_default())
+                            }
+                        }
+                    }
+                }
+                _ => Err(RepoError::NotFound),
+            };
+            verdicts.push(verdict);
+        }
         let ids: Vec<i64> = taken.iter().copied().collect();
         if ids.is_empty() {
-            return Ok(plans.iter().map(|_| Err(RepoError::NotFound)).collect());
+            // Every verdict is a refusal here.
+            return Ok(verdicts
+                .into_iter()
+                .map(|verdict| Err(verdict.err().unwrap_or(RepoError::NotFound)))
+                .collect());
         }
 
         let copies: Vec<community::Model> = {
@@ -132,25 +163,50 @@ pub(crate) async fn delete_media(
             counts::<_, community_tag::Entity>(&txn, community_tag::Column::CommunityId, &copy_ids)
                 .await?;
         let grant_counts = counts::<_, grant::Entity>(&txn, grant::Column::MediaId, &ids).await?;
+        let mut derived: HashMap<i64, Vec<BlobKey>> = HashMap::new();
+        for chunk in ids.chunks(CHUNK) {
+            let rows: Vec<(i64, String)> = derivative::Entity::find()
+                .select_only()
+                .column(derivative::Column::MediaId)
+                .column(derivative::Column::BlobKey)
+                .filter(derivative::Column::MediaId.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(&txn)
+                .await
+                .map_err(db_err)?;
+            for (media, key) in rows {
+                derived
+                    .entry(media)
+                    .or_default()
+                    .push(BlobKey::from_stored(key));
+            }
+        }
 
         delete_in::<_, community_tag::Entity>(&txn, community_tag::Column::CommunityId, &copy_ids)
             .await?;
         delete_in::<_, community::Entity>(&txn, community::Column::Id, &copy_ids).await?;
         delete_in::<_, media_tag::Entity>(&txn, media_tag::Column::MediaId, &ids).await?;
         delete_in::<_, grant::Entity>(&txn, grant::Column::MediaId, &ids).await?;
+        delete_in::<_, reference::Entity>(&txn, reference::Column::MediaId, &ids).await?;
+        delete_in::<_, derivative::Entity>(&txn, derivative::Column::MediaId, &ids).await?;
         delete_in::<_, media::Entity>(&txn, media::Column::Id, &ids).await?;
 
         let mut results = Vec::with_capacity(plans.len());
         let mut events = Vec::with_capacity(ids.len());
         let mut pending: Vec<(TenantId, BlobKey)> = Vec::with_capacity(ids.len());
-        let mut usage: HashMap<TenantId, (i64, i64)> = HashMap::new();
+        let mut usage: HashMap<TenantId, UsageDelta> = HashMap::new();
         let purge_after = plans.first().map(|p| p.purge_after);
-        for (plan, ok) in plans.into_iter().zip(accepted) {
-            if !ok {
-                results.push(Err(RepoError::NotFound));
-                continue;
-            }
+        for (plan, verdict) in plans.into_iter().zip(verdicts) {
+            let broken = match verdict {
+                Ok(broken) => broken,
+                Err(err) => {
+                    results.push(Err(err));
+                    continue;
+                }
+            };
             let id = plan.media.id.get();
+            let was_trashed = live.get(&id).is_some_and(|(_, trashed)| trashed.is_some());
+            let derivatives = derived.remove(&id).unwrap_or_default();
             let copy = copy_of.get(&id);
             let removed = Removed {
                 community_copy: copy.is_some(),
@@ -160,24 +216,34 @@ pub(crate) async fn delete_media(
                         .copied()
                         .unwrap_or(0),
                 access_grants: grant_counts.get(&id).copied().unwrap_or(0),
+                derivatives: derivatives.len() as u64,
             };
             let mut keys = vec![plan.media.blob_key.clone()];
             if let Some(copy) = copy {
                 keys.push(BlobKey::from_stored(copy.blob_key.clone()));
             }
+            keys.extend(derivatives);
             pending.extend(keys.iter().map(|key| (plan.media.tenant_id, key.clone())));
+            // The row's own state decides which usage it leaves, not the plan's snapshot.
             let entry = usage.entry(plan.media.tenant_id).or_default();
-            entry.0 -= 1;
-            entry.1 -= plan.media.size_bytes;
-            events.push(event_row(plan.event(&removed), None));
+            if was_trashed {
+                entry.trashed_count -= 1;
+                entry.trashed_bytes -= plan.media.size_bytes;
+            } else {
+                entry.count -= 1;
+                entry.bytes -= plan.media.size_bytes;
+            }
+            events.push(event_row(plan.event(&removed, was_trashed, &broken), None));
             results.push(Ok(DeleteOutcome {
                 media: plan.media,
                 removed,
                 pending: keys,
+                was_trashed,
+                broken_references: broken,
             }));
         }
-        for (tenant, (count, bytes)) in usage {
-            add_usage(&txn, tenant, count, bytes).await?;
+        for (tenant, delta) in usage {
+            add_usage(&txn, tenant, delta).await?;
         }
         for chunk in events.chunks(CHUNK) {
             activity::Entity::insert_many(chunk.iter().cloned())

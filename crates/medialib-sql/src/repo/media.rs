@@ -3,8 +3,9 @@
 use std::collections::HashMap;
 
 use medialib_domain::{
-    BlobKey, CommunityItem, Grant, Media, MediaAccess, MediaId, MediaPath, MediaQuery, NewActivity,
-    NewMedia, Permission, RepoError, Tag, TenantId, UserId, Visibility,
+    BlobKey, CommunityItem, Grant, Media, MediaAccess, MediaId, MediaPath, MediaQuery, MediaState,
+    NewActivity, NewMedia, Permission, RepoError, Tag, TenantId, ThumbnailState, UserId,
+    Visibility,
 };
 use sea_orm::sea_query::{Alias, Expr, Func, Query};
 use sea_orm::{
@@ -18,7 +19,7 @@ use super::{
 use crate::entity::{community, community_tag, grant, media, media_tag};
 
 /// The unique key of a path (hex SHA-256): short enough for every backend's index.
-fn path_hash(path: &MediaPath) -> String {
+pub(crate) fn path_hash(path: &MediaPath) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(path.as_str().as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
@@ -40,6 +41,8 @@ pub(crate) fn to_media(row: media::Model, tags: Vec<Tag>) -> Result<Media, RepoE
         shared_to_community: row.shared_to_community,
         blob_key: BlobKey::from_stored(row.blob_key),
         created_at: from_millis(row.created_at)?,
+        trashed_at: row.trashed_at.map(from_millis).transpose()?,
+        thumbnail: ThumbnailState::from_stored(row.thumbnail.as_deref()),
     })
 }
 
@@ -61,6 +64,14 @@ async fn tags_of<C: ConnectionTrait>(
         }
     }
     Ok(out)
+}
+
+/// Only live rows, or only trashed ones.
+pub(crate) fn in_state(state: MediaState) -> Condition {
+    match state {
+        MediaState::Live => Condition::all().add(media::Column::TrashedAt.is_null()),
+        MediaState::Trashed => Condition::all().add(media::Column::TrashedAt.is_not_null()),
+    }
 }
 
 pub(crate) async fn with_tags<C: ConnectionTrait>(
@@ -123,13 +134,26 @@ async fn with_access<C: ConnectionTrait>(
 /// On servers the row is locked for the rest of the transaction, so that a concurrent delete
 /// either runs first (and this finds no row) or waits and then sees what this one added (a
 /// community copy, a grant) and removes it with the row.
-async fn live_row<C: ConnectionTrait>(
+pub(crate) async fn live_row<C: ConnectionTrait>(
     conn: &C,
     tenant: TenantId,
     id: MediaId,
 ) -> Result<media::Model, RepoError> {
+    row_in(conn, tenant, id, Some(MediaState::Live)).await
+}
+
+/// The row of `id` in `tenant` in `state` (any state when `None`), locked on servers.
+pub(crate) async fn row_in<C: ConnectionTrait>(
+    conn: &C,
+    tenant: TenantId,
+    id: MediaId,
+    state: Option<MediaState>,
+) -> Result<media::Model, RepoError> {
     let mut select =
         media::Entity::find_by_id(id.get()).filter(media::Column::TenantId.eq(tenant.0));
+    if let Some(state) = state {
+        select = select.filter(in_state(state));
+    }
     if conn.get_database_backend() != sea_orm::DbBackend::Sqlite {
         select = select.lock_exclusive();
     }
@@ -158,6 +182,8 @@ pub(crate) async fn insert_media(
             blob_key: Set(new.blob_key.as_str().to_owned()),
             shared_to_community: Set(false),
             created_at: Set(to_millis(new.created_at)),
+            trashed_at: Set(None),
+            thumbnail: Set(new.thumbnail.as_str().map(str::to_owned)),
             ..Default::default()
         };
         let id = media::Entity::insert(row)
@@ -170,7 +196,12 @@ pub(crate) async fn insert_media(
             return Err(RepoError::NotFound);
         }
         insert_tags(&txn, id, &new.tags).await?;
-        super::add_usage(&txn, new.tenant_id, 1, new.size_bytes).await?;
+        super::add_usage(
+            &txn,
+            new.tenant_id,
+            super::UsageDelta::live(1, new.size_bytes),
+        )
+        .await?;
         insert_event(&txn, event, Some(id)).await?;
         Ok(new.into_media(id))
     }
@@ -221,12 +252,14 @@ pub(crate) async fn find_media_access(
     tenant: TenantId,
     ids: &[MediaId],
     user: &UserId,
+    state: MediaState,
 ) -> Result<Vec<MediaAccess>, RepoError> {
     let mut rows = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
         rows.extend(
             media::Entity::find()
                 .filter(media::Column::TenantId.eq(tenant.0))
+                .filter(in_state(state))
                 .filter(media::Column::Id.is_in(chunk.iter().map(|id| id.get())))
                 .all(db)
                 .await
@@ -248,6 +281,7 @@ pub(crate) async fn find_media_by_path(
         .filter(media::Column::OwnerId.eq(owner.as_str()))
         .filter(media::Column::PathHash.eq(path_hash(media_path)))
         .filter(media::Column::Path.eq(media_path.as_str()))
+        .filter(in_state(MediaState::Live))
         .one(db)
         .await
         .map_err(db_err)?;
@@ -260,7 +294,12 @@ pub(crate) async fn list_media(
     tenant: TenantId,
     query: &MediaQuery,
 ) -> Result<Vec<Media>, RepoError> {
-    let mut select = media::Entity::find().filter(media::Column::TenantId.eq(tenant.0));
+    let mut select = media::Entity::find()
+        .filter(media::Column::TenantId.eq(tenant.0))
+        .filter(in_state(query.state));
+    if let Some(owner) = &query.owner {
+        select = select.filter(media::Column::OwnerId.eq(owner.as_str()));
+    }
     if let Visibility::OwnedOrGranted(user) = &query.visibility {
         let granted = Query::select()
             .column(grant::Column::MediaId)
@@ -477,6 +516,7 @@ pub(crate) async fn list_community(
     for chunk in media_ids.chunks(CHUNK) {
         for row in media::Entity::find()
             .filter(media::Column::Id.is_in(chunk.iter().copied()))
+            .filter(in_state(MediaState::Live))
             .all(db)
             .await
             .map_err(db_err)?

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::media::{with_tags, CHUNK};
 use super::{corrupt, db_err, finish, from_millis, to_millis};
-use crate::entity::{community, media, pending};
+use crate::entity::{community, derivative, media, pending};
 
 /// Records blobs inside a transaction. A key already recorded takes the new status and due
 /// time (an upload intent becoming a deletion, say).
@@ -250,10 +250,19 @@ pub(crate) async fn known_keys(
             .all(db)
             .await
             .map_err(db_err)?;
+        let from_derivatives: Vec<String> = derivative::Entity::find()
+            .select_only()
+            .column(derivative::Column::BlobKey)
+            .filter(derivative::Column::BlobKey.is_in(names.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await
+            .map_err(db_err)?;
         known.extend(
             from_media
                 .into_iter()
                 .chain(from_community)
+                .chain(from_derivatives)
                 .chain(from_pending)
                 .map(BlobKey::from_stored),
         );

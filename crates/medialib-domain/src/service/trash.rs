@@ -1,0 +1,253 @@
+//! The trash: a reversible delete with a retention period, and the tenant settings that govern
+//! it.
+//!
+//! Moving to the trash hides a media item from listings, reads and the community, frees its
+//! path, and moves its size from live to trashed usage; its blobs, tags, grants and community
+//! copy stay until it is purged. Restoring brings all of it back. Purging (emptying the trash,
+//! deleting one trashed item, or the background purge once the tenant's
+//! `trash_retention_days` have passed) is a permanent delete through the one durable delete
+//! path. Held media can neither be trashed nor purged.
+
+use serde_json::json;
+
+use super::delete::receipt;
+use super::media::{media_query, ListRequest, Page};
+use super::{require, Access, MediaService};
+use crate::error::{RepoError, ServiceError};
+use crate::model::*;
+
+/// Largest number of trashed items purged per transaction.
+const PURGE_CHUNK: u64 = 500;
+
+/// What emptying the trash did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrashSummary {
+    /// Items purged.
+    pub deleted: u64,
+    /// Bytes freed.
+    pub freed_bytes: i64,
+    /// Items kept because they are held.
+    pub held: u64,
+    /// Items the caller may not purge (visible but not deletable by it).
+    pub forbidden: u64,
+    /// Purged items whose blobs are not gone yet (the reaper will remove them).
+    pub storage_pending: u64,
+}
+
+impl MediaService {
+    /// Moves a media item to the trash.
+    ///
+    /// # Errors
+    /// `MediaNotFound`, `Forbidden` unless the caller may delete it, `MediaHeld`, `MediaInUse`
+    /// unless `force`.
+    #[tracing::instrument(skip_all, fields(media_id = %id, tenant = %actor.tenant_slug))]
+    pub async fn trash_media(
+        &self,
+        actor: &Actor,
+        id: &str,
+        force: bool,
+    ) -> Result<Media, ServiceError> {
+        let id = MediaId::parse(id)?;
+        let (_, access) = self.load(actor, id).await?;
+        require(access, Access::Delete)?;
+        self.trash_loaded(actor, id, force).await
+    }
+
+    /// Trashes media the caller was authorized to delete.
+    pub(crate) async fn trash_loaded(
+        &self,
+        actor: &Actor,
+        id: MediaId,
+        force: bool,
+    ) -> Result<Media, ServiceError> {
+        let event = self.event(actor, "media_trashed", Some(id), json!({ "force": force }));
+        self.repo
+            .trash_media(actor.tenant_id, id, force, event)
+            .await
+            .map_err(|err| match err {
+                RepoError::NotFound => ServiceError::MediaNotFound,
+                other => other.into(),
+            })
+    }
+
+    /// Brings a trashed item back, under `path` when given.
+    ///
+    /// # Errors
+    /// `MediaNotFound` when the caller has no such trashed item, `Forbidden`, `InvalidPath`,
+    /// `PathConflict` when the owner has live media at the path.
+    #[tracing::instrument(skip_all, fields(media_id = %id, tenant = %actor.tenant_slug))]
+    pub async fn restore_media(
+        &self,
+        actor: &Actor,
+        id: &str,
+        path: Option<&str>,
+    ) -> Result<Media, ServiceError> {
+        let id = MediaId::parse(id)?;
+        let path = path.map(MediaPath::parse).transpose()?;
+        let item = self.load_trashed(actor, id).await?;
+        let details = json!({
+            "path": path.as_ref().unwrap_or(&item.path).as_str(),
+            "previous_path": item.path.as_str(),
+        });
+        let event = self.event(actor, "media_restored", Some(id), details);
+        self.repo
+            .restore_media(actor.tenant_id, id, path, event)
+            .await
+            .map_err(|err| match err {
+                RepoError::NotFound => ServiceError::MediaNotFound,
+                RepoError::Conflict => ServiceError::PathConflict,
+                other => other.into(),
+            })
+    }
+
+    /// A trashed item the caller may delete.
+    async fn load_trashed(&self, actor: &Actor, id: MediaId) -> Result<Media, ServiceError> {
+        let item = self
+            .repo
+            .find_trashed_media(actor.tenant_id, &[id], &actor.user_id)
+            .await?
+            .into_iter()
+            .find(|item| item.media.id == id)
+            .ok_or(ServiceError::MediaNotFound)?;
+        require(super::access_of(actor, &item), Access::Delete)?;
+        Ok(item.media)
+    }
+
+    /// The trashed media the caller can see, most recently uploaded first.
+    ///
+    /// # Errors
+    /// Invalid limit or cursor.
+    pub async fn list_trash(
+        &self,
+        actor: &Actor,
+        request: ListRequest,
+    ) -> Result<Page<Media>, ServiceError> {
+        self.list_in(actor, request, MediaState::Trashed).await
+    }
+
+    /// Purges one trashed item permanently.
+    ///
+    /// # Errors
+    /// `MediaNotFound`, `Forbidden`, `MediaHeld`.
+    #[tracing::instrument(skip_all, fields(media_id = %id, tenant = %actor.tenant_slug))]
+    pub async fn purge_trashed_media(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<DeleteReceipt, ServiceError> {
+        let id = MediaId::parse(id)?;
+        let media = self.load_trashed(actor, id).await?;
+        let mut plan = self.plan(&actor.user_id, media, DeleteReason::Requested);
+        plan.force = true;
+        self.execute_one(plan).await
+    }
+
+    /// Purges every trashed item the caller may delete, in chunks; held items stay.
+    ///
+    /// # Errors
+    /// `Repo` when a chunk's transaction failed (the chunks before it are purged).
+    #[tracing::instrument(skip_all, fields(tenant = %actor.tenant_slug))]
+    pub async fn empty_trash(&self, actor: &Actor) -> Result<TrashSummary, ServiceError> {
+        let mut summary = TrashSummary::default();
+        let mut cursor: Option<String> = None;
+        loop {
+            let request = ListRequest {
+                limit: Some(PURGE_CHUNK),
+                cursor: cursor.take(),
+                ..ListRequest::default()
+            };
+            let query = media_query(actor, request, MediaState::Trashed)?;
+            let page = self.repo.list_media(actor.tenant_id, &query).await?;
+            let Some(last) = page.last().map(|m| m.id) else {
+                break;
+            };
+            let ids: Vec<i64> = page.iter().map(|m| m.id.get()).collect();
+            for item in self
+                .delete_ids(actor, &ids, MediaState::Trashed, true)
+                .await?
+            {
+                match item.outcome {
+                    Ok(receipt) => {
+                        summary.deleted += 1;
+                        summary.freed_bytes += receipt.freed_bytes;
+                        if receipt.storage == StorageState::Pending {
+                            summary.storage_pending += 1;
+                        }
+                    }
+                    Err(ServiceError::MediaHeld(_)) => summary.held += 1,
+                    Err(ServiceError::Forbidden) => summary.forbidden += 1,
+                    // Restored or purged by someone else meanwhile.
+                    Err(_) => {}
+                }
+            }
+            if (page.len() as u64) < PURGE_CHUNK {
+                break;
+            }
+            cursor = Some(last.get().to_string());
+        }
+        Ok(summary)
+    }
+
+    /// Purges trashed media whose tenant's retention period has run out (never held media),
+    /// at most `limit` items; returns how many were purged. The background loop calls it.
+    ///
+    /// # Errors
+    /// `Repo` when the database fails.
+    pub async fn purge_expired_trash(&self, limit: u64) -> Result<u64, ServiceError> {
+        let expired = self.repo.expired_trash(self.clock.now(), limit).await?;
+        if expired.is_empty() {
+            return Ok(0);
+        }
+        let system = UserId::parse("system")?;
+        let plans: Vec<DeletePlan> = expired
+            .into_iter()
+            .map(|media| {
+                let mut plan = self.plan(&system, media, DeleteReason::TrashRetention);
+                plan.force = true;
+                plan
+            })
+            .collect();
+        let outcomes = self.repo.delete_media(plans).await?;
+        let done: Vec<DeleteOutcome> = outcomes.into_iter().filter_map(Result::ok).collect();
+        let keys: Vec<BlobKey> = done.iter().flat_map(|o| o.pending.clone()).collect();
+        let purge = self.purge(&keys).await;
+        for outcome in &done {
+            let receipt = receipt(outcome, &purge);
+            tracing::info!(
+                media_id = %receipt.id,
+                freed_bytes = receipt.freed_bytes,
+                "trash retention purged media"
+            );
+        }
+        Ok(done.len() as u64)
+    }
+
+    /// The caller's tenant settings.
+    pub fn tenant_settings(&self, actor: &Actor) -> TenantSettings {
+        actor.settings
+    }
+
+    /// Replaces the tenant's settings (admins only).
+    ///
+    /// # Errors
+    /// `Forbidden` for non-admins, `invalid_settings`.
+    pub async fn update_tenant_settings(
+        &self,
+        actor: &Actor,
+        settings: TenantSettings,
+    ) -> Result<TenantSettings, ServiceError> {
+        if !actor.is_admin() {
+            return Err(ServiceError::Forbidden);
+        }
+        let settings = settings.validate()?;
+        let details = json!({
+            "trash_retention_days": settings.trash_retention_days,
+            "delete_moves_to_trash": settings.delete_moves_to_trash,
+        });
+        let event = self.event(actor, "settings_updated", None, details);
+        self.repo
+            .update_tenant_settings(actor.tenant_id, settings, event)
+            .await?;
+        Ok(settings)
+    }
+}

@@ -1,0 +1,513 @@
+//! The trash, tenant settings, legal holds, in-use references and derivatives.
+//!
+//! Trashing and restoring lock the row (on servers) like every other change to it, so they
+//! serialize with deletes, holds and shares of the same media.
+
+use std::collections::HashMap;
+
+use medialib_domain::{
+    Derivative, Hold, Media, MediaId, MediaPath, MediaState, NewActivity, RefName, Reference,
+    RepoError, TenantId, TenantSettings, ThumbnailState, THUMBNAIL,
+};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
+};
+use time::OffsetDateTime;
+
+use super::media::{in_state, live_row, path_hash, row_in, with_tags, CHUNK};
+use super::{
+    add_usage, corrupt, db_err, finish, from_millis, insert_event, media_id, to_millis, user,
+    UsageDelta,
+};
+use crate::entity::{derivative, hold, media, reference, tenant};
+
+const DAY_MS: i64 = 86_400_000;
+
+fn to_hold(row: hold::Model) -> Result<Hold, RepoError> {
+    Ok(Hold {
+        id: row.id,
+        media_id: media_id(row.media_id)?,
+        reason: row.reason,
+        created_by: user(&row.created_by)?,
+        created_at: from_millis(row.created_at)?,
+    })
+}
+
+fn ref_name(raw: &str) -> Result<RefName, RepoError> {
+    RefName::parse(raw).map_err(|_| corrupt("reference"))
+}
+
+/// The holds of each media id.
+pub(crate) async fn holds_of<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<Hold>>, RepoError> {
+    let mut out: HashMap<i64, Vec<Hold>> = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        for row in hold::Entity::find()
+            .filter(hold::Column::MediaId.is_in(chunk.iter().copied()))
+            .order_by_asc(hold::Column::Id)
+            .all(conn)
+            .await
+            .map_err(db_err)?
+        {
+            out.entry(row.media_id).or_default().push(to_hold(row)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The reference names of each media id, sorted.
+pub(crate) async fn references_of<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<RefName>>, RepoError> {
+    let mut out: HashMap<i64, Vec<RefName>> = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        for row in reference::Entity::find()
+            .filter(reference::Column::MediaId.is_in(chunk.iter().copied()))
+            .order_by_asc(reference::Column::RefName)
+            .all(conn)
+            .await
+            .map_err(db_err)?
+        {
+            out.entry(row.media_id)
+                .or_default()
+                .push(ref_name(&row.ref_name)?);
+        }
+    }
+    Ok(out)
+}
+
+async fn one_media<C: ConnectionTrait>(conn: &C, row: media::Model) -> Result<Media, RepoError> {
+    with_tags(conn, vec![row])
+        .await?
+        .pop()
+        .ok_or(RepoError::NotFound)
+}
+
+pub(crate) async fn trash_media(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    id: MediaId,
+    force: bool,
+    event: NewActivity,
+) -> Result<Media, RepoError> {
+    let txn = db.begin().await.map_err(db_err)?;
+    let result: Result<_, RepoError> = async {
+        let row = live_row(&txn, tenant, id).await?;
+        if let Some(held) = holds_of(&txn, &[row.id]).await?.remove(&row.id) {
+            return Err(RepoError::Held(held));
+        }
+        if !force {
+            if let Some(names) = references_of(&txn, &[row.id]).await?.remove(&row.id) {
+                return Err(RepoError::InUse(names));
+            }
+        }
+        let at = to_millis(event.created_at);
+        media::Entity::update_many()
+            .col_expr(media::Column::TrashedAt, Expr::value(at))
+            // Free the path: the unique index no longer holds it for this row.
+            .col_expr(
+                media::Column::PathHash,
+                Expr::value(format!("trashed:{}", row.id)),
+            )
+            .filter(media::Column::Id.eq(row.id))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        add_usage(
+            &txn,
+            tenant,
+            UsageDelta {
+                count: -1,
+                bytes: -row.size_bytes,
+                trashed_count: 1,
+                trashed_bytes: row.size_bytes,
+            },
+        )
+        .await?;
+        insert_event(&txn, event, Some(id)).await?;
+        let mut media = one_media(&txn, row).await?;
+        media.trashed_at = Some(from_millis(at)?);
+        Ok(media)
+    }
+    .await;
+    finish(txn, result).await
+}
+
+pub(crate) async fn restore_media(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    id: MediaId,
+    new_path: Option<MediaPath>,
+    event: NewActivity,
+) -> Result<Media, RepoError> {
+    let txn = db.begin().await.map_err(db_err)?;
+    let result: Result<_, RepoError> = async {
+        let row = row_in(&txn, tenant, id, Some(MediaState::Trashed)).await?;
+        let path = match new_path {
+            Some(path) => path,
+            None => super::path(&row.path)?,
+        };
+        // The unique path index decides: a live item of the owner at the path is a conflict.
+        media::Entity::update_many()
+            .col_expr(media::Column::TrashedAt, Expr::value(Option::<i64>::None))
+            .col_expr(media::Column::Path, Expr::value(path.as_str()))
+            .col_expr(media::Column::PathHash, Expr::value(path_hash(&path)))
+            .filter(media::Column::Id.eq(row.id))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        add_usage(
+            &txn,
+            tenant,
+            UsageDelta {
+                count: 1,
+                bytes: row.size_bytes,
+                trashed_count: -1,
+                trashed_bytes: -row.size_bytes,
+            },
+        )
+        .await?;
+        insert_event(&txn, event, Some(id)).await?;
+        let mut media = one_media(&txn, row).await?;
+        media.trashed_at = None;
+        media.path = path;
+        Ok(media)
+    }
+    .await;
+    finish(txn, result).await
+}
+
+pub(crate) async fn expired_trash(
+    db: &DatabaseConnection,
+    now: OffsetDateTime,
+    limit: u64,
+) -> Result<Vec<Media>, RepoError> {
+    let now = to_millis(now);
+    let tenants: Vec<(i64, i32)> = tenant::Entity::find()
+        .select_only()
+        .column(tenant::Column::Id)
+        .column(tenant::Column::TrashRetentionDays)
+        .into_tuple()
+        .all(db)
+        .await
+        .map_err(db_err)?;
+    let mut rows = Vec::new();
+    for (tenant, days) in tenants {
+        let left = limit.saturating_sub(rows.len() as u64);
+        if left == 0 {
+            break;
+        }
+        let cutoff = now - i64::from(days) * DAY_MS;
+        let held = sea_orm::sea_query::Query::select()
+            .column(hold::Column::MediaId)
+            .from(hold::Entity)
+            .and_where(hold::Column::TenantId.eq(tenant))
+            .to_owned();
+        rows.extend(
+            media::Entity::find()
+                .filter(media::Column::TenantId.eq(tenant))
+                .filter(in_state(MediaState::Trashed))
+                .filter(media::Column::TrashedAt.lte(cutoff))
+                .filter(media::Column::Id.not_in_subquery(held))
+                .order_by_asc(media::Column::TrashedAt)
+                .limit(left)
+                .all(db)
+                .await
+                .map_err(db_err)?,
+        );
+    }
+    with_tags(db, rows).await
+}
+
+pub(crate) async fn update_tenant_settings(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    settings: TenantSettings,
+    event: NewActivity,
+) -> Result<(), RepoError> {
+    let txn = db.begin().await.map_err(db_err)?;
+    let result: Result<_, RepoError> = async {
+        let days = i32::try_from(settings.trash_retention_days)
+            .map_err(|_| RepoError::Backend("retention out of range".into()))?;
+        tenant::Entity::update_many()
+            .col_expr(tenant::Column::TrashRetentionDays, Expr::value(days))
+            .col_expr(
+                tenant::Column::DeleteMovesToTrash,
+                Expr::value(settings.delete_moves_to_trash),
+            )
+            .filter(tenant::Column::Id.eq(tenant.0))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        insert_event(&txn, event, None).await
+    }
+    .await;
+    finish(txn, result).await
+}
+
+pub(crate) async fn find_any_media(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    id: MediaId,
+) -> Result<Option<Media>, RepoError> {
+    let Some(row) = media::Entity::find_by_id(id.get())
+        .filter(media::Column::TenantId.eq(tenant.0))
+        .one(db)
+        .await
+        .map_err(db_err)?
+    else {
+        return Ok(None);
+    };
+    one_media(db, row).await.map(Some)
+}
+
+pub(crate) async fn add_hold(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    id: MediaId,
+    reason: &str,
+    event: NewActivity,
+) -> Result<Hold, RepoError> {
+    let txn = db.begin().await.map_err(db_err)?;
+    let result: Result<_, RepoError> = async {
+        row_in(&txn, tenant, id, None).await?;
+        let created_at = to_millis(event.created_at);
+        let created_by = event.actor_id.clone();
+        let hold_id = hold::Entity::insert(hold::ActiveModel {
+            tenant_id: Set(tenant.0),
+            media_id: Set(id.get()),
+            reason: Set(reason.to_owned()),
+            created_by: Set(created_by.as_str().to_owned()),
+            created_at: Set(created_at),
+            ..Default::default()
+        })
+        .exec(&txn)
+        .await
+        .map_err(db_err)?
+        .last_insert_id;
+        insert_event(&txn, event, Some(id)).await?;
+        Ok(Hold {
+            id: hold_id,
+            media_id: id,
+            reason: reason.to_owned(),
+            created_by,
+            created_at: from_millis(created_at)?,
+        })
+    }
+    .await;
+    finish(txn, result).await
+}
+
+pub(crate) async fn list_holds(
+    db: &DatabaseConnection,
+    id: MediaId,
+) -> Result<Vec<Hold>, RepoError> {
+    Ok(holds_of(db, &[id.get()])
+        .await?
+        .remove(&id.get())
+        .unwrap_or_default())
+}
+
+pub(crate) async fn remove_hold(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    id: MediaId,
+    hold_id: i64,
+    event: NewActivity,
+) -> Result<(), RepoError> {
+    let txn = db.begin().await.map_err(db_err)?;
+    let result: Result<_, RepoError> = async {
+        let removed = hold::Entity::delete_many()
+            .filter(hold::Column::Id.eq(hold_id))
+            .filter(hold::Column::MediaId.eq(id.get()))
+            .filter(hold::Column::TenantId.eq(tenant.0))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        if removed.rows_affected == 0 {
+            return Err(RepoError::NotFound);
+        }
+        insert_event(&txn, event, Some(id)).await
+    }
+    .await;
+    finish(txn, result).await
+}
+
+pub(crate) async fn add_reference(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    new: Reference,
+    event: NewActivity,
+) -> Result<bool, RepoError> {
+    let txn = db.begin().await.map_err(db_err)?;
+    let result: Result<_, RepoError> = async {
+        live_row(&txn, tenant, new.media_id).await?;
+        let exists =
+            reference::Entity::find_by_id((new.media_id.get(), new.name.as_str().to_owned()))
+                .one(&txn)
+                .await
+                .map_err(db_err)?
+                .is_some();
+        if exists {
+            return Ok(false);
+        }
+        reference::Entity::insert(reference::ActiveModel {
+            media_id: Set(new.media_id.get()),
+            ref_name: Set(new.name.as_str().to_owned()),
+            created_by: Set(new.created_by.as_str().to_owned()),
+            created_at: Set(to_millis(new.created_at)),
+        })
+        .exec_without_returning(&txn)
+        .await
+        .map_err(db_err)?;
+        insert_event(&txn, event, Some(new.media_id)).await?;
+        Ok(true)
+    }
+    .await;
+    finish(txn, result).await
+}
+
+pub(crate) async fn list_references(
+    db: &DatabaseConnection,
+    id: MediaId,
+) -> Result<Vec<Reference>, RepoError> {
+    reference::Entity::find()
+        .filter(reference::Column::MediaId.eq(id.get()))
+        .order_by_asc(reference::Column::RefName)
+        .all(db)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(|row| {
+            Ok(Reference {
+                media_id: media_id(row.media_id)?,
+                name: ref_name(&row.ref_name)?,
+                created_by: user(&row.created_by)?,
+                created_at: from_millis(row.created_at)?,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn remove_reference(
+    db: &DatabaseConnection,
+    id: MediaId,
+    name: &RefName,
+    event: NewActivity,
+) -> Result<(), RepoError> {
+    let txn = db.begin().await.map_err(db_err)?;
+    let result: Result<_, RepoError> = async {
+        let removed = reference::Entity::delete_many()
+            .filter(reference::Column::MediaId.eq(id.get()))
+            .filter(reference::Column::RefName.eq(name.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        if removed.rows_affected == 0 {
+            return Err(RepoError::NotFound);
+        }
+        insert_event(&txn, event, Some(id)).await
+    }
+    .await;
+    finish(txn, result).await
+}
+
+pub(crate) async fn insert_derivative(
+    db: &DatabaseConnection,
+    new: Derivative,
+) -> Result<(), RepoError> {
+    let txn = db.begin().await.map_err(db_err)?;
+    let result: Result<_, RepoError> = async {
+        // The media may be live or trashed, but must still exist; a delete that ran first
+        // leaves nothing to attach to.
+        let row = media::Entity::find_by_id(new.media_id.get());
+        let row = if txn.get_database_backend() == sea_orm::DbBackend::Sqlite {
+            row
+        } else {
+            row.lock_exclusive()
+        };
+        let row = row
+            .one(&txn)
+            .await
+            .map_err(db_err)?
+            .ok_or(RepoError::NotFound)?;
+        if !super::pending::take_upload_intent(&txn, &new.blob_key).await? {
+            return Err(RepoError::NotFound);
+        }
+        derivative::Entity::insert(derivative::ActiveModel {
+            tenant_id: Set(row.tenant_id),
+            media_id: Set(row.id),
+            kind: Set(new.kind.to_owned()),
+            blob_key: Set(new.blob_key.as_str().to_owned()),
+            content_type: Set(new.content_type),
+            size_bytes: Set(new.size_bytes),
+            width: Set(i32::try_from(new.width).unwrap_or(i32::MAX)),
+            height: Set(i32::try_from(new.height).unwrap_or(i32::MAX)),
+            created_at: Set(to_millis(OffsetDateTime::now_utc())),
+            ..Default::default()
+        })
+        .exec_without_returning(&txn)
+        .await
+        .map_err(db_err)?;
+        media::Entity::update_many()
+            .col_expr(
+                media::Column::Thumbnail,
+                Expr::value(ThumbnailState::Ready.as_str()),
+            )
+            .filter(media::Column::Id.eq(row.id))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+    .await;
+    finish(txn, result).await
+}
+
+pub(crate) async fn set_thumbnail_state(
+    db: &DatabaseConnection,
+    id: MediaId,
+    state: ThumbnailState,
+) -> Result<(), RepoError> {
+    media::Entity::update_many()
+        .col_expr(media::Column::Thumbnail, Expr::value(state.as_str()))
+        .filter(media::Column::Id.eq(id.get()))
+        .exec(db)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+pub(crate) async fn find_derivative(
+    db: &DatabaseConnection,
+    id: MediaId,
+    kind: &'static str,
+) -> Result<Option<Derivative>, RepoError> {
+    let Some(row) = derivative::Entity::find()
+        .filter(derivative::Column::MediaId.eq(id.get()))
+        .filter(derivative::Column::Kind.eq(kind))
+        .one(db)
+        .await
+        .map_err(db_err)?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Derivative {
+        media_id: media_id(row.media_id)?,
+        kind: if row.kind == THUMBNAIL {
+            THUMBNAIL
+        } else {
+            return Err(corrupt("derivative kind"));
+        },
+        blob_key: medialib_domain::BlobKey::from_stored(row.blob_key),
+        content_type: row.content_type,
+        size_bytes: row.size_bytes,
+        width: u32::try_from(row.width).map_err(|_| corrupt("derivative width"))?,
+        height: u32::try_from(row.height).map_err(|_| corrupt("derivative height"))?,
+    }))
+}
