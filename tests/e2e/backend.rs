@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use medialib_test_support::{blob_keys_under, create_bucket, TestDatabase};
+use medialib_test_support::{blob_keys_under, create_bucket, TestDatabase, BLOB_PREFIXES};
 
 /// Where a test server keeps its blobs, as the tests see it.
 #[derive(Debug, Clone)]
@@ -98,7 +98,7 @@ impl Store {
                     .split("<Key>")
                     .skip(1)
                     .filter_map(|rest| rest.split("</Key>").next())
-                    .filter(|key| key.starts_with("media/") || key.starts_with("community/"))
+                    .filter(|key| BLOB_PREFIXES.iter().any(|prefix| key.starts_with(prefix)))
                     .map(str::to_owned)
                     .collect();
                 out.sort();

@@ -32,7 +32,7 @@ async fn delete_media_removes_row_blobs_and_every_cascade_in_one_receipt() {
     assert_eq!(receipt["storage"], "purged");
     assert_eq!(
         receipt["removed"],
-        json!({"community_copy": true, "tag_assignments": 4, "access_grants": 2})
+        json!({"community_copy": true, "tag_assignments": 4, "access_grants": 2, "derivatives": 0})
     );
 
     server.assert_blobs(server.blobs().await, 0);

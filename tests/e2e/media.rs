@@ -279,7 +279,7 @@ async fn share_tags_and_unshare_keep_the_community_copy_in_step() {
     let receipt = server.delete_media(key, id).await;
     assert_eq!(
         receipt.expect(200, None)["removed"],
-        json!({"community_copy": false, "tag_assignments": 2, "access_grants": 0})
+        json!({"community_copy": false, "tag_assignments": 2, "access_grants": 0, "derivatives": 0})
     );
 }
 

@@ -213,3 +213,50 @@ async fn deletes_racing_share_tags_grants_and_downloads_end_consistent() {
     assert_eq!(report["dangling_rows"], 0, "{report}");
     server.assert_blobs(server.blobs().await, 0);
 }
+
+#[tokio::test]
+async fn the_reconciler_counts_thumbnails_and_trashed_media_as_referenced() {
+    use crate::derivatives::{encoded, upload_typed};
+    let server = TestServer::start().await;
+    let image = encoded(image::ImageFormat::Png, 300, 300);
+    let pic = upload_typed(&server, &server.admin, "pic.png", "image/png", image).await;
+    assert_eq!(pic["thumbnail"], "ready");
+    let id = pic["id"].as_i64().unwrap();
+    let trashed = server.upload(&server.admin, "old.jpg", b"old").await;
+    server
+        .post(
+            &server.admin,
+            &format!("/v1/media/{trashed}/trash"),
+            json!({}),
+        )
+        .await
+        .expect(200, None);
+    server.assert_blobs(server.blobs().await, 3);
+
+    let report = gc(&server, &["--grace", "0s", "--fix"]);
+    assert_eq!(
+        (
+            report["orphan_blobs"].as_u64(),
+            report["dangling_rows"].as_u64(),
+            report["deleted_blobs"].as_u64()
+        ),
+        (Some(0), Some(0), Some(0))
+    );
+    server.assert_blobs(server.blobs().await, 3);
+    let thumbnail = server
+        .http
+        .get(format!("{}/v1/media/{id}/thumbnail", server.base))
+        .bearer_auth(&server.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(thumbnail.status(), 200);
+    server
+        .post(
+            &server.admin,
+            &format!("/v1/media/{trashed}/restore"),
+            json!({}),
+        )
+        .await
+        .expect(200, None);
+}

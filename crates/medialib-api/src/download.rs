@@ -166,6 +166,55 @@ impl ApiResponse for MediaContent {
     fn register(_registry: &mut Registry) {}
 }
 
+/// The bytes of a thumbnail with its own `Content-Type` (`image/jpeg` or `image/png`).
+pub struct ThumbnailContent {
+    content_type: String,
+    stream: ByteStream,
+}
+
+impl ThumbnailContent {
+    /// 200 with the thumbnail.
+    pub fn new(content_type: String, stream: ByteStream) -> Self {
+        Self {
+            content_type,
+            stream,
+        }
+    }
+}
+
+impl IntoResponse for ThumbnailContent {
+    fn into_response(self) -> Response {
+        Response::builder()
+            .status(StatusCode::OK)
+            .content_type(self.content_type)
+            .body(Body::from_bytes_stream(
+                self.stream.map_err(std::io::Error::other),
+            ))
+    }
+}
+
+impl ApiResponse for ThumbnailContent {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "The thumbnail: JPEG, or PNG for images with transparency",
+                status: Some(200),
+                status_range: None,
+                content: ["image/jpeg", "image/png"]
+                    .into_iter()
+                    .map(|content_type| MetaMediaType {
+                        content_type,
+                        schema: binary_schema(),
+                    })
+                    .collect(),
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(_registry: &mut Registry) {}
+}
+
 /// Whether an `If-None-Match` value names `etag` (or is `*`). Weak tags compare by value.
 pub fn etag_matches(value: &str, etag: &str) -> bool {
     value

@@ -99,7 +99,13 @@ fn decode(bytes: &[u8], config: ThumbnailConfig) -> Result<DynamicImage, RenderE
 fn render(bytes: &[u8], config: ThumbnailConfig) -> Result<RenderedImage, RenderError> {
     let image = decode(bytes, config)?;
     let thumbnail = image.thumbnail(config.size, config.size);
-    let (format, content_type, thumbnail) = if thumbnail.color().has_alpha() {
+    // Formats that can carry alpha (GIF always does) keep PNG only when a pixel uses it.
+    let translucent = thumbnail.color().has_alpha()
+        && thumbnail
+            .to_rgba8()
+            .pixels()
+            .any(|pixel| pixel.0[3] < u8::MAX);
+    let (format, content_type, thumbnail) = if translucent {
         (
             ImageFormat::Png,
             "image/png",
@@ -194,6 +200,16 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(opaque.content_type, "image/jpeg");
+        let solid =
+            DynamicImage::ImageRgba8(ImageBuffer::from_pixel(300, 300, Rgba([1, 2, 3, 255])));
+        let rendered = ImageThumbnailer::default()
+            .render(encoded(solid, ImageFormat::Png))
+            .await
+            .unwrap();
+        assert_eq!(
+            rendered.content_type, "image/jpeg",
+            "an alpha channel nobody uses"
+        );
     }
 
     #[tokio::test]

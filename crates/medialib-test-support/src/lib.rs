@@ -131,10 +131,13 @@ pub fn files_under(root: &std::path::Path) -> Vec<String> {
     out
 }
 
-/// The files under `root` that are medialib blobs (originals and community copies).
+/// The key prefixes medialib writes blobs under: originals, community copies, derivatives.
+pub const BLOB_PREFIXES: [&str; 3] = ["media/", "community/", "derivatives/"];
+
+/// Blob keys (medialib's prefixes only) of the files under `root`.
 pub fn blob_keys_under(root: &std::path::Path) -> Vec<String> {
     files_under(root)
         .into_iter()
-        .filter(|key| key.starts_with("media/") || key.starts_with("community/"))
+        .filter(|key| BLOB_PREFIXES.iter().any(|prefix| key.starts_with(prefix)))
         .collect()
 }

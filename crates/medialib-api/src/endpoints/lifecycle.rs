@@ -1,16 +1,15 @@
 //! The media lifecycle: trash and restore, tenant settings, legal holds, in-use references,
 //! thumbnails and delete by filter.
 
-use futures_util::TryStreamExt;
 use medialib_domain::service::filter::FilterRequest;
 use medialib_domain::service::media::ListRequest;
 use medialib_domain::MediaService;
-use poem::Body;
 use poem_openapi::param::{Path, Query};
-use poem_openapi::payload::{Binary, Json};
+use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::ApiTags;
+use crate::download::ThumbnailContent;
 use crate::error::ApiError;
 use crate::schema::*;
 use crate::security::{actor, ApiKeyAuth};
@@ -46,14 +45,6 @@ pub enum Removed {
     /// Removed.
     #[oai(status = 204)]
     NoContent,
-}
-
-/// The thumbnail's bytes.
-#[derive(Debug, ApiResponse)]
-pub enum ThumbnailContent {
-    /// The thumbnail, `image/jpeg` (or `image/png` for images with transparency).
-    #[oai(status = 200)]
-    Ok(Binary<Body>, #[oai(header = "Content-Type")] String),
 }
 
 #[OpenApi(prefix_path = "/v1", tag = "ApiTags::Lifecycle")]
@@ -379,8 +370,7 @@ impl LifecycleApi {
     ) -> Result<ThumbnailContent, ApiError> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let (derivative, stream) = self.service.open_thumbnail(&actor, &id.0).await?;
-        let body = Body::from_bytes_stream(stream.map_err(std::io::Error::other));
-        Ok(ThumbnailContent::Ok(Binary(body), derivative.content_type))
+        Ok(ThumbnailContent::new(derivative.content_type, stream))
     }
 
     /// Delete media by filter
