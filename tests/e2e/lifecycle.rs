@@ -497,3 +497,45 @@ async fn references_refuse_a_delete_unless_forced_and_the_receipt_lists_them() {
     assert_eq!(receipt["broken_references"], json!(["post:123"]));
     assert_eq!(full_usage(&server, &alice).await, (0, 0, 0, 0));
 }
+
+#[tokio::test]
+async fn holds_and_trash_racing_deletes_leave_one_consistent_outcome() {
+    let server = TestServer::start().await;
+    let alice = server.key("default", "alice", "member");
+    let mut deleted = 0;
+    let mut kept_bytes = 0;
+    for round in 0..12 {
+        let id = server
+            .upload(&alice, &format!("race/{round}.jpg"), b"race")
+            .await;
+        let hold_path = format!("/v1/media/{id}/holds");
+        let hold = server.post(&server.admin, &hold_path, json!({ "reason": "race" }));
+        let trash_path = format!("/v1/media/{id}/trash");
+        let trash = server.post(&alice, &trash_path, json!({}));
+        let delete = server.delete_media(&alice, id);
+        let (hold, trash, delete) = tokio::join!(hold, trash, delete);
+        let statuses = (
+            hold.status.as_u16(),
+            trash.status.as_u16(),
+            delete.status.as_u16(),
+        );
+        match statuses {
+            // The delete came first: nothing else found the row.
+            (404, 404, 200) => deleted += 1,
+            // The hold came first: neither the trash nor the delete went through.
+            (201, 409, 409) => kept_bytes += 4,
+            // The trash came first; the hold lands on the trashed item and the delete finds
+            // no live row.
+            (201, 200, 404) => kept_bytes += 4,
+            other => panic!("round {round}: inconsistent outcome {other:?}"),
+        }
+        if delete.status == 409 {
+            assert_eq!(delete.body["code"], "media_held");
+        }
+    }
+    let (count, bytes, trashed_count, trashed_bytes) = full_usage(&server, &alice).await;
+    assert_eq!(count + trashed_count + deleted, 12);
+    assert_eq!(bytes + trashed_bytes, kept_bytes);
+    let blobs = server.blobs().await;
+    server.assert_blobs(blobs, usize::try_from(count + trashed_count).unwrap());
+}

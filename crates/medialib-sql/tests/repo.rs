@@ -457,10 +457,16 @@ async fn trash_frees_the_path_moves_usage_and_restore_detects_a_taken_path() {
         );
 
         // Purging a trashed row leaves trashed usage, not live usage.
-        repo.trash_media(tenant, newer.id, false, event(tenant, "media_trashed"))
+        let trashed_newer = repo
+            .trash_media(tenant, newer.id, false, event(tenant, "media_trashed"))
             .await
             .unwrap();
-        let mut purge = plan(newer.clone());
+        // A plan made while the row was live does not delete it once it is in the trash.
+        assert!(matches!(
+            repo.delete_media(vec![plan(newer.clone())]).await.unwrap()[0],
+            Err(RepoError::NotFound)
+        ));
+        let mut purge = plan(trashed_newer);
         purge.force = true;
         let outcome = repo
             .delete_media(vec![purge])

@@ -635,4 +635,50 @@ mod tests {
             Err(ServiceError::InvalidMediaId)
         ));
     }
+
+    #[test]
+    fn the_tenant_setting_makes_a_plain_delete_trash_unless_the_request_says_otherwise() {
+        let mut soft = actor("alice", Role::Member);
+        soft.settings.delete_moves_to_trash = true;
+
+        let mut repo = MockMediaRepo::new();
+        found(&mut repo, media(7, "alice"), None);
+        repo.expect_delete_media().never();
+        repo.expect_trash_media()
+            .times(1)
+            .returning(|_, id, force, event| {
+                assert!(!force);
+                assert_eq!(event.action, "media_trashed");
+                let mut trashed = media(id.get(), "alice");
+                trashed.trashed_at = Some(event.created_at);
+                Ok(trashed)
+            });
+        let receipt = block_on(service(repo, MockBlobStore::new()).delete_media(
+            &soft,
+            "7",
+            DeleteOptions::default(),
+        ))
+        .unwrap();
+        assert_eq!(receipt.storage, StorageState::Trashed);
+        assert_eq!(receipt.freed_bytes, 0);
+
+        let mut repo = MockMediaRepo::new();
+        let mut blobs = MockBlobStore::new();
+        found(&mut repo, media(7, "alice"), None);
+        repo.expect_trash_media().never();
+        repo.expect_delete_media()
+            .times(1)
+            .returning(|plans| Ok(outcome(&plans)));
+        repo.expect_complete_pending_deletions()
+            .returning(|_| Ok(()));
+        blobs
+            .expect_delete_many()
+            .returning(|keys| keys.iter().map(|_| Ok(())).collect());
+        let options = DeleteOptions {
+            trash: Some(false),
+            force: false,
+        };
+        let receipt = block_on(service(repo, blobs).delete_media(&soft, "7", options)).unwrap();
+        assert_eq!(receipt.storage, StorageState::Purged);
+    }
 }

@@ -703,4 +703,37 @@ mod tests {
                 .unwrap_err();
         assert!(matches!(err, ServiceError::PathConflict));
     }
+
+    #[test]
+    fn a_thumbnail_that_cannot_be_rendered_never_fails_the_upload() {
+        let mut repo = MockMediaRepo::new();
+        expect_new_upload(&mut repo);
+        repo.expect_insert_media().returning(|new, _| {
+            assert_eq!(new.thumbnail, ThumbnailState::Pending);
+            Ok(new.into_media(MediaId::try_from(1).unwrap()))
+        });
+        repo.expect_set_thumbnail_state()
+            .with(
+                mockall::predicate::always(),
+                mockall::predicate::eq(ThumbnailState::Failed),
+            )
+            .times(1)
+            .returning(|_, _| Ok(()));
+        repo.expect_insert_derivative().never();
+        let mut blobs = draining_store();
+        blobs
+            .expect_get()
+            .times(1)
+            .returning(|_, _| Ok((3, body(&[b"bad"]))));
+        let mut thumbnailer = crate::ports::MockThumbnailer::new();
+        thumbnailer.expect_accepts().return_const(true);
+        thumbnailer.expect_max_source_bytes().return_const(1000u64);
+        thumbnailer
+            .expect_render()
+            .times(1)
+            .returning(|_| Err(crate::error::RenderError::Corrupt("not an image".into())));
+        let service = service(repo, blobs, 100).with_thumbnailer(std::sync::Arc::new(thumbnailer));
+        let media = block_on(service.upload_media(&actor(), request(), body(&[b"bad"]))).unwrap();
+        assert_eq!(media.thumbnail, ThumbnailState::Failed);
+    }
 }

@@ -114,7 +114,13 @@ pub(crate) async fn delete_media(
         for plan in &plans {
             let id = plan.media.id.get();
             let verdict = match live.get(&id) {
-                Some((tenant, _)) if *tenant == plan.media.tenant_id.0 && !taken.contains(&id) => {
+                // Conditional on tenant and state: a plan made for a live row does not delete
+                // it once it was trashed meanwhile, nor a purge a row restored meanwhile.
+                Some((tenant, trashed))
+                    if *tenant == plan.media.tenant_id.0
+                        && trashed.is_some() == plan.media.trashed_at.is_some()
+                        && !taken.contains(&id) =>
+                {
                     if let Some(held) = holds.remove(&id) {
                         Err(RepoError::Held(held))
                     } else {
