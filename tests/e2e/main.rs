@@ -5,6 +5,7 @@ mod auth;
 mod backend;
 mod bulk;
 mod cli;
+mod compat;
 mod delete;
 mod derivatives;
 mod durable;

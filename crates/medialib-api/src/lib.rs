@@ -4,11 +4,14 @@
 //! Nothing else in the workspace speaks HTTP. This crate depends on the domain only, never on
 //! the SQL or blob adapters: the server hands it a wired [`MediaService`].
 
+pub mod compat;
 mod download;
 pub mod endpoints;
 pub mod error;
 pub mod schema;
 pub mod security;
+
+use std::sync::Arc;
 
 use medialib_domain::MediaService;
 use poem::http::HeaderValue;
@@ -16,6 +19,12 @@ use poem::web::Path;
 use poem::{handler, Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
 use poem_openapi::OpenApiService;
 
+use crate::compat::catdata::CatdataApi;
+use crate::compat::defdrive::DefdriveApi;
+use crate::compat::gallery::GalleryApi;
+use crate::compat::swiftia::SwiftiaApi;
+use crate::compat::swonkie::SwonkieApi;
+use crate::compat::Profile;
 use crate::endpoints::admin::AdminApi;
 use crate::endpoints::lifecycle::LifecycleApi;
 use crate::endpoints::media::{by_path, MediaApi};
@@ -26,7 +35,18 @@ use crate::error::{framework_error, ApiError};
 /// The API's version, as published in the spec.
 pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-type Apis = (MediaApi, LifecycleApi, SharingApi, AdminApi, SystemApi);
+type Apis = (
+    MediaApi,
+    LifecycleApi,
+    SharingApi,
+    AdminApi,
+    SystemApi,
+    GalleryApi,
+    SwiftiaApi,
+    SwonkieApi,
+    CatdataApi,
+    DefdriveApi,
+);
 
 fn service(media: MediaService) -> OpenApiService<Apis, ()> {
     let apis = (
@@ -42,7 +62,22 @@ fn service(media: MediaService) -> OpenApiService<Apis, ()> {
         AdminApi {
             service: media.clone(),
         },
-        SystemApi { service: media },
+        SystemApi {
+            service: media.clone(),
+        },
+        GalleryApi {
+            service: media.clone(),
+        },
+        SwiftiaApi {
+            service: media.clone(),
+        },
+        SwonkieApi {
+            service: media.clone(),
+        },
+        CatdataApi {
+            service: media.clone(),
+        },
+        DefdriveApi { service: media },
     );
     OpenApiService::new(apis, "medialib", API_VERSION).description(
         "Media library with durable, consistent, authorized deletes. \
@@ -55,20 +90,26 @@ pub fn openapi_json(media: MediaService) -> String {
     service(media).spec()
 }
 
-/// The whole HTTP application: the API, `/openapi.json`, the docs UI at `/docs`, request ids
-/// and JSON bodies for every framework error.
-pub fn app(media: MediaService) -> impl Endpoint<Output = Response> {
+/// The whole HTTP application: the API, the routes of the `compat` profiles, `/openapi.json`,
+/// the docs UI at `/docs`, request ids and JSON bodies for every framework error.
+pub fn app(media: MediaService, compat: &[Profile]) -> impl Endpoint<Output = Response> {
     let api = service(media.clone());
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
+    let enabled: Arc<[Profile]> = compat.into();
     Route::new()
         .at(
             "/v1/media/by-path/*path",
-            poem::delete(delete_by_raw_path).data(media),
+            poem::delete(delete_by_raw_path).data(media.clone()),
+        )
+        .at(
+            "/api/user/media/*path",
+            poem::delete(compat::gallery::delete_by_raw_path).data(media),
         )
         .nest("/", api)
         .at("/openapi.json", spec)
         .nest("/docs", docs)
+        .around(move |next, request| compat::guard(next, request, enabled.clone()))
         .catch_all_error(|err| async move { framework_error(err) })
         .around(request_id)
 }

@@ -6,10 +6,11 @@ use poem_openapi::SecurityScheme;
 
 use crate::error::ApiError;
 
-/// An API key (`mlk_…`) sent as a bearer token. Keys belong to one tenant and one user and
-/// carry a role: `admin`, `member` or `viewer`.
+/// An API key (`mlk_…`) or, when the server is configured for them, a signed JWT, sent as a
+/// bearer token. Keys belong to one tenant and one user and carry a role: `admin`, `member`
+/// or `viewer`; a JWT names them in its claims (`tenant`, `sub`, `role` by default).
 #[derive(SecurityScheme)]
-#[oai(ty = "bearer", bearer_format = "mlk_<id>_<secret>")]
+#[oai(ty = "bearer", bearer_format = "mlk_<id>_<secret> or JWT")]
 pub struct ApiKeyAuth(pub Bearer);
 
 /// Resolves the key to its actor and checks the optional `?tenant=`.

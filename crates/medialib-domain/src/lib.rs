@@ -16,5 +16,6 @@ pub use error::{BlobError, RenderError, RepoError, ServiceError};
 pub use model::*;
 pub use ports::{
     BlobStore, ByteStream, Clock, KeyHasher, MediaRepo, Sha256KeyHasher, SystemClock, Thumbnailer,
+    TokenClaims, TokenVerifier,
 };
 pub use service::MediaService;

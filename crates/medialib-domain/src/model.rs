@@ -352,6 +352,17 @@ pub struct Actor {
     pub key_id: String,
     /// The settings of the key's tenant, read with the key.
     pub settings: TenantSettings,
+    /// How the caller authenticated.
+    pub credential: Credential,
+}
+
+/// How a caller authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// With a medialib API key (bound to one tenant).
+    ApiKey,
+    /// With a signed token (JWT) whose claims name the tenant and the user.
+    Token,
 }
 
 impl Actor {

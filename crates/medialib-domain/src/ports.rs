@@ -446,6 +446,27 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     async fn delete_many(&self, keys: &[BlobKey]) -> Vec<Result<(), BlobError>>;
 }
 
+/// What a verified token says about its bearer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenClaims {
+    /// The tenant's slug.
+    pub tenant: String,
+    /// The user id.
+    pub user: String,
+    /// `admin`, `member` or `viewer`; `member` when absent.
+    pub role: Option<String>,
+}
+
+/// Verifies signed bearer tokens (JWTs) and reads who they name.
+#[cfg_attr(any(test, feature = "testkit"), mockall::automock)]
+pub trait TokenVerifier: Send + Sync + std::fmt::Debug {
+    /// Checks the signature and the time claims of `token` and returns its claims.
+    ///
+    /// # Errors
+    /// Any reason the token is not acceptable; the caller answers 401 for all of them.
+    fn verify(&self, token: &str) -> Result<TokenClaims, BoxError>;
+}
+
 /// Makes thumbnails of images.
 #[cfg_attr(any(test, feature = "testkit"), mockall::automock)]
 #[async_trait::async_trait]

@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use crate::error::ServiceError;
 use crate::model::*;
-use crate::ports::{BlobStore, Clock, KeyHasher, MediaRepo, Thumbnailer};
+use crate::ports::{BlobStore, Clock, KeyHasher, MediaRepo, Thumbnailer, TokenVerifier};
 
 /// Limits and timings of the use cases.
 #[derive(Debug, Clone)]
@@ -78,6 +78,7 @@ pub struct MediaService {
     clock: Arc<dyn Clock>,
     hasher: Arc<dyn KeyHasher>,
     thumbnailer: Option<Arc<dyn Thumbnailer>>,
+    verifier: Option<Arc<dyn TokenVerifier>>,
     config: ServiceConfig,
 }
 
@@ -138,8 +139,16 @@ impl MediaService {
             clock,
             hasher,
             thumbnailer: None,
+            verifier: None,
             config,
         }
+    }
+
+    /// Accepts signed tokens verified by `verifier` as well as API keys.
+    #[must_use]
+    pub fn with_token_verifier(mut self, verifier: Arc<dyn TokenVerifier>) -> Self {
+        self.verifier = Some(verifier);
+        self
     }
 
     /// Makes thumbnails of uploaded images with `thumbnailer` (none are made without one).

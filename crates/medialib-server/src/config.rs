@@ -30,7 +30,40 @@ const ENV_KEYS: &[&str] = &[
     "thumbnails",
     "thumbnail_size",
     "thumbnail_max_source_bytes",
+    "compat",
+    "jwt_hs256_secret",
+    "jwt_rs256_public_key_file",
+    "jwt_jwks_file",
+    "jwt_tenant_claim",
+    "jwt_user_claim",
+    "jwt_role_claim",
+    "jwt_issuer",
+    "jwt_audience",
 ];
+
+/// A list given as a TOML array or as one comma-separated string (as in the environment).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum NameList {
+    /// `["a", "b"]`.
+    List(Vec<String>),
+    /// `"a,b"`.
+    Text(String),
+}
+
+impl NameList {
+    fn names(&self) -> Vec<String> {
+        match self {
+            Self::List(names) => names.clone(),
+            Self::Text(text) => text
+                .split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        }
+    }
+}
 
 /// Raw settings as layered from every source.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,6 +101,24 @@ pub struct RawSettings {
     pub thumbnail_size: u32,
     /// The largest image a thumbnail is made of, in bytes.
     pub thumbnail_max_source_bytes: u64,
+    /// Compatibility profiles to mount.
+    pub compat: NameList,
+    /// Shared secret of HS256 tokens.
+    pub jwt_hs256_secret: Option<String>,
+    /// PEM file of the RSA public key of RS256 tokens.
+    pub jwt_rs256_public_key_file: Option<PathBuf>,
+    /// JWKS file of the RSA public keys of RS256 tokens.
+    pub jwt_jwks_file: Option<PathBuf>,
+    /// Claim naming the tenant.
+    pub jwt_tenant_claim: String,
+    /// Claim naming the user.
+    pub jwt_user_claim: String,
+    /// Claim naming the role.
+    pub jwt_role_claim: String,
+    /// Required issuer.
+    pub jwt_issuer: Option<String>,
+    /// Required audience.
+    pub jwt_audience: Option<String>,
 }
 
 impl Default for RawSettings {
@@ -89,6 +140,15 @@ impl Default for RawSettings {
             thumbnails: true,
             thumbnail_size: 256,
             thumbnail_max_source_bytes: 50 * 1024 * 1024,
+            compat: NameList::List(Vec::new()),
+            jwt_hs256_secret: None,
+            jwt_rs256_public_key_file: None,
+            jwt_jwks_file: None,
+            jwt_tenant_claim: "tenant".to_owned(),
+            jwt_user_claim: "sub".to_owned(),
+            jwt_role_claim: "role".to_owned(),
+            jwt_issuer: None,
+            jwt_audience: None,
         }
     }
 }
@@ -138,6 +198,10 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
     /// Thumbnail sizes and limits, when thumbnails are on.
     pub thumbnails: Option<medialib_image::ThumbnailConfig>,
+    /// Mounted compatibility profiles.
+    pub compat: Vec<medialib_api::compat::Profile>,
+    /// How JWTs are verified, when they are accepted.
+    pub jwt: Option<medialib_jwt::JwtConfig>,
 }
 
 impl Settings {
@@ -186,6 +250,19 @@ impl Settings {
         if !(16..=2048).contains(&raw.thumbnail_size) {
             bail!("invalid thumbnail_size: must be 16 to 2048 pixels");
         }
+        let mut compat = Vec::new();
+        for name in raw.compat.names() {
+            let profile = medialib_api::compat::Profile::parse(&name).with_context(|| {
+                format!(
+                    "invalid compat profile {name:?}: expected gallery, swiftia, swonkie, \
+                     catdata or defdrive"
+                )
+            })?;
+            if !compat.contains(&profile) {
+                compat.push(profile);
+            }
+        }
+        let jwt = jwt_config(&raw)?;
         Ok(Self {
             database_url: raw.database_url,
             database_max_connections: raw.database_max_connections.max(1),
@@ -205,6 +282,8 @@ impl Settings {
                 max_source_bytes: raw.thumbnail_max_source_bytes,
                 ..medialib_image::ThumbnailConfig::default()
             }),
+            compat,
+            jwt,
         })
     }
 
@@ -215,6 +294,39 @@ impl Settings {
         let file = rest.split('?').next().unwrap_or_default();
         (!file.is_empty() && !file.starts_with(":memory:")).then(|| PathBuf::from(file))
     }
+}
+
+/// The JWT settings: at most one key source, read now so a bad file stops startup.
+fn jwt_config(raw: &RawSettings) -> anyhow::Result<Option<medialib_jwt::JwtConfig>> {
+    use medialib_jwt::KeySource;
+    let read = |path: &Path, what: &str| {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {what} {}", path.display()))
+    };
+    let mut sources = Vec::new();
+    if let Some(secret) = &raw.jwt_hs256_secret {
+        sources.push(KeySource::Hs256Secret(secret.clone()));
+    }
+    if let Some(path) = &raw.jwt_rs256_public_key_file {
+        sources.push(KeySource::Rs256Pem(read(
+            path,
+            "jwt_rs256_public_key_file",
+        )?));
+    }
+    if let Some(path) = &raw.jwt_jwks_file {
+        sources.push(KeySource::Jwks(read(path, "jwt_jwks_file")?));
+    }
+    if sources.len() > 1 {
+        bail!("invalid JWT settings: set only one of jwt_hs256_secret, jwt_rs256_public_key_file, jwt_jwks_file");
+    }
+    Ok(sources.pop().map(|keys| medialib_jwt::JwtConfig {
+        keys,
+        tenant_claim: raw.jwt_tenant_claim.clone(),
+        user_claim: raw.jwt_user_claim.clone(),
+        role_claim: raw.jwt_role_claim.clone(),
+        issuer: raw.jwt_issuer.clone(),
+        audience: raw.jwt_audience.clone(),
+    }))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use medialib_blob::{BlobConfig, ObjectStoreBlobStore};
 use medialib_domain::service::ServiceConfig;
 use medialib_domain::{MediaService, Sha256KeyHasher, SystemClock};
 use medialib_image::ImageThumbnailer;
+use medialib_jwt::JwtVerifier;
 use medialib_sql::{SeaOrmMediaRepo, SqlConfig};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use tokio::sync::watch;
@@ -71,6 +72,10 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
         Arc::new(Sha256KeyHasher),
         config,
     );
+    if let Some(jwt) = &settings.jwt {
+        let verifier = JwtVerifier::new(jwt.clone()).context("invalid JWT settings")?;
+        service = service.with_token_verifier(Arc::new(verifier));
+    }
     if let Some(thumbnails) = settings.thumbnails {
         service = service.with_thumbnailer(Arc::new(ImageThumbnailer::new(thumbnails)));
     }
@@ -126,7 +131,7 @@ pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
     ));
     let result = poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(
-            medialib_api::app(app.service.clone()),
+            medialib_api::app(app.service.clone(), &settings.compat),
             shutdown_signal(),
             Some(settings.shutdown_timeout),
         )

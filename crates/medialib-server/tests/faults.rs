@@ -66,7 +66,7 @@ async fn harness() -> Harness {
         .await
         .unwrap()
         .token;
-    let client = TestClient::new(medialib_api::app(service.clone()).boxed());
+    let client = TestClient::new(medialib_api::app(service.clone(), &[]).boxed());
     Harness {
         client,
         service,

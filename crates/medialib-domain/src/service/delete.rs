@@ -132,6 +132,32 @@ impl MediaService {
         self.delete_one(actor, item, access, options).await
     }
 
+    /// Deletes a media item only its owner may delete (no admin or grant overrides): the
+    /// rule of APIs whose files belong to one user. Media of the caller's tenant that is not
+    /// the caller's is `Forbidden`; any other tenant's is not found.
+    ///
+    /// # Errors
+    /// `InvalidMediaId`, `MediaNotFound`, `Forbidden`, `MediaHeld`, `MediaInUse`, `Repo`.
+    #[tracing::instrument(skip_all, fields(media_id = %id, tenant = %actor.tenant_slug))]
+    pub async fn delete_own_media(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<DeleteReceipt, ServiceError> {
+        let id = MediaId::parse(id)?;
+        let media = self
+            .repo
+            .find_any_media(actor.tenant_id, id)
+            .await?
+            .filter(|media| media.trashed_at.is_none())
+            .ok_or(ServiceError::MediaNotFound)?;
+        if media.owner_id != actor.user_id {
+            return Err(ServiceError::Forbidden);
+        }
+        let plan = self.plan(&actor.user_id, media, DeleteReason::Requested);
+        self.execute_one(plan).await
+    }
+
     async fn delete_one(
         &self,
         actor: &Actor,

@@ -18,6 +18,7 @@ pub(crate) fn actor(user: &str, role: Role) -> Actor {
         role,
         key_id: "k".into(),
         settings: crate::model::TenantSettings::default(),
+        credential: crate::model::Credential::ApiKey,
     }
 }
 

@@ -22,16 +22,18 @@ pub struct IssuedKey {
 }
 
 impl MediaService {
-    /// Resolves a bearer token to its actor.
+    /// Resolves a bearer token to its actor: a medialib API key (`mlk_…`), or a signed token
+    /// when a [`crate::ports::TokenVerifier`] is configured.
     ///
     /// # Errors
-    /// [`ServiceError::Unauthorized`] for a malformed, unknown or revoked key.
+    /// [`ServiceError::Unauthorized`] for a malformed, unknown, revoked or expired credential,
+    /// and for a token naming a tenant that does not exist.
     #[tracing::instrument(skip_all)]
     pub async fn authenticate(&self, token: &str) -> Result<Actor, ServiceError> {
-        let (id, secret) = token
-            .strip_prefix(KEY_PREFIX)
-            .and_then(|rest| rest.split_once('_'))
-            .ok_or(ServiceError::Unauthorized)?;
+        let Some(rest) = token.strip_prefix(KEY_PREFIX) else {
+            return self.authenticate_token(token).await;
+        };
+        let (id, secret) = rest.split_once('_').ok_or(ServiceError::Unauthorized)?;
         let stored = self
             .repo
             .find_api_key(id)
@@ -52,6 +54,33 @@ impl MediaService {
             role: stored.key.role,
             key_id: stored.key.id,
             settings: stored.tenant_settings,
+            credential: Credential::ApiKey,
+        })
+    }
+
+    async fn authenticate_token(&self, token: &str) -> Result<Actor, ServiceError> {
+        let verifier = self.verifier.as_ref().ok_or(ServiceError::Unauthorized)?;
+        let claims = verifier.verify(token).map_err(|err| {
+            tracing::info!(error = &*err as &dyn std::error::Error, "token refused");
+            ServiceError::Unauthorized
+        })?;
+        let refused = |_| ServiceError::Unauthorized;
+        let slug = TenantSlug::parse(&claims.tenant).map_err(refused)?;
+        let user_id = UserId::parse(&claims.user).map_err(refused)?;
+        let role = Role::parse(claims.role.as_deref().unwrap_or("member")).map_err(refused)?;
+        let tenant = self
+            .repo
+            .find_tenant(&slug)
+            .await?
+            .ok_or(ServiceError::Unauthorized)?;
+        Ok(Actor {
+            tenant_id: tenant.id,
+            tenant_slug: tenant.slug,
+            user_id,
+            role,
+            key_id: "token".into(),
+            settings: tenant.settings,
+            credential: Credential::Token,
         })
     }
 

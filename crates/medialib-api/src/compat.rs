@@ -1,0 +1,197 @@
+//! Compatibility profiles: the delete routes of five existing media APIs, answered with their
+//! documented request and response shapes, all served by the same use cases as `/v1` (there is
+//! no second delete implementation). Each profile is mounted only when configured; its routes
+//! are in the spec under their own tag either way, so clients can be generated for them.
+//!
+//! The profiles keep each API's contract but not its failure modes: a file already missing from
+//! storage is a successful delete, storage failures after the commit are retried by the reaper
+//! instead of answering 500, and every delete is authorized, atomic and durable. Where medialib
+//! deliberately answers differently (legal holds and in-use references: 409) the profile says
+//! so in `docs/compat.md`.
+
+pub mod catdata;
+pub mod defdrive;
+pub mod gallery;
+pub mod swiftia;
+pub mod swonkie;
+
+use std::sync::Arc;
+
+use medialib_domain::ServiceError;
+use poem::http::StatusCode;
+use poem::{Endpoint, IntoResponse, Request, Response};
+use poem_openapi::payload::Json;
+use poem_openapi::Object;
+use serde_json::json;
+
+use crate::error::{framework_error, ApiError};
+
+/// One compatibility profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Profile {
+    /// A media gallery: `DELETE /api/user/media/{id}` and the legacy delete by path.
+    Gallery,
+    /// Swiftia uploads: `DELETE /api/uploads/files/{fileId}` and the file list.
+    Swiftia,
+    /// Swonkie media: `DELETE /media/{mediaId}` with `X-API-ID` / `X-API-KEY`.
+    Swonkie,
+    /// Cat Data API: `DELETE /api/image/{id}` with a bearer JWT, 204.
+    Catdata,
+    /// DefDrive: `DELETE /api/files/{id}` with a bearer JWT, owner only.
+    Defdrive,
+}
+
+impl Profile {
+    /// Every profile.
+    pub const ALL: [Profile; 5] = [
+        Self::Gallery,
+        Self::Swiftia,
+        Self::Swonkie,
+        Self::Catdata,
+        Self::Defdrive,
+    ];
+
+    /// The configured name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Gallery => "gallery",
+            Self::Swiftia => "swiftia",
+            Self::Swonkie => "swonkie",
+            Self::Catdata => "catdata",
+            Self::Defdrive => "defdrive",
+        }
+    }
+
+    /// The profile of a configured name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// The profile whose routes `path` belongs to.
+    fn of_path(path: &str) -> Option<Self> {
+        let under = |prefix: &str| {
+            path.strip_prefix(prefix)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        };
+        if under("/api/user/media") {
+            Some(Self::Gallery)
+        } else if under("/api/uploads/files") {
+            Some(Self::Swiftia)
+        } else if under("/media") {
+            Some(Self::Swonkie)
+        } else if under("/api/image") {
+            Some(Self::Catdata)
+        } else if under("/api/files") {
+            Some(Self::Defdrive)
+        } else {
+            None
+        }
+    }
+
+    /// An error in this profile's documented shape.
+    pub(crate) fn error(self, status: StatusCode, message: &str) -> Response {
+        let body = match self {
+            Self::Gallery | Self::Swiftia => json!({ "message": message }),
+            Self::Swonkie => json!({ "success": false, "message": message }),
+            Self::Catdata | Self::Defdrive => json!({ "error": message }),
+        };
+        (status, Json(body)).into_response()
+    }
+
+    /// The documented 401 of this profile.
+    pub(crate) fn unauthorized(self) -> Response {
+        match self {
+            Self::Gallery => self.error(StatusCode::UNAUTHORIZED, "Unauthorized"),
+            Self::Swiftia | Self::Catdata => (
+                StatusCode::UNAUTHORIZED,
+                Json(json!({ "error": "Unauthorized" })),
+            )
+                .into_response(),
+            Self::Swonkie => self.error(StatusCode::UNAUTHORIZED, "Unauthorized"),
+            Self::Defdrive => self.error(StatusCode::UNAUTHORIZED, "User not authenticated"),
+        }
+    }
+}
+
+/// Answers the routes of profiles that are not mounted as unknown routes, and turns framework
+/// errors on the mounted ones (missing credentials, bad parameters) into the profile's shape.
+pub(crate) async fn guard<E: Endpoint>(
+    next: E,
+    request: Request,
+    enabled: Arc<[Profile]>,
+) -> poem::Result<Response> {
+    let Some(profile) = Profile::of_path(request.uri().path()) else {
+        return next.call(request).await.map(IntoResponse::into_response);
+    };
+    if !enabled.contains(&profile) {
+        return Ok(ApiError::not_found("route_not_found", "No such route").into_response());
+    }
+    match next.call(request).await {
+        Ok(response) => Ok(response.into_response()),
+        Err(err) if err.is::<poem_openapi::error::AuthorizationError>() => {
+            Ok(profile.unauthorized())
+        }
+        Err(err) if err.status().is_client_error() => {
+            Ok(profile.error(err.status(), &err.to_string()))
+        }
+        Err(err) => Ok(framework_error(err)),
+    }
+}
+
+/// The message of a conflict that medialib adds to every profile: legal holds and in-use
+/// references stop a delete.
+pub(crate) fn conflict_message(err: &ServiceError) -> Option<String> {
+    match err {
+        ServiceError::MediaHeld(holds) => Some(format!(
+            "Media is under legal hold ({})",
+            holds
+                .iter()
+                .map(|hold| hold.reason.as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
+        ServiceError::MediaInUse(references) => Some(format!(
+            "Media is in use by {}",
+            references
+                .iter()
+                .map(|name| name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        _ => None,
+    }
+}
+
+/// Logs a server-side failure once, where it becomes a profile's 5xx.
+pub(crate) fn log_failure(err: &ServiceError) {
+    tracing::error!(
+        error = err as &dyn std::error::Error,
+        "compatibility route failed"
+    );
+}
+
+/// `{"message": "..."}`.
+#[derive(Debug, Clone, Object)]
+pub struct MessageBody {
+    /// What happened.
+    pub message: String,
+}
+
+/// `{"error": "..."}`.
+#[derive(Debug, Clone, Object)]
+pub struct ErrorText {
+    /// What went wrong.
+    pub error: String,
+}
+
+pub(crate) fn message(text: &str) -> Json<MessageBody> {
+    Json(MessageBody {
+        message: text.to_owned(),
+    })
+}
+
+pub(crate) fn error_text(text: &str) -> Json<ErrorText> {
+    Json(ErrorText {
+        error: text.to_owned(),
+    })
+}
