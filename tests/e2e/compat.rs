@@ -551,3 +551,124 @@ async fn tokens_work_on_v1_with_their_tenant_user_and_role() {
         .expect(401, Some("unauthorized"));
     server.delete_media(&token, id).await.expect(200, None);
 }
+
+/// Runs one of `tests/node/*.mjs` under Node.js with `env`; returns the JSON line it prints.
+fn node(script: &str, env: &[(&str, String)]) -> Value {
+    let path = format!("{}/../../tests/node/{script}", env!("CARGO_MANIFEST_DIR"));
+    let output = std::process::Command::new("node")
+        .arg(&path)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("Node.js 18 or newer on the PATH");
+    assert!(
+        output.status.success(),
+        "{script} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    serde_json::from_str(stdout.lines().last().expect("a result line")).expect("JSON result")
+}
+
+#[tokio::test]
+#[ignore = "needs Node.js 18+; .ci/run runs it"]
+async fn node_runs_the_gallery_javascript_examples() {
+    let server = TestServer::start_with(&[("MEDIALIB_COMPAT", "gallery")]).await;
+    let alice = server.key("default", "alice", "member");
+    let bob = server.key("default", "bob", "member");
+    let single = server.upload(&alice, "single.jpg", b"s").await;
+    let mut bulk = Vec::new();
+    for i in 0..3 {
+        bulk.push(server.upload(&alice, &format!("bulk/{i}.jpg"), b"b").await);
+    }
+    let bobs = server.upload(&bob, "bob.jpg", b"b").await;
+    let mut request = bulk.clone();
+    request.push(bobs);
+    let list = request
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let result = node(
+        "gallery.mjs",
+        &[
+            ("BASE", server.base.clone()),
+            ("KEY", alice.clone()),
+            ("SINGLE", single.to_string()),
+            ("BULK", list),
+        ],
+    );
+    assert_eq!(result["single"], "Media deleted successfully");
+    assert_eq!(result["bulk"]["successful"], json!(bulk));
+    assert_eq!(
+        result["bulk"]["failed"],
+        json!([{ "id": bobs, "error": "Media not found" }])
+    );
+    assert!(result["logs"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("Deleted 3 items")));
+    assert_eq!(
+        server.usage(&alice).await,
+        (1, 1),
+        "only bob's file is left"
+    );
+    server
+        .get(&bob, &format!("/v1/media/{bobs}"))
+        .await
+        .expect(200, None);
+}
+
+#[tokio::test]
+#[ignore = "needs Node.js 18+; .ci/run runs it"]
+async fn node_runs_the_swiftia_javascript_examples() {
+    let server = TestServer::start_with(&[("MEDIALIB_COMPAT", "swiftia")]).await;
+    let key = server.key("default", "svc", "admin");
+    let upload = |path: &'static str, tag: &'static str| {
+        let server = &server;
+        let key = key.clone();
+        async move {
+            server
+                .try_upload(&key, path, b"data", tag)
+                .await
+                .expect(201, None)["id"]
+                .as_i64()
+                .expect("id")
+        }
+    };
+    let single = upload("single.mp4", "").await;
+    let many = [upload("m1.mp4", "").await, upload("m2.mp4", "").await];
+    let tagged = [upload("t1.mp4", "tmp").await, upload("t2.mp4", "tmp").await];
+    let rest = [upload("r1.mp4", "keep").await, upload("r2.mp4", "").await];
+    let result = node(
+        "swiftia.mjs",
+        &[
+            ("BASE", server.base.clone()),
+            ("KEY", key.clone()),
+            ("SINGLE", single.to_string()),
+            ("MANY", format!("{},{}", many[0], many[1])),
+            ("TAG", "tmp".into()),
+        ],
+    );
+    assert_eq!(result["single"], true);
+    assert_eq!(
+        result["singleAgain"], false,
+        "a deleted file is not deleted twice"
+    );
+    assert_eq!(result["many"], json!([true, true]));
+    assert_eq!(result["byTag"], json!([true, true]));
+    assert_eq!(result["notOld"], json!([]));
+    assert_eq!(result["old"], json!([true, true]));
+    let logs = result["logs"].as_array().unwrap();
+    assert!(
+        logs.contains(&json!("Deleted 2 out of 2 files")),
+        "{logs:?}"
+    );
+    for id in tagged {
+        let line = json!(format!("File {id} deleted successfully"));
+        assert!(logs.contains(&line), "{logs:?}");
+    }
+    assert_eq!(server.usage(&key).await, (0, 0));
+    for id in rest {
+        assert_eq!(server.deleted_events(id).await, 1);
+    }
+}
