@@ -20,6 +20,7 @@ pub mod delete;
 pub mod derivatives;
 pub mod filter;
 pub mod gc;
+pub mod group;
 pub mod holds;
 pub mod keys;
 pub mod media;
@@ -79,6 +80,7 @@ pub struct MediaService {
     hasher: Arc<dyn KeyHasher>,
     thumbnailer: Option<Arc<dyn Thumbnailer>>,
     verifier: Option<Arc<dyn TokenVerifier>>,
+    group: Option<group::GroupCommit>,
     config: ServiceConfig,
 }
 
@@ -140,8 +142,18 @@ impl MediaService {
             hasher,
             thumbnailer: None,
             verifier: None,
+            group: None,
             config,
         }
+    }
+
+    /// Commits concurrent single deletes together, up to `max_batch` per transaction. The
+    /// returned committer must be run (spawned) for as long as the service serves deletes.
+    #[must_use]
+    pub fn with_group_commit(mut self, max_batch: usize) -> (Self, group::GroupCommitter) {
+        let (sender, committer) = group::group_commit(Arc::clone(&self.repo), max_batch);
+        self.group = Some(sender);
+        (self, committer)
     }
 
     /// Accepts signed tokens verified by `verifier` as well as API keys.

@@ -31,6 +31,7 @@ const ENV_KEYS: &[&str] = &[
     "thumbnail_size",
     "thumbnail_max_source_bytes",
     "compat",
+    "group_commit_max_batch",
     "jwt_hs256_secret",
     "jwt_rs256_public_key_file",
     "jwt_jwks_file",
@@ -103,6 +104,8 @@ pub struct RawSettings {
     pub thumbnail_max_source_bytes: u64,
     /// Compatibility profiles to mount.
     pub compat: NameList,
+    /// Most single deletes committed in one shared transaction (1 = each its own).
+    pub group_commit_max_batch: usize,
     /// Shared secret of HS256 tokens.
     pub jwt_hs256_secret: Option<String>,
     /// PEM file of the RSA public key of RS256 tokens.
@@ -141,6 +144,7 @@ impl Default for RawSettings {
             thumbnail_size: 256,
             thumbnail_max_source_bytes: 50 * 1024 * 1024,
             compat: NameList::List(Vec::new()),
+            group_commit_max_batch: 64,
             jwt_hs256_secret: None,
             jwt_rs256_public_key_file: None,
             jwt_jwks_file: None,
@@ -200,6 +204,8 @@ pub struct Settings {
     pub thumbnails: Option<medialib_image::ThumbnailConfig>,
     /// Mounted compatibility profiles.
     pub compat: Vec<medialib_api::compat::Profile>,
+    /// Group commit batch size (1 = off).
+    pub group_commit_max_batch: usize,
     /// How JWTs are verified, when they are accepted.
     pub jwt: Option<medialib_jwt::JwtConfig>,
 }
@@ -283,6 +289,7 @@ impl Settings {
                 ..medialib_image::ThumbnailConfig::default()
             }),
             compat,
+            group_commit_max_batch: raw.group_commit_max_batch.max(1),
             jwt,
         })
     }

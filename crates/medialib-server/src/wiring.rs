@@ -123,15 +123,26 @@ pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
     // The one line on stdout: where to reach the server (tests read it).
     println!("listening on http://{local}");
 
+    // Concurrent single deletes share transactions; the committer ends once the last clone
+    // of the service that feeds it is dropped, after the server and the reaper stopped.
+    let (service, committer) = if settings.group_commit_max_batch > 1 {
+        let (service, committer) = app
+            .service
+            .clone()
+            .with_group_commit(settings.group_commit_max_batch);
+        (service, Some(tokio::spawn(committer.run())))
+    } else {
+        (app.service.clone(), None)
+    };
     let (stop_tx, stop_rx) = watch::channel(false);
     let reaper = tokio::spawn(reaper_loop(
-        app.service.clone(),
+        service.clone(),
         settings.retry_interval,
         stop_rx,
     ));
     let result = poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(
-            medialib_api::app(app.service.clone(), &settings.compat),
+            medialib_api::app(service.clone(), &settings.compat),
             shutdown_signal(),
             Some(settings.shutdown_timeout),
         )
@@ -139,6 +150,15 @@ pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     if let Err(err) = reaper.await {
         tracing::error!(error = %err, "reaper panicked");
+    }
+    drop(service);
+    if let Some(committer) = committer {
+        // Requests cut off by the shutdown timeout may still hold a clone; do not wait forever.
+        match tokio::time::timeout(std::time::Duration::from_secs(5), committer).await {
+            Ok(Err(err)) => tracing::error!(error = %err, "group committer panicked"),
+            Ok(Ok(())) => {}
+            Err(_) => tracing::warn!("group committer still busy at exit"),
+        }
     }
     tracing::info!("medialib stopped");
     result.context("server failed")

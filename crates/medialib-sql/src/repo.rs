@@ -302,6 +302,32 @@ pub(crate) async fn insert_event<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Deletes the rows of `E` matching `condition` and records `event`, in one transaction.
+///
+/// # Errors
+/// [`RepoError::NotFound`] when no row matched (then nothing is recorded).
+pub(crate) async fn delete_where<E: EntityTrait>(
+    db: &DatabaseConnection,
+    condition: sea_orm::Condition,
+    event: NewActivity,
+    media: MediaId,
+) -> Result<(), RepoError> {
+    let txn = db.begin().await.map_err(db_err)?;
+    let result: Result<_, RepoError> = async {
+        let removed = E::delete_many()
+            .filter(condition)
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        if removed.rows_affected == 0 {
+            return Err(RepoError::NotFound);
+        }
+        insert_event(&txn, event, Some(media)).await
+    }
+    .await;
+    finish(txn, result).await
+}
+
 pub(crate) fn event_row(event: NewActivity, media: Option<MediaId>) -> activity::ActiveModel {
     activity::ActiveModel {
         tenant_id: Set(event.tenant_id.0),

@@ -186,18 +186,26 @@ impl MediaService {
         self.execute_one(plan).await
     }
 
-    /// Runs one authorized plan and purges its blobs.
+    /// Runs one authorized plan (in a shared transaction when group commit is on) and purges
+    /// its blobs.
     pub(crate) async fn execute_one(
         &self,
         plan: DeletePlan,
     ) -> Result<DeleteReceipt, ServiceError> {
-        let outcome = self
-            .repo
-            .delete_media(vec![plan])
-            .await?
-            .pop()
-            .ok_or(ServiceError::MediaNotFound)?
-            .map_err(item_error)?;
+        let grouped = match &self.group {
+            Some(group) => group.delete(plan.clone()).await,
+            None => None,
+        };
+        let outcome = match grouped {
+            Some(outcome) => outcome.map_err(item_error)?,
+            None => self
+                .repo
+                .delete_media(vec![plan])
+                .await?
+                .pop()
+                .ok_or(ServiceError::MediaNotFound)?
+                .map_err(item_error)?,
+        };
         let purge = self.purge(&outcome.pending).await;
         Ok(receipt(&outcome, &purge))
     }

@@ -11,15 +11,15 @@ use medialib_domain::{
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use time::OffsetDateTime;
 
 use super::media::{in_state, live_row, path_hash, row_in, with_tags, CHUNK};
 use super::{
-    add_usage, corrupt, db_err, finish, from_millis, insert_event, media_id, to_millis, user,
-    UsageDelta,
+    add_usage, corrupt, db_err, delete_where, finish, from_millis, insert_event, media_id,
+    to_millis, user, UsageDelta,
 };
 use crate::entity::{derivative, hold, media, reference, tenant};
 
@@ -320,22 +320,11 @@ pub(crate) async fn remove_hold(
     hold_id: i64,
     event: NewActivity,
 ) -> Result<(), RepoError> {
-    let txn = db.begin().await.map_err(db_err)?;
-    let result: Result<_, RepoError> = async {
-        let removed = hold::Entity::delete_many()
-            .filter(hold::Column::Id.eq(hold_id))
-            .filter(hold::Column::MediaId.eq(id.get()))
-            .filter(hold::Column::TenantId.eq(tenant.0))
-            .exec(&txn)
-            .await
-            .map_err(db_err)?;
-        if removed.rows_affected == 0 {
-            return Err(RepoError::NotFound);
-        }
-        insert_event(&txn, event, Some(id)).await
-    }
-    .await;
-    finish(txn, result).await
+    let condition = Condition::all()
+        .add(hold::Column::Id.eq(hold_id))
+        .add(hold::Column::MediaId.eq(id.get()))
+        .add(hold::Column::TenantId.eq(tenant.0));
+    delete_where::<hold::Entity>(db, condition, event, id).await
 }
 
 pub(crate) async fn add_reference(
@@ -400,21 +389,10 @@ pub(crate) async fn remove_reference(
     name: &RefName,
     event: NewActivity,
 ) -> Result<(), RepoError> {
-    let txn = db.begin().await.map_err(db_err)?;
-    let result: Result<_, RepoError> = async {
-        let removed = reference::Entity::delete_many()
-            .filter(reference::Column::MediaId.eq(id.get()))
-            .filter(reference::Column::RefName.eq(name.as_str()))
-            .exec(&txn)
-            .await
-            .map_err(db_err)?;
-        if removed.rows_affected == 0 {
-            return Err(RepoError::NotFound);
-        }
-        insert_event(&txn, event, Some(id)).await
-    }
-    .await;
-    finish(txn, result).await
+    let condition = Condition::all()
+        .add(reference::Column::MediaId.eq(id.get()))
+        .add(reference::Column::RefName.eq(name.as_str()));
+    delete_where::<reference::Entity>(db, condition, event, id).await
 }
 
 pub(crate) async fn insert_derivative(

@@ -619,20 +619,8 @@ pub(crate) async fn delete_grant(
     grantee: &UserId,
     event: NewActivity,
 ) -> Result<(), RepoError> {
-    let txn = db.begin().await.map_err(db_err)?;
-    let result: Result<_, RepoError> = async {
-        let result = grant::Entity::delete_many()
-            .filter(grant::Column::MediaId.eq(id.get()))
-            .filter(grant::Column::UserId.eq(grantee.as_str()))
-            .exec(&txn)
-            .await
-            .map_err(db_err)?;
-        if result.rows_affected == 0 {
-            return Err(RepoError::NotFound);
-        }
-        insert_event(&txn, event, Some(id)).await?;
-        Ok(())
-    }
-    .await;
-    finish(txn, result).await
+    let condition = Condition::all()
+        .add(grant::Column::MediaId.eq(id.get()))
+        .add(grant::Column::UserId.eq(grantee.as_str()));
+    super::delete_where::<grant::Entity>(db, condition, event, id).await
 }

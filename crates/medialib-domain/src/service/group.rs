@@ -1,0 +1,254 @@
+//! Group commit: concurrent single deletes share one database transaction.
+//!
+//! A delete's cost is its commit (a WAL flush on every backend). When deletes arrive while a
+//! commit is in flight they queue here, and the committer takes everything waiting (up to
+//! `max_batch`) into the next transaction: `MediaRepo::delete_media` already judges every plan
+//! on its own (a plan whose row is gone, held or in use gets its own refusal and the others
+//! proceed), so each caller still gets its own receipt and its own authorization, and the
+//! batch is atomic per plan. Should the batch's transaction itself fail, every plan is retried
+//! in a transaction of its own, so one bad plan never fails the others. A lone delete goes
+//! through at once: group commit adds no waiting, only sharing.
+//!
+//! The committer is a future the embedding runtime spawns ([`GroupCommitter::run`]); the
+//! domain spawns nothing. Without a committer, deletes run their own transactions.
+
+use std::sync::Arc;
+
+use futures_channel::{mpsc, oneshot};
+use futures_util::StreamExt;
+
+use crate::error::RepoError;
+use crate::model::{DeleteOutcome, DeletePlan};
+use crate::ports::MediaRepo;
+
+type Reply = oneshot::Sender<Result<DeleteOutcome, RepoError>>;
+
+/// The sending side, held by the service.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupCommit {
+    queue: mpsc::UnboundedSender<(DeletePlan, Reply)>,
+}
+
+/// Commits queued single deletes in shared transactions; run it on the runtime.
+#[derive(Debug)]
+pub struct GroupCommitter {
+    queue: mpsc::UnboundedReceiver<(DeletePlan, Reply)>,
+    repo: Arc<dyn MediaRepo>,
+    max_batch: usize,
+}
+
+pub(crate) fn group_commit(
+    repo: Arc<dyn MediaRepo>,
+    max_batch: usize,
+) -> (GroupCommit, GroupCommitter) {
+    let (tx, rx) = mpsc::unbounded();
+    (
+        GroupCommit { queue: tx },
+        GroupCommitter {
+            queue: rx,
+            repo,
+            max_batch: max_batch.max(1),
+        },
+    )
+}
+
+impl GroupCommit {
+    /// Queues a plan and waits for its outcome; `None` when the committer is gone.
+    pub(crate) async fn delete(
+        &self,
+        plan: DeletePlan,
+    ) -> Option<Result<DeleteOutcome, RepoError>> {
+        let (reply, outcome) = oneshot::channel();
+        self.queue.unbounded_send((plan, reply)).ok()?;
+        outcome.await.ok()
+    }
+}
+
+impl GroupCommitter {
+    /// Commits batches until every service clone is dropped.
+    pub async fn run(mut self) {
+        while let Some(first) = self.queue.next().await {
+            let mut batch = vec![first];
+            while batch.len() < self.max_batch {
+                match self.queue.try_recv() {
+                    Ok(item) => batch.push(item),
+                    Err(_) => break,
+                }
+            }
+            self.commit(batch).await;
+        }
+    }
+
+    async fn commit(&self, batch: Vec<(DeletePlan, Reply)>) {
+        let (plans, replies): (Vec<DeletePlan>, Vec<Reply>) = batch.into_iter().unzip();
+        let size = plans.len();
+        let result = self.repo.delete_media(plans.clone()).await;
+        match result {
+            Ok(outcomes) if outcomes.len() == size => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    // A caller that went away (its request was cancelled) needs no answer.
+                    let _ = reply.send(outcome);
+                }
+            }
+            Err(err) if size == 1 => {
+                if let Some(reply) = replies.into_iter().next() {
+                    let _ = reply.send(Err(err));
+                }
+            }
+            _ => {
+                tracing::warn!(size, "group commit failed; committing one by one");
+                for (plan, reply) in plans.into_iter().zip(replies) {
+                    let outcome = match self.repo.delete_media(vec![plan]).await {
+                        Ok(mut outcomes) => outcomes.pop().unwrap_or(Err(RepoError::NotFound)),
+                        Err(err) => Err(err),
+                    };
+                    let _ = reply.send(outcome);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use futures::executor::block_on;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::model::*;
+    use crate::ports::{MockBlobStore, MockMediaRepo};
+    use crate::service::delete::DeleteOptions;
+    use crate::service::fixtures::{actor, service};
+    use crate::service::ServiceConfig;
+
+    fn media(id: i64) -> Media {
+        Media {
+            id: MediaId::try_from(id).unwrap(),
+            tenant_id: TenantId(1),
+            owner_id: UserId::parse("alice").unwrap(),
+            path: MediaPath::parse(&format!("{id}.jpg")).unwrap(),
+            content_type: "image/jpeg".into(),
+            size_bytes: 1,
+            sha256: "00".into(),
+            tags: vec![],
+            shared_to_community: false,
+            blob_key: BlobKey::from_stored(format!("media/1/{id}")),
+            created_at: datetime!(2026-01-01 0:00 UTC),
+            trashed_at: None,
+            thumbnail: ThumbnailState::None,
+        }
+    }
+
+    fn done(plan: &DeletePlan) -> Result<DeleteOutcome, RepoError> {
+        Ok(DeleteOutcome {
+            media: plan.media.clone(),
+            removed: Removed::default(),
+            pending: vec![plan.media.blob_key.clone()],
+            was_trashed: false,
+            broken_references: vec![],
+        })
+    }
+
+    #[test]
+    fn waiting_deletes_share_a_transaction_and_each_gets_its_own_receipt() {
+        let mut repo = MockMediaRepo::new();
+        repo.expect_find_media_access().returning(|_, ids, _| {
+            Ok(ids
+                .iter()
+                .map(|id| MediaAccess {
+                    media: media(id.get()),
+                    grant: None,
+                })
+                .collect())
+        });
+        // One transaction for all three; the second row was taken by someone else.
+        repo.expect_delete_media().times(1).returning(|plans| {
+            assert_eq!(plans.len(), 3);
+            Ok(plans
+                .iter()
+                .map(|plan| {
+                    if plan.media.id.get() == 2 {
+                        Err(RepoError::NotFound)
+                    } else {
+                        done(plan)
+                    }
+                })
+                .collect())
+        });
+        repo.expect_complete_pending_deletions()
+            .returning(|_| Ok(()));
+        let mut blobs = MockBlobStore::new();
+        blobs
+            .expect_delete_many()
+            .returning(|keys| keys.iter().map(|_| Ok(())).collect());
+        let (svc, committer) = service(repo, blobs, ServiceConfig::default()).with_group_commit(8);
+        let alice = actor("alice", Role::Member);
+        let (results, ()) = block_on(async {
+            let deletes = async {
+                let results = futures::join!(
+                    svc.delete_media(&alice, "1", DeleteOptions::default()),
+                    svc.delete_media(&alice, "2", DeleteOptions::default()),
+                    svc.delete_media(&alice, "3", DeleteOptions::default()),
+                );
+                drop(svc);
+                results
+            };
+            futures::join!(deletes, committer.run())
+        });
+        assert_eq!(results.0.unwrap().id.get(), 1);
+        assert!(matches!(results.1, Err(crate::ServiceError::MediaNotFound)));
+        assert_eq!(results.2.unwrap().id.get(), 3);
+    }
+
+    #[test]
+    fn a_failed_shared_transaction_is_retried_one_plan_at_a_time() {
+        let calls = std::sync::Arc::new(AtomicUsize::new(0));
+        let seen = calls.clone();
+        let mut repo = MockMediaRepo::new();
+        repo.expect_find_media_access().returning(|_, ids, _| {
+            Ok(ids
+                .iter()
+                .map(|id| MediaAccess {
+                    media: media(id.get()),
+                    grant: None,
+                })
+                .collect())
+        });
+        repo.expect_delete_media().returning(move |plans| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            match plans.as_slice() {
+                [_, _] => Err(RepoError::Backend("deadlock".into())),
+                [plan] if plan.media.id.get() == 5 => Err(RepoError::Backend("bad row".into())),
+                [plan] => Ok(vec![done(plan)]),
+                _ => unreachable!("batches of one or two"),
+            }
+        });
+        repo.expect_complete_pending_deletions()
+            .returning(|_| Ok(()));
+        let mut blobs = MockBlobStore::new();
+        blobs
+            .expect_delete_many()
+            .returning(|keys| keys.iter().map(|_| Ok(())).collect());
+        let (svc, committer) = service(repo, blobs, ServiceConfig::default()).with_group_commit(8);
+        let alice = actor("alice", Role::Member);
+        let (results, ()) = block_on(async {
+            let deletes = async {
+                let results = futures::join!(
+                    svc.delete_media(&alice, "4", DeleteOptions::default()),
+                    svc.delete_media(&alice, "5", DeleteOptions::default()),
+                );
+                drop(svc);
+                results
+            };
+            futures::join!(deletes, committer.run())
+        });
+        assert!(
+            results.0.is_ok(),
+            "the good plan is not failed by the bad one"
+        );
+        assert!(matches!(results.1, Err(crate::ServiceError::Repo(_))));
+        assert_eq!(calls.load(Ordering::SeqCst), 3, "one shared, then one each");
+    }
+}
