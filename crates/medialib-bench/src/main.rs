@@ -1,0 +1,629 @@
+//! `medialib-bench`: holds medialib against the raw ceilings of its own backends.
+//!
+//! One run starts the real server on the chosen backend, pre-fills it, and measures: DELETE at
+//! 1 and 8 clients (with and without group commit), bulk delete (1,000 ids per request) to the
+//! receipt and until every blob is gone, 4 KiB uploads at 8 clients, one 1 GiB upload and
+//! download with the server's RSS, DELETE latency with 10,000 and with 1,000,000 rows in the
+//! table, and in the same run the raw ceilings: the delete's SQL through the driver, the blob
+//! delete through object_store, both together, and a trivial HTTP 200 on poem. It prints a
+//! table of figures with each one's ratio to its ceiling and writes them as JSON.
+//!
+//! Loopback only; every phase has a fixed operation count and stops by itself.
+
+mod load;
+mod raw;
+mod server;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use futures::StreamExt;
+use object_store::ObjectStore;
+use serde_json::{json, Value};
+
+use crate::load::{drive, Stats};
+use crate::raw::RawDb;
+use crate::server::Server;
+
+/// Command-line options.
+#[derive(Debug, Parser)]
+#[command(about = "Benchmark medialib against the raw ceilings of its backends")]
+struct Args {
+    /// `sqlite`, `postgres` or `mysql`.
+    #[arg(long, default_value = "sqlite")]
+    database: String,
+    /// `file` or `s3`.
+    #[arg(long, default_value = "file")]
+    blobs: String,
+    /// Small counts, to check that the tool works (CI).
+    #[arg(long)]
+    smoke: bool,
+    /// Deletes per measured DELETE phase.
+    #[arg(long)]
+    ops: Option<usize>,
+    /// Rows in the table for the large flatness run.
+    #[arg(long)]
+    big_rows: Option<u64>,
+    /// Skip the 1 GiB upload and download.
+    #[arg(long)]
+    skip_large_file: bool,
+    /// Where to write the JSON results.
+    #[arg(long, default_value = "target/bench-results.json")]
+    json: PathBuf,
+    /// The `medialib` binary (default: next to this one).
+    #[arg(long)]
+    medialib: Option<PathBuf>,
+    /// PostgreSQL server (a fresh database is created on it).
+    #[arg(
+        long,
+        env = "MEDIALIB_TEST_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/test"
+    )]
+    postgres_url: String,
+    /// MariaDB server (a fresh database is created on it).
+    #[arg(
+        long,
+        env = "MEDIALIB_TEST_MYSQL_URL",
+        default_value = "mysql://root@127.0.0.1:3306/test"
+    )]
+    mysql_url: String,
+    /// S3 endpoint (SeaweedFS; a fresh bucket is created on it).
+    #[arg(
+        long,
+        env = "MEDIALIB_TEST_S3_ENDPOINT",
+        default_value = "http://127.0.0.1:8333"
+    )]
+    s3_endpoint: String,
+}
+
+/// Where the server keeps its data, as the bench reaches it.
+struct Backend {
+    database_url: String,
+    blob_url: String,
+    /// The same store, opened directly (raw ceilings, purge checks).
+    store: Arc<dyn ObjectStore>,
+    _database: Option<medialib_test_support::TestDatabase>,
+}
+
+async fn backend(args: &Args, dir: &std::path::Path) -> anyhow::Result<Backend> {
+    let (database_url, database) = match args.database.as_str() {
+        "sqlite" => (
+            format!(
+                "sqlite://{}?mode=rwc",
+                dir.join("data/medialib.db").display()
+            ),
+            None,
+        ),
+        "postgres" => {
+            let db = medialib_test_support::TestDatabase::create(&args.postgres_url).await;
+            (db.url.clone(), Some(db))
+        }
+        "mysql" => {
+            let db = medialib_test_support::TestDatabase::create(&args.mysql_url).await;
+            (db.url.clone(), Some(db))
+        }
+        other => bail!("unknown --database {other:?}"),
+    };
+    let (blob_url, store): (String, Arc<dyn ObjectStore>) = match args.blobs.as_str() {
+        "file" => {
+            let path = dir.join("data/blobs");
+            std::fs::create_dir_all(&path)?;
+            let store = object_store::local::LocalFileSystem::new_with_prefix(&path)?;
+            (path.display().to_string(), Arc::new(store))
+        }
+        "s3" => {
+            let (bucket, url) = medialib_test_support::create_bucket(&args.s3_endpoint).await;
+            let store = object_store::aws::AmazonS3Builder::new()
+                .with_endpoint(&args.s3_endpoint)
+                .with_bucket_name(&bucket)
+                .with_region("us-east-1")
+                .with_access_key_id("bench")
+                .with_secret_access_key("bench")
+                .with_allow_http(true)
+                .build()?;
+            (url, Arc::new(store))
+        }
+        other => bail!("unknown --blobs {other:?}"),
+    };
+    Ok(Backend {
+        database_url,
+        blob_url,
+        store,
+        _database: database,
+    })
+}
+
+/// A client of the server under test.
+#[derive(Clone)]
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+impl Client {
+    async fn upload(&self, path: String, body: reqwest::Body) -> anyhow::Result<i64> {
+        let response = self
+            .http
+            .post(format!("{}/v1/media", self.base))
+            .query(&[("path", path.as_str())])
+            .bearer_auth(&self.key)
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await?
+            .error_for_status()?;
+        let media: Value = response.json().await?;
+        media["id"].as_i64().context("media id")
+    }
+
+    /// Uploads `count` files of 4 KiB at 8 clients; returns the ids and the phase's figures.
+    async fn fill(&self, prefix: &str, count: usize) -> anyhow::Result<(Vec<i64>, Stats)> {
+        let ids = Arc::new(std::sync::Mutex::new(Vec::with_capacity(count)));
+        let sink = Arc::clone(&ids);
+        let client = self.clone();
+        let prefix = prefix.to_owned();
+        let stats = drive(8, (0..count).collect(), move |i| {
+            let client = client.clone();
+            let sink = Arc::clone(&sink);
+            let path = format!("{prefix}/{i}.bin");
+            async move {
+                let id = client.upload(path, vec![42u8; 4096].into()).await?;
+                sink.lock().expect("ids lock").push(id);
+                Ok(())
+            }
+        })
+        .await?;
+        let mut ids = ids.lock().expect("ids lock").clone();
+        ids.sort_unstable();
+        Ok((ids, stats))
+    }
+
+    async fn delete_all(&self, ids: Vec<i64>, clients: usize) -> anyhow::Result<Stats> {
+        let client = self.clone();
+        drive(clients, ids, move |id| {
+            let client = client.clone();
+            async move {
+                let response = client
+                    .http
+                    .delete(format!("{}/v1/media/{id}", client.base))
+                    .bearer_auth(&client.key)
+                    .send()
+                    .await?;
+                if response.status() != 200 {
+                    bail!("delete {id}: {}", response.status());
+                }
+                Ok(())
+            }
+        })
+        .await
+    }
+}
+
+async fn count_blobs(store: &Arc<dyn ObjectStore>, prefix: &str) -> anyhow::Result<usize> {
+    let prefix = object_store::path::Path::from(prefix);
+    let mut listing = store.list(Some(&prefix));
+    let mut n = 0;
+    while let Some(item) = listing.next().await {
+        item?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// One line of the report: a figure, its ceiling and the ratio.
+struct Row {
+    what: String,
+    figure: String,
+    ceiling: String,
+    ratio: Option<f64>,
+    target: String,
+}
+
+fn row(what: &str, figure: String, ceiling: String, ratio: Option<f64>, target: &str) -> Row {
+    Row {
+        what: what.to_owned(),
+        figure,
+        ceiling,
+        ratio,
+        target: target.to_owned(),
+    }
+}
+
+fn rate(stats: &Stats) -> String {
+    format!(
+        "{:.0}/s  p50 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms",
+        stats.per_second, stats.p50_ms, stats.p99_ms, stats.p999_ms
+    )
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let bin = match &args.medialib {
+        Some(path) => path.clone(),
+        None => server::default_binary()?,
+    };
+    let smoke = args.smoke;
+    let ops = args.ops.unwrap_or(if smoke { 200 } else { 2000 });
+    let bulk_items = if smoke { 2000 } else { 10_000 };
+    let small_rows: u64 = if smoke { 1000 } else { 10_000 };
+    let big_rows = args
+        .big_rows
+        .unwrap_or(if smoke { 10_000 } else { 1_000_000 });
+    let dir = tempfile::tempdir()?;
+    let backend = backend(&args, dir.path()).await?;
+    let mut results = serde_json::Map::new();
+    let mut rows = Vec::new();
+    println!(
+        "medialib-bench: {} + {}, {} deletes per phase{}",
+        args.database,
+        args.blobs,
+        ops,
+        if smoke { " (smoke)" } else { "" }
+    );
+
+    // --- the server, idle --------------------------------------------------------------------
+    let server = Server::start(
+        &bin,
+        dir.path(),
+        &backend.database_url,
+        &backend.blob_url,
+        &[],
+    )?;
+    let client = Client {
+        http: reqwest::Client::new(),
+        base: server.base.clone(),
+        key: server.admin.clone(),
+    };
+    client
+        .http
+        .get(format!("{}/readyz", client.base))
+        .send()
+        .await?
+        .error_for_status()?;
+    let idle_rss = server.rss_mib();
+    println!("idle RSS {idle_rss:.1} MiB");
+
+    // --- uploads and DELETE at 1 and 8 clients -------------------------------------------------
+    let (ids, upload) = client.fill("seq", ops / 4 + ops).await?;
+    println!(
+        "upload 4 KiB x{} at 8 clients: {}",
+        upload.ops,
+        rate(&upload)
+    );
+    let (one_ids, eight_ids) = ids.split_at(ops / 4);
+    let delete1 = client.delete_all(one_ids.to_vec(), 1).await?;
+    println!("DELETE at 1 client: {}", rate(&delete1));
+    let (sampler, peak) = peak_rss(server.rss_probe());
+    let delete8 = client.delete_all(eight_ids.to_vec(), 8).await?;
+    sampler.abort();
+    let load_rss = peak.lock().map_or(0.0, |max| *max);
+    println!(
+        "DELETE at 8 clients: {}  (peak RSS {load_rss:.1} MiB)",
+        rate(&delete8)
+    );
+
+    // --- bulk delete -------------------------------------------------------------------------
+    let (bulk_ids, _) = client.fill("bulk", bulk_items).await?;
+    let before = count_blobs(&backend.store, "media").await?;
+    let t0 = Instant::now();
+    for chunk in bulk_ids.chunks(1000) {
+        let response = client
+            .http
+            .post(format!("{}/v1/media/bulk-delete", client.base))
+            .bearer_auth(&client.key)
+            .json(&json!({ "ids": chunk }))
+            .send()
+            .await?
+            .error_for_status()?;
+        let receipt: Value = response.json().await?;
+        if receipt["deleted"].as_u64() != Some(chunk.len() as u64) {
+            bail!("bulk delete: {receipt}");
+        }
+    }
+    let to_receipt = t0.elapsed().as_secs_f64();
+    let deadline = Instant::now() + std::time::Duration::from_secs(120);
+    while count_blobs(&backend.store, "media").await? > before.saturating_sub(bulk_items) {
+        if Instant::now() > deadline {
+            bail!("bulk delete: blobs not purged within 2 minutes");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let to_purged = t0.elapsed().as_secs_f64();
+    let bulk_rate = bulk_items as f64 / to_receipt;
+    let purge_rate = bulk_items as f64 / to_purged;
+    println!(
+        "bulk delete: {bulk_rate:.0} items/s to the receipt, {purge_rate:.0} items/s until purged"
+    );
+
+    // --- the raw ceilings --------------------------------------------------------------------
+    let raw = RawDb::connect(&backend.database_url, 8).await?;
+    let tenant = raw
+        .scalar("SELECT id FROM tenants WHERE slug = 'default'")
+        .await?;
+    let raw_ids = raw.fill(tenant, "raw", (ops / 4 + ops) as u64).await?;
+    let sql1 = raw::sql_ceiling(&raw, tenant, raw_ids[..ops / 4].to_vec(), 1).await?;
+    let sql8 = raw::sql_ceiling(&raw, tenant, raw_ids[ops / 4..].to_vec(), 8).await?;
+    println!("raw SQL transaction at 1: {}", rate(&sql1));
+    println!("raw SQL transaction at 8: {}", rate(&sql8));
+    let paths = raw::put_objects(&backend.store, "raw-blobs", ops / 4 + ops).await?;
+    let blob1 = raw::blob_ceiling(&backend.store, paths[..ops / 4].to_vec(), 1).await?;
+    let blob8 = raw::blob_ceiling(&backend.store, paths[ops / 4..].to_vec(), 8).await?;
+    println!("raw blob delete at 1: {}", rate(&blob1));
+    println!("raw blob delete at 8: {}", rate(&blob8));
+    let both_ids = raw.fill(tenant, "both", (ops / 4 + ops) as u64).await?;
+    let both_paths = raw::put_objects(&backend.store, "raw-both", ops / 4 + ops).await?;
+    let work: Vec<(i64, object_store::path::Path)> = both_ids.into_iter().zip(both_paths).collect();
+    let raw1 =
+        raw::delete_ceiling(&raw, tenant, &backend.store, work[..ops / 4].to_vec(), 1).await?;
+    let raw8 =
+        raw::delete_ceiling(&raw, tenant, &backend.store, work[ops / 4..].to_vec(), 8).await?;
+    println!("raw delete (SQL + blob) at 1: {}", rate(&raw1));
+    println!("raw delete (SQL + blob) at 8: {}", rate(&raw8));
+    let http8 = raw::http_ceiling(ops * 5, 8).await?;
+    println!("trivial HTTP 200 at 8: {}", rate(&http8));
+
+    // --- flatness: 10,000 rows, then many more -------------------------------------------------
+    let existing = raw.scalar("SELECT COUNT(*) FROM media").await?;
+    let pad = u64::try_from((small_rows as i64 - existing).max(0)).unwrap_or(0);
+    raw.fill(tenant, "filler", pad).await?;
+    let (flat_ids, _) = client.fill("flat-small", ops).await?;
+    let flat_small = client.delete_all(flat_ids, 8).await?;
+    println!("DELETE at 8 with {small_rows} rows: {}", rate(&flat_small));
+    let t0 = Instant::now();
+    raw.fill(tenant, "filler-big", big_rows.saturating_sub(small_rows))
+        .await?;
+    println!(
+        "filled to {big_rows} rows in {:.0} s",
+        t0.elapsed().as_secs_f64()
+    );
+    let (flat_ids, _) = client.fill("flat-big", ops).await?;
+    let flat_big = client.delete_all(flat_ids, 8).await?;
+    println!("DELETE at 8 with {big_rows} rows: {}", rate(&flat_big));
+
+    // --- one 1 GiB file ------------------------------------------------------------------------
+    let large = if args.skip_large_file {
+        None
+    } else {
+        Some(large_file(&server, &client, if smoke { 64 } else { 1024 }).await?)
+    };
+    server.stop();
+
+    // --- group commit off, for comparison ------------------------------------------------------
+    let plain = Server::start(
+        &bin,
+        dir.path(),
+        &backend.database_url,
+        &backend.blob_url,
+        &[("MEDIALIB_GROUP_COMMIT_MAX_BATCH", "1")],
+    )?;
+    let plain_client = Client {
+        base: plain.base.clone(),
+        ..client.clone()
+    };
+    let (plain_ids, _) = plain_client.fill("plain", ops).await?;
+    let plain8 = plain_client.delete_all(plain_ids, 8).await?;
+    plain.stop();
+    println!("DELETE at 8 without group commit: {}", rate(&plain8));
+
+    // --- the report ----------------------------------------------------------------------------
+    let ratio = |a: f64, b: f64| if b > 0.0 { Some(a / b) } else { None };
+    rows.push(row(
+        "DELETE, 1 client",
+        rate(&delete1),
+        format!("raw delete {}", rate(&raw1)),
+        ratio(delete1.per_second, raw1.per_second),
+        "",
+    ));
+    rows.push(row(
+        "DELETE p50, 1 client",
+        format!("{:.2} ms", delete1.p50_ms),
+        format!("raw SQL txn p50 {:.2} ms", sql1.p50_ms),
+        ratio(delete1.p50_ms, sql1.p50_ms),
+        "PostgreSQL: <= 1.2x",
+    ));
+    rows.push(row(
+        "DELETE, 8 clients",
+        rate(&delete8),
+        format!("raw delete {}", rate(&raw8)),
+        ratio(delete8.per_second, raw8.per_second),
+        "SQLite: >= 0.8x",
+    ));
+    rows.push(row(
+        "DELETE, 8 clients (group commit)",
+        format!("{:.0}/s", delete8.per_second),
+        format!("raw SQL txn {:.0}/s", sql8.per_second),
+        ratio(delete8.per_second, sql8.per_second),
+        "PostgreSQL: >= 1.5x",
+    ));
+    rows.push(row(
+        "DELETE, 8 clients, group commit off",
+        rate(&plain8),
+        format!("raw SQL txn {:.0}/s", sql8.per_second),
+        ratio(plain8.per_second, sql8.per_second),
+        "",
+    ));
+    rows.push(row(
+        "DELETE p99 / p50, 8 clients",
+        format!("{:.2} / {:.2} ms", delete8.p99_ms, delete8.p50_ms),
+        String::new(),
+        ratio(delete8.p99_ms, delete8.p50_ms),
+        "SQLite: <= 3x",
+    ));
+    rows.push(row(
+        "bulk delete to receipt",
+        format!("{bulk_rate:.0} items/s"),
+        String::new(),
+        None,
+        "SQLite >= 20000, PostgreSQL >= 10000",
+    ));
+    rows.push(row(
+        "bulk delete until purged",
+        format!("{purge_rate:.0} items/s"),
+        format!("raw blob delete {:.0}/s", blob8.per_second),
+        ratio(purge_rate, blob8.per_second),
+        ">= 0.8x (S3: >= 1000 keys/s)",
+    ));
+    rows.push(row(
+        "upload 4 KiB, 8 clients",
+        rate(&upload),
+        format!("trivial HTTP {:.0}/s", http8.per_second),
+        ratio(upload.per_second, http8.per_second),
+        "",
+    ));
+    rows.push(row(
+        "DELETE p50 big/small table",
+        format!("{:.2} / {:.2} ms", flat_big.p50_ms, flat_small.p50_ms),
+        format!("{big_rows} vs {small_rows} rows"),
+        ratio(flat_big.p50_ms, flat_small.p50_ms),
+        "<= 1.2x",
+    ));
+    rows.push(row(
+        "DELETE p99 big/small table",
+        format!("{:.2} / {:.2} ms", flat_big.p99_ms, flat_small.p99_ms),
+        format!("{big_rows} vs {small_rows} rows"),
+        ratio(flat_big.p99_ms, flat_small.p99_ms),
+        "<= 1.2x",
+    ));
+    rows.push(row(
+        "RSS idle / peak at 8 clients",
+        format!("{idle_rss:.1} / {load_rss:.1} MiB"),
+        String::new(),
+        None,
+        "<= 30 / < 64 MiB",
+    ));
+    if let Some((mib, up, down, growth)) = &large {
+        rows.push(row(
+            &format!("{mib} MiB upload / download"),
+            format!("{up:.0} / {down:.0} MiB/s, RSS growth {growth:.1} MiB"),
+            String::new(),
+            None,
+            "< 50 MiB growth",
+        ));
+    }
+    println!();
+    println!(
+        "{:<38} {:<58} {:<48} {:>7}  target",
+        "figure", "medialib", "ceiling", "ratio"
+    );
+    for r in &rows {
+        let ratio = r.ratio.map_or(String::new(), |x| format!("{x:.2}x"));
+        println!(
+            "{:<38} {:<58} {:<48} {:>7}  {}",
+            r.what, r.figure, r.ceiling, ratio, r.target
+        );
+    }
+
+    for (name, stats) in [
+        ("upload_8", &upload),
+        ("delete_1", &delete1),
+        ("delete_8", &delete8),
+        ("delete_8_no_group_commit", &plain8),
+        ("raw_sql_1", &sql1),
+        ("raw_sql_8", &sql8),
+        ("raw_blob_1", &blob1),
+        ("raw_blob_8", &blob8),
+        ("raw_delete_1", &raw1),
+        ("raw_delete_8", &raw8),
+        ("http_200_8", &http8),
+        ("delete_8_small_table", &flat_small),
+        ("delete_8_big_table", &flat_big),
+    ] {
+        results.insert(name.to_owned(), serde_json::to_value(stats)?);
+    }
+    results.insert(
+        "bulk".into(),
+        json!({ "items": bulk_items, "to_receipt_per_s": bulk_rate, "until_purged_per_s": purge_rate }),
+    );
+    results.insert(
+        "rss_mib".into(),
+        json!({ "idle": idle_rss, "peak_delete_8": load_rss }),
+    );
+    if let Some((mib, up, down, growth)) = large {
+        results.insert(
+            "large_file".into(),
+            json!({ "mib": mib, "upload_mib_s": up, "download_mib_s": down, "rss_growth_mib": growth }),
+        );
+    }
+    results.insert(
+        "setup".into(),
+        json!({
+            "database": args.database, "blobs": args.blobs, "ops": ops, "smoke": smoke,
+            "small_rows": small_rows, "big_rows": big_rows,
+            "date": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)?,
+        }),
+    );
+    if let Some(parent) = args.json.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(
+        &args.json,
+        serde_json::to_string_pretty(&Value::Object(results))?,
+    )?;
+    println!("\nwrote {}", args.json.display());
+    Ok(())
+}
+
+/// Uploads and downloads one file of `mib` MiB, sampling the server's RSS; returns the size,
+/// the upload and download rates (MiB/s) and the RSS growth (MiB).
+async fn large_file(
+    server: &Server,
+    client: &Client,
+    mib: u64,
+) -> anyhow::Result<(u64, f64, f64, f64)> {
+    let before = server.rss_mib();
+    let (sampler, peak) = peak_rss(server.rss_probe());
+    let chunk = bytes::Bytes::from(vec![9u8; 1 << 20]);
+    let body = futures::stream::iter((0..mib).map(move |_| Ok::<_, std::io::Error>(chunk.clone())));
+    let t0 = Instant::now();
+    let id = client
+        .upload("large/file.bin".into(), reqwest::Body::wrap_stream(body))
+        .await?;
+    let up = mib as f64 / t0.elapsed().as_secs_f64();
+    let t0 = Instant::now();
+    let mut stream = client
+        .http
+        .get(format!("{}/v1/media/{id}/content", client.base))
+        .bearer_auth(&client.key)
+        .send()
+        .await?
+        .error_for_status()?
+        .bytes_stream();
+    let mut total = 0u64;
+    while let Some(part) = stream.next().await {
+        total += part?.len() as u64;
+    }
+    let down = mib as f64 / t0.elapsed().as_secs_f64();
+    sampler.abort();
+    if total != mib << 20 {
+        bail!("downloaded {total} bytes of {}", mib << 20);
+    }
+    client.delete_all(vec![id], 1).await?;
+    let growth = peak.lock().map_or(0.0, |max| *max) - before;
+    println!(
+        "{mib} MiB upload {up:.0} MiB/s, download {down:.0} MiB/s, RSS growth {growth:.1} MiB"
+    );
+    Ok((mib, up, down, growth))
+}
+
+/// Samples `probe` every 20 ms into the returned maximum until the task is aborted.
+fn peak_rss(
+    probe: impl Fn() -> f64 + Send + 'static,
+) -> (tokio::task::JoinHandle<()>, Arc<std::sync::Mutex<f64>>) {
+    let peak = Arc::new(std::sync::Mutex::new(probe()));
+    let sink = Arc::clone(&peak);
+    let task = tokio::spawn(async move {
+        loop {
+            let rss = probe();
+            if let Ok(mut max) = sink.lock() {
+                *max = max.max(rss);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    });
+    (task, peak)
+}
