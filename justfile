@@ -32,9 +32,10 @@ openapi:
 crash runs="20":
     cargo test -p medialib-server --test crash -- --runs {{runs}}
 
-# Benchmarks (not written yet: prints the quick delete measurement recipe)
-bench:
-    @echo "no benchmark suite yet; see docs/benchmarks.md for the manual measurement"
+# Benchmark against the raw ceilings of a backend (sqlite|postgres|mysql, file|s3); see docs/benchmarks.md
+bench database="sqlite" blobs="file" *args="":
+    cargo build --release -p medialib-server -p medialib-bench
+    cargo run --release -q -p medialib-bench -- --database {{database}} --blobs {{blobs}} --json target/bench-{{database}}-{{blobs}}.json {{args}}
 
 # Everything CI runs
 ci:

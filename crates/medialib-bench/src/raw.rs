@@ -31,9 +31,12 @@ struct Statements {
     after: (String, Vec<usize>),
 }
 
+/// Rewrites `$n` placeholders for a backend: PostgreSQL gets `$1..$k` numbered by first
+/// appearance (each value bound once), the others `?` per appearance. Returns the SQL and
+/// which value (1-based) each bind takes.
 fn statement(sql: &str, numbered: bool) -> (String, Vec<usize>) {
     let mut out = String::with_capacity(sql.len());
-    let mut order = Vec::new();
+    let mut order: Vec<usize> = Vec::new();
     let mut chars = sql.chars().peekable();
     while let Some(c) = chars.next() {
         if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
@@ -42,20 +45,22 @@ fn statement(sql: &str, numbered: bool) -> (String, Vec<usize>) {
                 n = n * 10 + d as usize;
                 chars.next();
             }
-            order.push(n);
             if numbered {
-                out.push_str(&format!("${n}"));
+                let position = match order.iter().position(|&seen| seen == n) {
+                    Some(position) => position,
+                    None => {
+                        order.push(n);
+                        order.len() - 1
+                    }
+                };
+                out.push_str(&format!("${}", position + 1));
             } else {
+                order.push(n);
                 out.push('?');
             }
         } else {
             out.push(c);
         }
-    }
-    if numbered {
-        // PostgreSQL binds by number: each value once, in number order.
-        order.sort_unstable();
-        order.dedup();
     }
     (out, order)
 }
@@ -168,9 +173,9 @@ impl RawDb {
     /// Runs SQL without results.
     pub async fn exec(&self, sql: &str) -> anyhow::Result<()> {
         match self {
-            Self::Sqlite(pool) => drop(pool.execute(sql).await?),
-            Self::Postgres(pool) => drop(pool.execute(sql).await?),
-            Self::MySql(pool) => drop(pool.execute(sql).await?),
+            Self::Sqlite(pool) => pool.execute(sql).await.map(|_| ())?,
+            Self::Postgres(pool) => pool.execute(sql).await.map(|_| ())?,
+            Self::MySql(pool) => pool.execute(sql).await.map(|_| ())?,
         }
         Ok(())
     }

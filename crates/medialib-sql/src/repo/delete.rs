@@ -14,13 +14,14 @@ use medialib_domain::{
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
 };
 
-use super::lifecycle::{holds_of, references_of};
 use super::media::CHUNK;
 use super::pending::insert_pending;
-use super::{add_usage, db_err, event_row, finish, UsageDelta};
+use super::{
+    add_usage, corrupt, db_err, event_row, finish, from_millis, media_id, user, UsageDelta,
+};
 use crate::entity::{
     activity, community, community_tag, derivative, grant, media, media_tag, reference,
 };
@@ -75,6 +76,100 @@ where
     Ok(())
 }
 
+/// What hangs off a set of media rows, read in one round trip: holds, references, community
+/// copies, derivatives, and how many tag assignments and grants each has.
+#[derive(Debug, Default)]
+struct Children {
+    holds: HashMap<i64, Vec<Hold>>,
+    refs: HashMap<i64, Vec<RefName>>,
+    copies: HashMap<i64, (i64, String)>,
+    derivatives: HashMap<i64, Vec<BlobKey>>,
+    tags: HashMap<i64, u64>,
+    grants: HashMap<i64, u64>,
+}
+
+#[derive(Debug, FromQueryResult)]
+struct ChildRow {
+    kind: String,
+    media_id: i64,
+    n: i64,
+    label: String,
+    extra: String,
+    at: i64,
+}
+
+/// One `UNION ALL` over the child tables instead of a query per table: a delete is bound by
+/// its round trips to the database.
+async fn children<C: ConnectionTrait>(conn: &C, ids: &[i64]) -> Result<Children, RepoError> {
+    let mut out = Children::default();
+    for chunk in ids.chunks(CHUNK) {
+        // Ids are integers: inlining them is safe and keeps one statement per chunk.
+        let list = chunk
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let sql = format!(
+            "SELECT 'hold' AS kind, media_id, id AS n, reason AS label, created_by AS extra, \
+                    created_at AS at FROM holds WHERE media_id IN ({list}) \
+             UNION ALL SELECT 'ref', media_id, 0, ref_name, '', 0 \
+                    FROM media_references WHERE media_id IN ({list}) \
+             UNION ALL SELECT 'copy', media_id, id, blob_key, '', 0 \
+                    FROM community_media WHERE media_id IN ({list}) \
+             UNION ALL SELECT 'derivative', media_id, 0, blob_key, '', 0 \
+                    FROM derivatives WHERE media_id IN ({list}) \
+             UNION ALL SELECT 'tags', media_id, COUNT(*), '', '', 0 \
+                    FROM media_tags WHERE media_id IN ({list}) GROUP BY media_id \
+             UNION ALL SELECT 'grants', media_id, COUNT(*), '', '', 0 \
+                    FROM access_grants WHERE media_id IN ({list}) GROUP BY media_id"
+        );
+        let statement = Statement::from_string(conn.get_database_backend(), sql);
+        let rows = ChildRow::find_by_statement(statement)
+            .all(conn)
+            .await
+            .map_err(db_err)?;
+        for row in rows {
+            let count = u64::try_from(row.n).unwrap_or(0);
+            match row.kind.as_str() {
+                "hold" => out.holds.entry(row.media_id).or_default().push(Hold {
+                    id: row.n,
+                    media_id: media_id(row.media_id)?,
+                    reason: row.label,
+                    created_by: user(&row.extra)?,
+                    created_at: from_millis(row.at)?,
+                }),
+                "ref" => out
+                    .refs
+                    .entry(row.media_id)
+                    .or_default()
+                    .push(RefName::parse(&row.label).map_err(|_| corrupt("reference"))?),
+                "copy" => {
+                    out.copies.insert(row.media_id, (row.n, row.label));
+                }
+                "derivative" => out
+                    .derivatives
+                    .entry(row.media_id)
+                    .or_default()
+                    .push(BlobKey::from_stored(row.label)),
+                "tags" => {
+                    out.tags.insert(row.media_id, count);
+                }
+                "grants" => {
+                    out.grants.insert(row.media_id, count);
+                }
+                _ => return Err(corrupt("child kind")),
+            }
+        }
+    }
+    for holds in out.holds.values_mut() {
+        holds.sort_by_key(|hold| hold.id);
+    }
+    for names in out.refs.values_mut() {
+        names.sort();
+    }
+    Ok(out)
+}
+
 pub(crate) async fn delete_media(
     db: &DatabaseConnection,
     plans: Vec<DeletePlan>,
@@ -107,8 +202,9 @@ pub(crate) async fn delete_media(
         // Holds and references are read under the row locks: one placed by a concurrent call
         // either committed before (and is seen here) or waits for this transaction.
         let present: Vec<i64> = live.keys().copied().collect();
-        let mut holds: HashMap<i64, Vec<Hold>> = holds_of(&txn, &present).await?;
-        let mut refs: HashMap<i64, Vec<RefName>> = references_of(&txn, &present).await?;
+        let mut found = children(&txn, &present).await?;
+        let mut holds = std::mem::take(&mut found.holds);
+        let mut refs = std::mem::take(&mut found.refs);
         let mut taken: HashSet<i64> = HashSet::new();
         let mut verdicts: Vec<Result<Vec<RefName>, RepoError>> = Vec::with_capacity(plans.len());
         for plan in &plans {
@@ -146,55 +242,47 @@ pub(crate) async fn delete_media(
                 .collect());
         }
 
-        let copies: Vec<community::Model> = {
-            let mut rows = Vec::new();
-            for chunk in ids.chunks(CHUNK) {
-                rows.extend(
-                    community::Entity::find()
-                        .filter(community::Column::MediaId.is_in(chunk.iter().copied()))
-                        .all(&txn)
-                        .await
-                        .map_err(db_err)?,
-                );
-            }
-            rows
-        };
-        let copy_ids: Vec<i64> = copies.iter().map(|c| c.id).collect();
-        let copy_of: HashMap<i64, &community::Model> =
-            copies.iter().map(|c| (c.media_id, c)).collect();
-
-        let tag_counts =
-            counts::<_, media_tag::Entity>(&txn, media_tag::Column::MediaId, &ids).await?;
+        let copy_of: HashMap<i64, (i64, String)> = found
+            .copies
+            .into_iter()
+            .filter(|(media, _)| taken.contains(media))
+            .collect();
+        let copy_ids: Vec<i64> = copy_of.values().map(|(copy, _)| *copy).collect();
         let copy_tag_counts =
             counts::<_, community_tag::Entity>(&txn, community_tag::Column::CommunityId, &copy_ids)
                 .await?;
-        let grant_counts = counts::<_, grant::Entity>(&txn, grant::Column::MediaId, &ids).await?;
-        let mut derived: HashMap<i64, Vec<BlobKey>> = HashMap::new();
-        for chunk in ids.chunks(CHUNK) {
-            let rows: Vec<(i64, String)> = derivative::Entity::find()
-                .select_only()
-                .column(derivative::Column::MediaId)
-                .column(derivative::Column::BlobKey)
-                .filter(derivative::Column::MediaId.is_in(chunk.iter().copied()))
-                .into_tuple()
-                .all(&txn)
-                .await
-                .map_err(db_err)?;
-            for (media, key) in rows {
-                derived
-                    .entry(media)
-                    .or_default()
-                    .push(BlobKey::from_stored(key));
-            }
-        }
+        let tag_counts = found.tags;
+        let grant_counts = found.grants;
+        let mut derived = found.derivatives;
+        // Only the tables that hold something for these rows are touched.
+        let with = |counts: &HashMap<i64, u64>| -> Vec<i64> {
+            ids.iter()
+                .copied()
+                .filter(|id| counts.contains_key(id))
+                .collect()
+        };
+        let tagged = with(&tag_counts);
+        let granted = with(&grant_counts);
+        let referenced: Vec<i64> = verdicts
+            .iter()
+            .zip(&plans)
+            .filter(|(verdict, _)| verdict.as_ref().is_ok_and(|names| !names.is_empty()))
+            .map(|(_, plan)| plan.media.id.get())
+            .collect();
+        let with_derivatives: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|id| derived.contains_key(id))
+            .collect();
 
         delete_in::<_, community_tag::Entity>(&txn, community_tag::Column::CommunityId, &copy_ids)
             .await?;
         delete_in::<_, community::Entity>(&txn, community::Column::Id, &copy_ids).await?;
-        delete_in::<_, media_tag::Entity>(&txn, media_tag::Column::MediaId, &ids).await?;
-        delete_in::<_, grant::Entity>(&txn, grant::Column::MediaId, &ids).await?;
-        delete_in::<_, reference::Entity>(&txn, reference::Column::MediaId, &ids).await?;
-        delete_in::<_, derivative::Entity>(&txn, derivative::Column::MediaId, &ids).await?;
+        delete_in::<_, media_tag::Entity>(&txn, media_tag::Column::MediaId, &tagged).await?;
+        delete_in::<_, grant::Entity>(&txn, grant::Column::MediaId, &granted).await?;
+        delete_in::<_, reference::Entity>(&txn, reference::Column::MediaId, &referenced).await?;
+        delete_in::<_, derivative::Entity>(&txn, derivative::Column::MediaId, &with_derivatives)
+            .await?;
         delete_in::<_, media::Entity>(&txn, media::Column::Id, &ids).await?;
 
         let mut results = Vec::with_capacity(plans.len());
@@ -218,15 +306,15 @@ pub(crate) async fn delete_media(
                 community_copy: copy.is_some(),
                 tag_assignments: tag_counts.get(&id).copied().unwrap_or(0)
                     + copy
-                        .and_then(|c| copy_tag_counts.get(&c.id))
+                        .and_then(|(copy, _)| copy_tag_counts.get(copy))
                         .copied()
                         .unwrap_or(0),
                 access_grants: grant_counts.get(&id).copied().unwrap_or(0),
                 derivatives: derivatives.len() as u64,
             };
             let mut keys = vec![plan.media.blob_key.clone()];
-            if let Some(copy) = copy {
-                keys.push(BlobKey::from_stored(copy.blob_key.clone()));
+            if let Some((_, key)) = copy {
+                keys.push(BlobKey::from_stored(key.clone()));
             }
             keys.extend(derivatives);
             pending.extend(keys.iter().map(|key| (plan.media.tenant_id, key.clone())));
