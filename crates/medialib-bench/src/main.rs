@@ -298,6 +298,31 @@ async fn main() -> anyhow::Result<()> {
     let (one_ids, eight_ids) = ids.split_at(ops / 4);
     let delete1 = client.delete_all(one_ids.to_vec(), 1).await?;
     println!("DELETE at 1 client: {}", rate(&delete1));
+    // The part of a delete before its transaction: HTTP, authentication and the lookup that
+    // authorizes it (an id that does not exist answers 404 right after it).
+    let lookup1 = {
+        let client = client.clone();
+        drive(1, vec![(); ops / 4], move |()| {
+            let client = client.clone();
+            async move {
+                let response = client
+                    .http
+                    .delete(format!("{}/v1/media/999999999", client.base))
+                    .bearer_auth(&client.key)
+                    .send()
+                    .await?;
+                if response.status() != 404 {
+                    bail!("missing id: {}", response.status());
+                }
+                Ok(())
+            }
+        })
+        .await?
+    };
+    println!(
+        "DELETE of a missing id at 1 client (no transaction): {}",
+        rate(&lookup1)
+    );
     let (sampler, peak) = peak_rss(server.rss_probe());
     let delete8 = client.delete_all(eight_ids.to_vec(), 8).await?;
     sampler.abort();
@@ -427,6 +452,13 @@ async fn main() -> anyhow::Result<()> {
         "PostgreSQL: <= 1.2x",
     ));
     rows.push(row(
+        "DELETE 404 p50, 1 client (no txn)",
+        format!("{:.2} ms", lookup1.p50_ms),
+        format!("trivial HTTP p50 {:.2} ms", http8.p50_ms),
+        None,
+        "",
+    ));
+    rows.push(row(
         "DELETE, 8 clients",
         rate(&delete8),
         format!("raw delete {}", rate(&raw8)),
@@ -521,6 +553,7 @@ async fn main() -> anyhow::Result<()> {
     for (name, stats) in [
         ("upload_8", &upload),
         ("delete_1", &delete1),
+        ("delete_missing_1", &lookup1),
         ("delete_8", &delete8),
         ("delete_8_no_group_commit", &plain8),
         ("raw_sql_1", &sql1),

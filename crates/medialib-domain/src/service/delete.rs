@@ -353,6 +353,11 @@ impl MediaService {
         if done.is_empty() {
             return result;
         }
+        if let Some(group) = &self.group {
+            if group.purged(done.clone()) {
+                return result;
+            }
+        }
         if let Err(err) = self.repo.complete_pending_deletions(&done).await {
             // The blobs are gone; the retry loop will find that and forget the records.
             tracing::warn!(

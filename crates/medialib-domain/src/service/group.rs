@@ -9,6 +9,10 @@
 //! in a transaction of its own, so one bad plan never fails the others. A lone delete goes
 //! through at once: group commit adds no waiting, only sharing.
 //!
+//! The committer also forgets the pending records of purged blobs, many at a time and off the
+//! request's path: a record it has not forgotten yet (say the process stops first) falls due
+//! later, and the reaper finds its blob gone and forgets it then.
+//!
 //! The committer is a future the embedding runtime spawns ([`GroupCommitter::run`]); the
 //! domain spawns nothing. Without a committer, deletes run their own transactions.
 
@@ -18,21 +22,30 @@ use futures_channel::{mpsc, oneshot};
 use futures_util::StreamExt;
 
 use crate::error::RepoError;
-use crate::model::{DeleteOutcome, DeletePlan};
+use crate::model::{BlobKey, DeleteOutcome, DeletePlan};
 use crate::ports::MediaRepo;
 
 type Reply = oneshot::Sender<Result<DeleteOutcome, RepoError>>;
 
+/// What the committer is asked to do.
+#[derive(Debug)]
+enum Work {
+    /// Delete, and answer.
+    Delete(DeletePlan, Reply),
+    /// Forget the pending records of these purged blobs.
+    Purged(Vec<BlobKey>),
+}
+
 /// The sending side, held by the service.
 #[derive(Debug, Clone)]
 pub(crate) struct GroupCommit {
-    queue: mpsc::UnboundedSender<(DeletePlan, Reply)>,
+    queue: mpsc::UnboundedSender<Work>,
 }
 
 /// Commits queued single deletes in shared transactions; run it on the runtime.
 #[derive(Debug)]
 pub struct GroupCommitter {
-    queue: mpsc::UnboundedReceiver<(DeletePlan, Reply)>,
+    queue: mpsc::UnboundedReceiver<Work>,
     repo: Arc<dyn MediaRepo>,
     max_batch: usize,
 }
@@ -59,8 +72,13 @@ impl GroupCommit {
         plan: DeletePlan,
     ) -> Option<Result<DeleteOutcome, RepoError>> {
         let (reply, outcome) = oneshot::channel();
-        self.queue.unbounded_send((plan, reply)).ok()?;
+        self.queue.unbounded_send(Work::Delete(plan, reply)).ok()?;
         outcome.await.ok()
+    }
+
+    /// Hands the pending records of purged blobs to the committer; `false` when it is gone.
+    pub(crate) fn purged(&self, keys: Vec<BlobKey>) -> bool {
+        self.queue.unbounded_send(Work::Purged(keys)).is_ok()
     }
 }
 
@@ -68,14 +86,30 @@ impl GroupCommitter {
     /// Commits batches until every service clone is dropped.
     pub async fn run(mut self) {
         while let Some(first) = self.queue.next().await {
-            let mut batch = vec![first];
-            while batch.len() < self.max_batch {
-                match self.queue.try_recv() {
-                    Ok(item) => batch.push(item),
-                    Err(_) => break,
+            let mut batch = Vec::new();
+            let mut purged = Vec::new();
+            let mut next = Some(first);
+            while let Some(work) = next.take() {
+                match work {
+                    Work::Delete(plan, reply) => batch.push((plan, reply)),
+                    Work::Purged(keys) => purged.extend(keys),
+                }
+                if batch.len() < self.max_batch {
+                    next = self.queue.try_recv().ok();
                 }
             }
-            self.commit(batch).await;
+            if !batch.is_empty() {
+                self.commit(batch).await;
+            }
+            if !purged.is_empty() {
+                if let Err(err) = self.repo.complete_pending_deletions(&purged).await {
+                    // The blobs are gone; the reaper finds that and forgets the records.
+                    tracing::warn!(
+                        error = &err as &dyn std::error::Error,
+                        "could not clear pending deletions"
+                    );
+                }
+            }
         }
     }
 

@@ -103,27 +103,44 @@ struct ChildRow {
 async fn children<C: ConnectionTrait>(conn: &C, ids: &[i64]) -> Result<Children, RepoError> {
     let mut out = Children::default();
     for chunk in ids.chunks(CHUNK) {
-        // Ids are integers: inlining them is safe and keeps one statement per chunk.
-        let list = chunk
-            .iter()
-            .map(i64::to_string)
-            .collect::<Vec<_>>()
-            .join(",");
+        // Bound, not inlined: the statement text depends only on the chunk's length, so the
+        // driver's prepared-statement cache serves every single delete.
+        let backend = conn.get_database_backend();
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 6);
+        let mut list = || {
+            let marks: Vec<String> = chunk
+                .iter()
+                .map(|id| {
+                    values.push((*id).into());
+                    match backend {
+                        DbBackend::Postgres => format!("${}", values.len()),
+                        _ => "?".to_owned(),
+                    }
+                })
+                .collect();
+            marks.join(",")
+        };
         let sql = format!(
             "SELECT 'hold' AS kind, media_id, id AS n, reason AS label, created_by AS extra, \
-                    created_at AS at FROM holds WHERE media_id IN ({list}) \
+                    created_at AS at FROM holds WHERE media_id IN ({}) \
              UNION ALL SELECT 'ref', media_id, 0, ref_name, '', 0 \
-                    FROM media_references WHERE media_id IN ({list}) \
+                    FROM media_references WHERE media_id IN ({}) \
              UNION ALL SELECT 'copy', media_id, id, blob_key, '', 0 \
-                    FROM community_media WHERE media_id IN ({list}) \
+                    FROM community_media WHERE media_id IN ({}) \
              UNION ALL SELECT 'derivative', media_id, 0, blob_key, '', 0 \
-                    FROM derivatives WHERE media_id IN ({list}) \
+                    FROM derivatives WHERE media_id IN ({}) \
              UNION ALL SELECT 'tags', media_id, COUNT(*), '', '', 0 \
-                    FROM media_tags WHERE media_id IN ({list}) GROUP BY media_id \
+                    FROM media_tags WHERE media_id IN ({}) GROUP BY media_id \
              UNION ALL SELECT 'grants', media_id, COUNT(*), '', '', 0 \
-                    FROM access_grants WHERE media_id IN ({list}) GROUP BY media_id"
+                    FROM access_grants WHERE media_id IN ({}) GROUP BY media_id",
+            list(),
+            list(),
+            list(),
+            list(),
+            list(),
+            list()
         );
-        let statement = Statement::from_string(conn.get_database_backend(), sql);
+        let statement = Statement::from_sql_and_values(backend, sql, values);
         let rows = ChildRow::find_by_statement(statement)
             .all(conn)
             .await
