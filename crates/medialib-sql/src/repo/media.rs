@@ -26,7 +26,7 @@ pub(crate) fn path_hash(path: &MediaPath) -> String {
 }
 
 /// Largest `IN (…)` list sent in one statement.
-pub(crate) const CHUNK: usize = 500;
+pub(crate) const CHUNK: usize = 1000;
 
 pub(crate) fn to_media(row: media::Model, tags: Vec<Tag>) -> Result<Media, RepoError> {
     Ok(Media {
