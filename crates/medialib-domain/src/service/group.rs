@@ -30,8 +30,8 @@ type Reply = oneshot::Sender<Result<DeleteOutcome, RepoError>>;
 /// What the committer is asked to do.
 #[derive(Debug)]
 enum Work {
-    /// Delete, and answer.
-    Delete(DeletePlan, Reply),
+    /// Delete, and answer (boxed: a plan is large next to a list of keys).
+    Delete(Box<DeletePlan>, Reply),
     /// Forget the pending records of these purged blobs.
     Purged(Vec<BlobKey>),
 }
@@ -72,7 +72,9 @@ impl GroupCommit {
         plan: DeletePlan,
     ) -> Option<Result<DeleteOutcome, RepoError>> {
         let (reply, outcome) = oneshot::channel();
-        self.queue.unbounded_send(Work::Delete(plan, reply)).ok()?;
+        self.queue
+            .unbounded_send(Work::Delete(Box::new(plan), reply))
+            .ok()?;
         outcome.await.ok()
     }
 
@@ -91,7 +93,7 @@ impl GroupCommitter {
             let mut next = Some(first);
             while let Some(work) = next.take() {
                 match work {
-                    Work::Delete(plan, reply) => batch.push((plan, reply)),
+                    Work::Delete(plan, reply) => batch.push((*plan, reply)),
                     Work::Purged(keys) => purged.extend(keys),
                 }
                 if batch.len() < self.max_batch {
