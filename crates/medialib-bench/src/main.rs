@@ -324,12 +324,15 @@ async fn main() -> anyhow::Result<()> {
         rate(&lookup1)
     );
     let (sampler, peak) = peak_rss(server.rss_probe());
+    let cpu = CpuTimes::now();
     let delete8 = client.delete_all(eight_ids.to_vec(), 8).await?;
+    let delete8_cpu = cpu.busy_since();
     sampler.abort();
     let load_rss = peak.lock().map_or(0.0, |max| *max);
     println!(
-        "DELETE at 8 clients: {}  (peak RSS {load_rss:.1} MiB)",
-        rate(&delete8)
+        "DELETE at 8 clients: {}  (peak RSS {load_rss:.1} MiB, CPU {:.0}% busy)",
+        rate(&delete8),
+        delete8_cpu * 100.0
     );
 
     // --- bulk delete -------------------------------------------------------------------------
@@ -372,9 +375,15 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let raw_ids = raw.fill(tenant, "raw", (ops / 4 + ops) as u64).await?;
     let sql1 = raw::sql_ceiling(&raw, tenant, raw_ids[..ops / 4].to_vec(), 1).await?;
+    let cpu = CpuTimes::now();
     let sql8 = raw::sql_ceiling(&raw, tenant, raw_ids[ops / 4..].to_vec(), 8).await?;
+    let sql8_cpu = cpu.busy_since();
     println!("raw SQL transaction at 1: {}", rate(&sql1));
-    println!("raw SQL transaction at 8: {}", rate(&sql8));
+    println!(
+        "raw SQL transaction at 8: {}  (CPU {:.0}% busy)",
+        rate(&sql8),
+        sql8_cpu * 100.0
+    );
     let paths = raw::put_objects(&backend.store, "raw-blobs", ops / 4 + ops).await?;
     let blob1 = raw::blob_ceiling(&backend.store, paths[..ops / 4].to_vec(), 1).await?;
     let blob8 = raw::blob_ceiling(&backend.store, paths[ops / 4..].to_vec(), 8).await?;
@@ -614,6 +623,11 @@ async fn main() -> anyhow::Result<()> {
             "reaper_purge_per_s": reap_rate, "reaper_items": reap_items,
         }),
     );
+    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+    results.insert(
+        "cpu_busy".into(),
+        json!({ "delete_8": delete8_cpu, "raw_sql_8": sql8_cpu, "cores": cores }),
+    );
     results.insert(
         "rss_mib".into(),
         json!({ "idle": idle_rss, "peak_delete_8": load_rss }),
@@ -701,4 +715,41 @@ fn peak_rss(
         }
     });
     (task, peak)
+}
+
+/// The machine's CPU time counters (`/proc/stat`), to tell whether a phase was CPU-bound.
+struct CpuTimes {
+    busy: u64,
+    total: u64,
+}
+
+impl CpuTimes {
+    fn now() -> Self {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let fields: Vec<u64> = stat
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        let total: u64 = fields.iter().sum();
+        // Fields 4 and 5 are idle and iowait.
+        let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+        Self {
+            busy: total.saturating_sub(idle),
+            total,
+        }
+    }
+
+    /// The share of all cores that was busy since `self` was taken (0 to 1).
+    fn busy_since(&self) -> f64 {
+        let now = Self::now();
+        let total = now.total.saturating_sub(self.total);
+        if total == 0 {
+            return 0.0;
+        }
+        now.busy.saturating_sub(self.busy) as f64 / total as f64
+    }
 }

@@ -65,16 +65,17 @@ fn statement(sql: &str, numbered: bool) -> (String, Vec<usize>) {
     (out, order)
 }
 
-fn statements(lock: bool, numbered: bool) -> Statements {
+fn statements(lock: bool, numbered: bool, usage: &str) -> Statements {
     let lock = if lock { " FOR UPDATE" } else { "" };
     let txn = [
         format!("SELECT id FROM media WHERE id = $1 AND tenant_id = $2{lock}"),
         "DELETE FROM media_tags WHERE media_id = $1".into(),
         "DELETE FROM access_grants WHERE media_id = $1".into(),
         "DELETE FROM media WHERE id = $1".into(),
-        "UPDATE usage SET media_count = media_count - 1, bytes_used = bytes_used - 4096 \
-         WHERE tenant_id = $2"
-            .into(),
+        format!(
+            "UPDATE {usage} SET media_count = media_count - 1, bytes_used = bytes_used - 4096 \
+             WHERE tenant_id = $2"
+        ),
         "INSERT INTO activity (tenant_id, actor_id, action, media_id, details, created_at) \
          VALUES ($2, 'bench', 'media_deleted', $1, '{}', $3)"
             .into(),
@@ -191,9 +192,10 @@ impl RawDb {
 
     fn statements(&self) -> Statements {
         match self {
-            Self::Sqlite(_) => statements(false, false),
-            Self::Postgres(_) => statements(true, true),
-            Self::MySql(_) => statements(true, false),
+            // `usage` is a reserved word on MariaDB.
+            Self::Sqlite(_) => statements(false, false, "\"usage\""),
+            Self::Postgres(_) => statements(true, true, "\"usage\""),
+            Self::MySql(_) => statements(true, false, "`usage`"),
         }
     }
 
