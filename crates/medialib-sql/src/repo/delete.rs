@@ -79,9 +79,9 @@ where
 /// What hangs off a set of media rows, read in one round trip: holds, references, community
 /// copies, derivatives, and how many tag assignments and grants each has.
 #[derive(Debug, Default)]
-struct Children {
-    holds: HashMap<i64, Vec<Hold>>,
-    refs: HashMap<i64, Vec<RefName>>,
+pub(crate) struct Children {
+    pub(crate) holds: HashMap<i64, Vec<Hold>>,
+    pub(crate) refs: HashMap<i64, Vec<RefName>>,
     copies: HashMap<i64, (i64, String)>,
     derivatives: HashMap<i64, Vec<BlobKey>>,
     tags: HashMap<i64, u64>,
@@ -100,7 +100,10 @@ struct ChildRow {
 
 /// One `UNION ALL` over the child tables instead of a query per table: a delete is bound by
 /// its round trips to the database.
-async fn children<C: ConnectionTrait>(conn: &C, ids: &[i64]) -> Result<Children, RepoError> {
+pub(crate) async fn children<C: ConnectionTrait>(
+    conn: &C,
+    ids: &[i64],
+) -> Result<Children, RepoError> {
     let mut out = Children::default();
     for chunk in ids.chunks(CHUNK) {
         // Bound, not inlined: the statement text depends only on the chunk's length, so the

@@ -59,28 +59,6 @@ pub(crate) async fn holds_of<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// The reference names of each media id, sorted.
-pub(crate) async fn references_of<C: ConnectionTrait>(
-    conn: &C,
-    ids: &[i64],
-) -> Result<HashMap<i64, Vec<RefName>>, RepoError> {
-    let mut out: HashMap<i64, Vec<RefName>> = HashMap::new();
-    for chunk in ids.chunks(CHUNK) {
-        for row in reference::Entity::find()
-            .filter(reference::Column::MediaId.is_in(chunk.iter().copied()))
-            .order_by_asc(reference::Column::RefName)
-            .all(conn)
-            .await
-            .map_err(db_err)?
-        {
-            out.entry(row.media_id)
-                .or_default()
-                .push(ref_name(&row.ref_name)?);
-        }
-    }
-    Ok(out)
-}
-
 async fn one_media<C: ConnectionTrait>(conn: &C, row: media::Model) -> Result<Media, RepoError> {
     with_tags(conn, vec![row])
         .await?
@@ -98,11 +76,12 @@ pub(crate) async fn trash_media(
     let txn = db.begin().await.map_err(db_err)?;
     let result: Result<_, RepoError> = async {
         let row = live_row(&txn, tenant, id).await?;
-        if let Some(held) = holds_of(&txn, &[row.id]).await?.remove(&row.id) {
+        let mut found = super::delete::children(&txn, &[row.id]).await?;
+        if let Some(held) = found.holds.remove(&row.id) {
             return Err(RepoError::Held(held));
         }
         if !force {
-            if let Some(names) = references_of(&txn, &[row.id]).await?.remove(&row.id) {
+            if let Some(names) = found.refs.remove(&row.id) {
                 return Err(RepoError::InUse(names));
             }
         }
