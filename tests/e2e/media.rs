@@ -77,10 +77,11 @@ async fn upload_over_the_limit_is_413_and_leaves_nothing() {
         .try_upload(&server.admin, "big.jpg", &[0u8; 1001], "")
         .await
         .expect(413, Some("payload_too_large"));
-    // Without a Content-Length the limit is enforced while streaming.
+    // Without a Content-Length the limit is enforced while streaming. The server answers
+    // before the body ends and closes that connection, so this request gets a client of its
+    // own: a pooled connection could otherwise be reused by the next request as it closes.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..5).map(|_| Ok(vec![1u8; 400])).collect();
-    let response = server
-        .http
+    let response = reqwest::Client::new()
         .post(format!("{}/v1/media?path=chunked.jpg", server.base))
         .bearer_auth(&server.admin)
         .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
