@@ -352,6 +352,23 @@ async fn swiftia_lists_files_by_tag_with_ids_and_creation_times() {
         .get(&key, "/api/uploads/files?organizationId=acme")
         .await;
     assert_eq!(reply.status, 403);
+    // Several tags select the files carrying all of them, in full pages.
+    let both = server
+        .try_upload(&key, "both.mp4", b"b", "tmp,keep")
+        .await
+        .expect(201, None)["id"]
+        .as_i64()
+        .unwrap();
+    server
+        .try_upload(&key, "newer.mp4", b"n", "tmp")
+        .await
+        .expect(201, None);
+    let reply = server
+        .get(&key, "/api/uploads/files?tags=tmp,keep&limit=1")
+        .await;
+    let body = reply.expect(200, None);
+    assert_eq!(body["files"].as_array().unwrap().len(), 1);
+    assert_eq!(body["files"][0]["id"], both.to_string());
 }
 
 #[tokio::test]

@@ -656,8 +656,8 @@ pub struct MediaQuery {
     pub owner: Option<UserId>,
     /// Only media with an id below this one (the cursor).
     pub before_id: Option<MediaId>,
-    /// Only media carrying this tag.
-    pub tag: Option<Tag>,
+    /// Only media carrying every one of these tags.
+    pub tags: Vec<Tag>,
     /// Only media directly in this folder (empty = the root).
     pub folder: Option<String>,
     /// Only media created strictly before this time.

@@ -256,13 +256,14 @@ pub trait MediaRepo: Send + Sync + std::fmt::Debug {
     /// The tenant's usage.
     async fn usage(&self, tenant: TenantId) -> Result<Usage, RepoError>;
 
-    /// Replaces a tenant's settings; records the event.
+    /// Applies a change to a tenant's settings (only the values it names) and records the
+    /// event, in one transaction; returns the settings as they are after it.
     async fn update_tenant_settings(
         &self,
         tenant: TenantId,
-        settings: TenantSettings,
+        change: SettingsChange,
         event: NewActivity,
-    ) -> Result<(), RepoError>;
+    ) -> Result<TenantSettings, RepoError>;
 
     /// Finds trashed media of the tenant by id, each with the grant `user` holds on it.
     async fn find_trashed_media(

@@ -126,6 +126,15 @@ fn require(access: Access, needed: Access) -> Result<(), ServiceError> {
     }
 }
 
+/// A repository error where a missing record means the media is gone (a concurrent delete
+/// won, or the caller's view of it is stale).
+fn not_found_as_media(err: crate::error::RepoError) -> ServiceError {
+    match err {
+        crate::error::RepoError::NotFound => ServiceError::MediaNotFound,
+        other => other.into(),
+    }
+}
+
 impl MediaService {
     /// Builds the service over its ports.
     pub fn new(

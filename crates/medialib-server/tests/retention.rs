@@ -9,7 +9,7 @@ use medialib_blob::{BlobConfig, ObjectStoreBlobStore};
 use medialib_domain::service::media::UploadRequest;
 use medialib_domain::service::ServiceConfig;
 use medialib_domain::{
-    Actor, BlobStore, ByteStream, Clock, MediaService, Sha256KeyHasher, TenantSettings,
+    Actor, BlobStore, ByteStream, Clock, MediaService, SettingsChange, Sha256KeyHasher,
 };
 use medialib_sql::{SeaOrmMediaRepo, SqlConfig};
 use time::macros::datetime;
@@ -209,12 +209,12 @@ async fn retention_counts_from_the_latest_trashing_and_follows_the_tenant_settin
     assert_eq!(h.service.purge_expired_trash(100).await.unwrap(), 0);
 
     // A shorter retention applies to what is already in the trash.
-    let settings = TenantSettings {
-        trash_retention_days: 7,
-        delete_moves_to_trash: false,
+    let change = SettingsChange {
+        trash_retention_days: Some(7),
+        delete_moves_to_trash: None,
     };
     h.service
-        .update_tenant_settings(&h.admin, settings)
+        .update_tenant_settings(&h.admin, change)
         .await
         .unwrap();
     assert_eq!(h.service.purge_expired_trash(100).await.unwrap(), 1);

@@ -19,7 +19,8 @@ use medialib_domain::{
     Activity, ActivityQuery, ApiKey, BlobKey, CommunityItem, DeleteOutcome, DeletePlan, Derivative,
     Grant, Hold, Media, MediaAccess, MediaId, MediaPath, MediaQuery, MediaRepo, MediaState,
     NewActivity, NewMedia, PendingBlob, PendingStatus, RefName, Reference, RepoError, Role,
-    StoredApiKey, Tag, Tenant, TenantId, TenantSettings, TenantSlug, ThumbnailState, Usage, UserId,
+    SettingsChange, StoredApiKey, Tag, Tenant, TenantId, TenantSettings, TenantSlug,
+    ThumbnailState, Usage, UserId,
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
@@ -256,7 +257,7 @@ pub(crate) fn path(raw: &str) -> Result<MediaPath, RepoError> {
     MediaPath::parse(raw).map_err(|_| corrupt("path"))
 }
 
-fn to_tenant(model: tenant::Model) -> Result<Tenant, RepoError> {
+pub(crate) fn to_tenant(model: tenant::Model) -> Result<Tenant, RepoError> {
     Ok(Tenant {
         id: TenantId(model.id),
         slug: TenantSlug::parse(&model.slug).map_err(|_| corrupt("tenant slug"))?,
@@ -356,6 +357,16 @@ impl UsageDelta {
             count,
             bytes,
             ..Self::default()
+        }
+    }
+
+    /// `items` live items of `bytes` moved to the trash (negative: restored from it).
+    pub(crate) fn trashed(items: i64, bytes: i64) -> Self {
+        Self {
+            count: -items,
+            bytes: -bytes,
+            trashed_count: items,
+            trashed_bytes: bytes,
         }
     }
 }
@@ -751,13 +762,11 @@ impl MediaRepo for SeaOrmMediaRepo {
     async fn update_tenant_settings(
         &self,
         tenant: TenantId,
-        settings: TenantSettings,
+        change: SettingsChange,
         event: NewActivity,
-    ) -> Result<(), RepoError> {
-        retrying(|| {
-            lifecycle::update_tenant_settings(&self.writer, tenant, settings, event.clone())
-        })
-        .await
+    ) -> Result<TenantSettings, RepoError> {
+        retrying(|| lifecycle::update_tenant_settings(&self.writer, tenant, change, event.clone()))
+            .await
     }
 
     async fn find_trashed_media(

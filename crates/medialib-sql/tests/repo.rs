@@ -5,7 +5,9 @@ use medialib_domain::{
     BlobKey, DeletePlan, DeleteReason, Grant, MediaId, MediaPath, MediaRepo, NewActivity, NewMedia,
     PendingStatus, Permission, RepoError, Tag, TenantId, TenantSlug, UserId,
 };
-use medialib_domain::{Derivative, RefName, Reference, TenantSettings, ThumbnailState, THUMBNAIL};
+use medialib_domain::{
+    Derivative, RefName, Reference, SettingsChange, TenantSettings, ThumbnailState, THUMBNAIL,
+};
 use medialib_sql::SeaOrmMediaRepo;
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -640,13 +642,22 @@ async fn expired_trash_follows_each_tenants_retention_and_skips_holds() {
         assert_eq!(due.iter().map(|m| m.id).collect::<Vec<_>>(), vec![old.id]);
         assert_eq!(due[0].trashed_at, Some(AT));
 
-        let settings = TenantSettings {
-            trash_retention_days: 0,
-            delete_moves_to_trash: true,
+        let change = SettingsChange {
+            trash_retention_days: Some(0),
+            delete_moves_to_trash: None,
         };
-        repo.update_tenant_settings(tenant, settings, event(tenant, "settings_updated"))
+        let settings = repo
+            .update_tenant_settings(tenant, change, event(tenant, "settings_updated"))
             .await
             .unwrap();
+        // Only what the change names moves.
+        assert_eq!(
+            settings,
+            TenantSettings {
+                trash_retention_days: 0,
+                delete_moves_to_trash: false,
+            }
+        );
         assert_eq!(repo.expired_trash(AT, 10).await.unwrap().len(), 1);
     }
 }

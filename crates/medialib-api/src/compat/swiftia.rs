@@ -255,21 +255,12 @@ impl SwiftiaApi {
         let request = ListRequest {
             limit: limit.0,
             cursor: cursor.0,
-            tag: wanted.first().cloned(),
+            tags: wanted,
             ..ListRequest::default()
         };
         match self.service.list_media(&actor, request).await {
             Ok(page) => SwiftiaList::Files(Json(FileList {
-                files: page
-                    .items
-                    .into_iter()
-                    .filter(|media| {
-                        wanted
-                            .iter()
-                            .all(|tag| media.tags.iter().any(|t| t.as_str() == tag))
-                    })
-                    .map(FileDto::from)
-                    .collect(),
+                files: page.items.into_iter().map(FileDto::from).collect(),
                 next_cursor: page.next_cursor,
             })),
             Err(ServiceError::Invalid { message: text, .. }) => {

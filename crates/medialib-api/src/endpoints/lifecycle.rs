@@ -3,7 +3,7 @@
 
 use medialib_domain::service::filter::FilterRequest;
 use medialib_domain::service::media::ListRequest;
-use medialib_domain::MediaService;
+use medialib_domain::{MediaService, SettingsChange};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
@@ -205,17 +205,11 @@ impl LifecycleApi {
         tenant: Query<Option<String>>,
     ) -> Result<Json<TenantSettingsDto>, ApiError> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
-        let mut settings = self.service.tenant_settings(&actor);
-        if let Some(days) = body.0.trash_retention_days {
-            settings.trash_retention_days = days;
-        }
-        if let Some(soft) = body.0.delete_moves_to_trash {
-            settings.delete_moves_to_trash = soft;
-        }
-        let updated = self
-            .service
-            .update_tenant_settings(&actor, settings)
-            .await?;
+        let change = SettingsChange {
+            trash_retention_days: body.0.trash_retention_days,
+            delete_moves_to_trash: body.0.delete_moves_to_trash,
+        };
+        let updated = self.service.update_tenant_settings(&actor, change).await?;
         Ok(Json(updated.into()))
     }
 

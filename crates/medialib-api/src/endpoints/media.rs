@@ -147,7 +147,7 @@ impl MediaApi {
         let request = ListRequest {
             limit: limit.0,
             cursor: cursor.0,
-            tag: tag.0,
+            tags: tag.0.into_iter().collect(),
             folder: folder.0,
             created_before: created_before.0,
             owner: owner.0,

@@ -29,13 +29,25 @@ impl Default for TenantSettings {
     }
 }
 
-impl TenantSettings {
-    /// Checks the settings' ranges.
+/// A change to a tenant's settings: what is absent keeps its value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SettingsChange {
+    /// New trash retention in days.
+    pub trash_retention_days: Option<u32>,
+    /// Whether a plain delete moves to the trash.
+    pub delete_moves_to_trash: Option<bool>,
+}
+
+impl SettingsChange {
+    /// Checks the values' ranges.
     ///
     /// # Errors
     /// `invalid_settings` when the retention is longer than [`MAX_RETENTION_DAYS`].
     pub fn validate(self) -> Result<Self, ServiceError> {
-        if self.trash_retention_days > MAX_RETENTION_DAYS {
+        if self
+            .trash_retention_days
+            .is_some_and(|days| days > MAX_RETENTION_DAYS)
+        {
             return Err(ServiceError::Invalid {
                 code: "invalid_settings",
                 message: format!("trash_retention_days must be 0 to {MAX_RETENTION_DAYS}"),

@@ -17,7 +17,7 @@ use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
 
-use super::{access_of, require, Access, MediaService};
+use super::{access_of, not_found_as_media, require, Access, MediaService};
 use crate::error::{RepoError, ServiceError};
 use crate::model::*;
 
@@ -147,9 +147,10 @@ impl MediaService {
         let id = MediaId::parse(id)?;
         let media = self
             .repo
-            .find_any_media(actor.tenant_id, id)
+            .find_media_access(actor.tenant_id, &[id], &actor.user_id)
             .await?
-            .filter(|media| media.trashed_at.is_none())
+            .pop()
+            .map(|item| item.media)
             .ok_or(ServiceError::MediaNotFound)?;
         if media.owner_id != actor.user_id {
             return Err(ServiceError::Forbidden);
@@ -192,22 +193,31 @@ impl MediaService {
         &self,
         plan: DeletePlan,
     ) -> Result<DeleteReceipt, ServiceError> {
-        let grouped = match &self.group {
-            Some(group) => group.delete(plan.clone()).await,
-            None => None,
+        let outcome = match &self.group {
+            Some(group) => match group.delete(plan).await {
+                Ok(outcome) => outcome,
+                // The committer is gone: a transaction of its own.
+                Err(plan) => self.delete_alone(plan).await?,
+            },
+            None => self.delete_alone(plan).await?,
         };
-        let outcome = match grouped {
-            Some(outcome) => outcome.map_err(item_error)?,
-            None => self
-                .repo
-                .delete_media(vec![plan])
-                .await?
-                .pop()
-                .ok_or(ServiceError::MediaNotFound)?
-                .map_err(item_error)?,
-        };
+        let outcome = outcome.map_err(not_found_as_media)?;
         let purge = self.purge(&outcome.pending).await;
         Ok(receipt(&outcome, &purge))
+    }
+
+    /// One plan in a transaction of its own: the outcome of the plan, inside the result of the
+    /// transaction.
+    async fn delete_alone(
+        &self,
+        plan: DeletePlan,
+    ) -> Result<Result<DeleteOutcome, RepoError>, RepoError> {
+        Ok(self
+            .repo
+            .delete_media(vec![plan])
+            .await?
+            .pop()
+            .unwrap_or(Err(RepoError::NotFound)))
     }
 
     /// Deletes up to [`MAX_BULK_IDS`] media items, each judged by the rules of the single
@@ -303,7 +313,7 @@ impl MediaService {
                 let outcome = verdict.and_then(|index| {
                     match outcomes.get_mut(index).and_then(Option::take) {
                         Some(Ok(outcome)) => Ok(receipt(&outcome, &purge)),
-                        Some(Err(err)) => Err(item_error(err)),
+                        Some(Err(err)) => Err(not_found_as_media(err)),
                         None => Err(ServiceError::MediaNotFound),
                     }
                 });
@@ -353,11 +363,13 @@ impl MediaService {
         if done.is_empty() {
             return result;
         }
-        if let Some(group) = &self.group {
-            if group.purged(done.clone()) {
-                return result;
-            }
-        }
+        let done = match &self.group {
+            Some(group) => match group.purged(done) {
+                Ok(()) => return result,
+                Err(done) => done,
+            },
+            None => done,
+        };
         if let Err(err) = self.repo.complete_pending_deletions(&done).await {
             // The blobs are gone; the retry loop will find that and forget the records.
             tracing::warn!(
@@ -398,14 +410,6 @@ pub(crate) fn receipt(outcome: &DeleteOutcome, purge: &PurgeResult) -> DeleteRec
         storage: purge.state_of(&outcome.pending),
         removed: outcome.removed,
         broken_references: outcome.broken_references.clone(),
-    }
-}
-
-/// The service error of one plan the repository refused.
-fn item_error(err: RepoError) -> ServiceError {
-    match err {
-        RepoError::NotFound => ServiceError::MediaNotFound,
-        other => other.into(),
     }
 }
 

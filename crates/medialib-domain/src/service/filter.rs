@@ -104,7 +104,7 @@ impl MediaService {
         let base = ListRequest {
             limit: None,
             cursor: None,
-            tag: request.tag,
+            tags: request.tag.into_iter().collect(),
             folder: request.folder,
             created_before,
             owner: request.owner,

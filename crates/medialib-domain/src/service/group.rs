@@ -66,21 +66,38 @@ pub(crate) fn group_commit(
 }
 
 impl GroupCommit {
-    /// Queues a plan and waits for its outcome; `None` when the committer is gone.
+    /// Queues a plan and waits for its outcome. The plan comes back, untouched, when the
+    /// committer is gone before taking it; once taken, a committer that stops without an
+    /// answer leaves the outcome unknown, which is reported as unavailable (never retried
+    /// here: the plan may have committed).
     pub(crate) async fn delete(
         &self,
         plan: DeletePlan,
-    ) -> Option<Result<DeleteOutcome, RepoError>> {
+    ) -> Result<Result<DeleteOutcome, RepoError>, DeletePlan> {
         let (reply, outcome) = oneshot::channel();
-        self.queue
+        if let Err(refused) = self
+            .queue
             .unbounded_send(Work::Delete(Box::new(plan), reply))
-            .ok()?;
-        outcome.await.ok()
+        {
+            return match refused.into_inner() {
+                Work::Delete(plan, _) => Err(*plan),
+                Work::Purged(_) => unreachable!("the message sent was a delete"),
+            };
+        }
+        Ok(outcome
+            .await
+            .unwrap_or_else(|_| Err(RepoError::Unavailable("group committer stopped".into()))))
     }
 
-    /// Hands the pending records of purged blobs to the committer; `false` when it is gone.
-    pub(crate) fn purged(&self, keys: Vec<BlobKey>) -> bool {
-        self.queue.unbounded_send(Work::Purged(keys)).is_ok()
+    /// Hands the pending records of purged blobs to the committer; the keys come back when it
+    /// is gone.
+    pub(crate) fn purged(&self, keys: Vec<BlobKey>) -> Result<(), Vec<BlobKey>> {
+        self.queue
+            .unbounded_send(Work::Purged(keys))
+            .map_err(|refused| match refused.into_inner() {
+                Work::Purged(keys) => keys,
+                Work::Delete(..) => unreachable!("the message sent was a list of keys"),
+            })
     }
 }
 
@@ -177,6 +194,21 @@ mod tests {
         }
     }
 
+    /// A repository in which every asked id is alice's live media.
+    fn finding_every_id() -> MockMediaRepo {
+        let mut repo = MockMediaRepo::new();
+        repo.expect_find_media_access().returning(|_, ids, _| {
+            Ok(ids
+                .iter()
+                .map(|id| MediaAccess {
+                    media: media(id.get()),
+                    grant: None,
+                })
+                .collect())
+        });
+        repo
+    }
+
     fn done(plan: &DeletePlan) -> Result<DeleteOutcome, RepoError> {
         Ok(DeleteOutcome {
             media: plan.media.clone(),
@@ -189,16 +221,7 @@ mod tests {
 
     #[test]
     fn waiting_deletes_share_a_transaction_and_each_gets_its_own_receipt() {
-        let mut repo = MockMediaRepo::new();
-        repo.expect_find_media_access().returning(|_, ids, _| {
-            Ok(ids
-                .iter()
-                .map(|id| MediaAccess {
-                    media: media(id.get()),
-                    grant: None,
-                })
-                .collect())
-        });
+        let mut repo = finding_every_id();
         // One transaction for all three; the second row was taken by someone else.
         repo.expect_delete_media().times(1).returning(|plans| {
             assert_eq!(plans.len(), 3);
@@ -242,16 +265,7 @@ mod tests {
     fn a_failed_shared_transaction_is_retried_one_plan_at_a_time() {
         let calls = std::sync::Arc::new(AtomicUsize::new(0));
         let seen = calls.clone();
-        let mut repo = MockMediaRepo::new();
-        repo.expect_find_media_access().returning(|_, ids, _| {
-            Ok(ids
-                .iter()
-                .map(|id| MediaAccess {
-                    media: media(id.get()),
-                    grant: None,
-                })
-                .collect())
-        });
+        let mut repo = finding_every_id();
         repo.expect_delete_media().returning(move |plans| {
             seen.fetch_add(1, Ordering::SeqCst);
             match plans.as_slice() {

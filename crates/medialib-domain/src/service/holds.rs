@@ -12,7 +12,7 @@
 
 use serde_json::json;
 
-use super::{require, Access, MediaService};
+use super::{not_found_as_media, require, Access, MediaService};
 use crate::error::{RepoError, ServiceError};
 use crate::model::*;
 
@@ -43,7 +43,7 @@ impl MediaService {
         self.repo
             .add_hold(actor.tenant_id, id, reason, event)
             .await
-            .map_err(media_error)
+            .map_err(not_found_as_media)
     }
 
     /// The holds on a media item: anyone who can see it (admins: trashed media too).
@@ -123,7 +123,7 @@ impl MediaService {
             .repo
             .add_reference(actor.tenant_id, reference.clone(), event)
             .await
-            .map_err(media_error)?;
+            .map_err(not_found_as_media)?;
         Ok((reference, created))
     }
 
@@ -168,12 +168,5 @@ impl MediaService {
                 RepoError::NotFound => ServiceError::NotFound("reference"),
                 other => other.into(),
             })
-    }
-}
-
-fn media_error(err: RepoError) -> ServiceError {
-    match err {
-        RepoError::NotFound => ServiceError::MediaNotFound,
-        other => other.into(),
     }
 }

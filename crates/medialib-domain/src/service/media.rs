@@ -7,7 +7,7 @@ use serde_json::json;
 use sha2::Digest;
 use time::OffsetDateTime;
 
-use super::{require, Access, MediaService};
+use super::{not_found_as_media, require, Access, MediaService};
 use crate::error::{BlobError, RepoError, ServiceError};
 use crate::model::*;
 use crate::ports::{hex, ByteStream};
@@ -40,8 +40,8 @@ pub struct ListRequest {
     pub limit: Option<u64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
-    /// Only media with this tag.
-    pub tag: Option<String>,
+    /// Only media carrying every one of these tags.
+    pub tags: Vec<String>,
     /// Only media directly in this folder.
     pub folder: Option<String>,
     /// Only media created before this time.
@@ -111,7 +111,7 @@ pub(crate) fn media_query(
     let before_id = parse_cursor(request.cursor.as_deref())?
         .map(MediaId::try_from)
         .transpose()?;
-    let tag = request.tag.as_deref().map(Tag::parse).transpose()?;
+    let tags = Tag::parse_all(request.tags.iter().map(String::as_str))?;
     let folder = match request.folder.as_deref() {
         None | Some("") => request.folder.clone(),
         Some(raw) => Some(MediaPath::parse(raw)?.as_str().to_owned()),
@@ -122,7 +122,7 @@ pub(crate) fn media_query(
         state,
         owner,
         before_id,
-        tag,
+        tags,
         folder,
         created_before: request.created_before,
         limit,
@@ -210,7 +210,7 @@ impl MediaService {
             (hex(&state.0.clone().finalize()), state.1)
         };
 
-        let request_content_type = request.content_type.clone();
+        let thumbnail = self.thumbnail_planned(&request.content_type, size);
         let new = NewMedia {
             tenant_id: actor.tenant_id,
             owner_id: actor.user_id.clone(),
@@ -221,7 +221,7 @@ impl MediaService {
             tags,
             blob_key: key.clone(),
             created_at: self.clock.now(),
-            thumbnail: self.thumbnail_planned(&request_content_type, size),
+            thumbnail,
         };
         let event_details = json!({
             "path": new.path.as_str(),
@@ -549,13 +549,6 @@ fn already_shared() -> ServiceError {
     ServiceError::Conflict {
         code: "already_shared",
         message: "Media is already shared to the community".into(),
-    }
-}
-
-fn not_found_as_media(err: RepoError) -> ServiceError {
-    match err {
-        RepoError::NotFound => ServiceError::MediaNotFound,
-        other => other.into(),
     }
 }
 

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::delete::receipt;
 use super::media::{media_query, ListRequest, Page};
-use super::{require, Access, MediaService};
+use super::{not_found_as_media, require, Access, MediaService};
 use crate::error::{RepoError, ServiceError};
 use crate::model::*;
 
@@ -64,10 +64,7 @@ impl MediaService {
         self.repo
             .trash_media(actor.tenant_id, id, force, event)
             .await
-            .map_err(|err| match err {
-                RepoError::NotFound => ServiceError::MediaNotFound,
-                other => other.into(),
-            })
+            .map_err(not_found_as_media)
     }
 
     /// Brings a trashed item back, under `path` when given.
@@ -227,27 +224,28 @@ impl MediaService {
         actor.settings
     }
 
-    /// Replaces the tenant's settings (admins only).
+    /// Changes the tenant's settings (admins only); what `change` leaves out keeps its value,
+    /// even when another admin changed it meanwhile.
     ///
     /// # Errors
     /// `Forbidden` for non-admins, `invalid_settings`.
     pub async fn update_tenant_settings(
         &self,
         actor: &Actor,
-        settings: TenantSettings,
+        change: SettingsChange,
     ) -> Result<TenantSettings, ServiceError> {
         if !actor.is_admin() {
             return Err(ServiceError::Forbidden);
         }
-        let settings = settings.validate()?;
+        let change = change.validate()?;
         let details = json!({
-            "trash_retention_days": settings.trash_retention_days,
-            "delete_moves_to_trash": settings.delete_moves_to_trash,
+            "trash_retention_days": change.trash_retention_days,
+            "delete_moves_to_trash": change.delete_moves_to_trash,
         });
         let event = self.event(actor, "settings_updated", None, details);
-        self.repo
-            .update_tenant_settings(actor.tenant_id, settings, event)
-            .await?;
-        Ok(settings)
+        Ok(self
+            .repo
+            .update_tenant_settings(actor.tenant_id, change, event)
+            .await?)
     }
 }

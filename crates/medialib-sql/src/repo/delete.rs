@@ -61,6 +61,14 @@ where
     Ok(out)
 }
 
+/// The ids that `found` has an entry for.
+fn keyed<V>(ids: &[i64], found: &HashMap<i64, V>) -> Vec<i64> {
+    ids.iter()
+        .copied()
+        .filter(|id| found.contains_key(id))
+        .collect()
+}
+
 async fn delete_in<C, E>(conn: &C, column: E::Column, ids: &[i64]) -> Result<(), RepoError>
 where
     C: ConnectionTrait,
@@ -275,25 +283,15 @@ pub(crate) async fn delete_media(
         let grant_counts = found.grants;
         let mut derived = found.derivatives;
         // Only the tables that hold something for these rows are touched.
-        let with = |counts: &HashMap<i64, u64>| -> Vec<i64> {
-            ids.iter()
-                .copied()
-                .filter(|id| counts.contains_key(id))
-                .collect()
-        };
-        let tagged = with(&tag_counts);
-        let granted = with(&grant_counts);
+        let tagged = keyed(&ids, &tag_counts);
+        let granted = keyed(&ids, &grant_counts);
         let referenced: Vec<i64> = verdicts
             .iter()
             .zip(&plans)
             .filter(|(verdict, _)| verdict.as_ref().is_ok_and(|names| !names.is_empty()))
             .map(|(_, plan)| plan.media.id.get())
             .collect();
-        let with_derivatives: Vec<i64> = ids
-            .iter()
-            .copied()
-            .filter(|id| derived.contains_key(id))
-            .collect();
+        let with_derivatives = keyed(&ids, &derived);
 
         delete_in::<_, community_tag::Entity>(&txn, community_tag::Column::CommunityId, &copy_ids)
             .await?;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use medialib_domain::{
     Derivative, Hold, Media, MediaId, MediaPath, MediaState, NewActivity, RefName, Reference,
-    RepoError, TenantId, TenantSettings, ThumbnailState, THUMBNAIL,
+    RepoError, SettingsChange, TenantId, TenantSettings, ThumbnailState, THUMBNAIL,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -16,7 +16,7 @@ use sea_orm::{
 };
 use time::OffsetDateTime;
 
-use super::media::{in_state, live_row, path_hash, row_in, with_tags, CHUNK};
+use super::media::{live_row, path_hash, row_in, with_tags, CHUNK};
 use super::{
     add_usage, corrupt, db_err, delete_where, finish, from_millis, insert_event, media_id,
     to_millis, user, UsageDelta,
@@ -97,17 +97,7 @@ pub(crate) async fn trash_media(
             .exec(&txn)
             .await
             .map_err(db_err)?;
-        add_usage(
-            &txn,
-            tenant,
-            UsageDelta {
-                count: -1,
-                bytes: -row.size_bytes,
-                trashed_count: 1,
-                trashed_bytes: row.size_bytes,
-            },
-        )
-        .await?;
+        add_usage(&txn, tenant, UsageDelta::trashed(1, row.size_bytes)).await?;
         insert_event(&txn, event, Some(id)).await?;
         let mut media = one_media(&txn, row).await?;
         media.trashed_at = Some(from_millis(at)?);
@@ -140,17 +130,7 @@ pub(crate) async fn restore_media(
             .exec(&txn)
             .await
             .map_err(db_err)?;
-        add_usage(
-            &txn,
-            tenant,
-            UsageDelta {
-                count: 1,
-                bytes: row.size_bytes,
-                trashed_count: -1,
-                trashed_bytes: -row.size_bytes,
-            },
-        )
-        .await?;
+        add_usage(&txn, tenant, UsageDelta::trashed(-1, -row.size_bytes)).await?;
         insert_event(&txn, event, Some(id)).await?;
         let mut media = one_media(&txn, row).await?;
         media.trashed_at = None;
@@ -166,64 +146,64 @@ pub(crate) async fn expired_trash(
     now: OffsetDateTime,
     limit: u64,
 ) -> Result<Vec<Media>, RepoError> {
-    let now = to_millis(now);
-    let tenants: Vec<(i64, i32)> = tenant::Entity::find()
-        .select_only()
-        .column(tenant::Column::Id)
-        .column(tenant::Column::TrashRetentionDays)
-        .into_tuple()
+    // One query for every tenant, each with its own retention: the background purge asks
+    // this on every pass, whether or not anything is due.
+    let backend = db.get_database_backend();
+    let marks: [&str; 3] = if backend == sea_orm::DbBackend::Postgres {
+        ["$1", "$2", "$3"]
+    } else {
+        ["?", "?", "?"]
+    };
+    let sql = format!(
+        "SELECT media.* FROM media JOIN tenants ON tenants.id = media.tenant_id \
+         WHERE media.trashed_at IS NOT NULL \
+           AND media.trashed_at <= {} - {} * tenants.trash_retention_days \
+           AND NOT EXISTS (SELECT 1 FROM holds WHERE holds.media_id = media.id) \
+         ORDER BY media.trashed_at LIMIT {}",
+        marks[0], marks[1], marks[2]
+    );
+    let values: Vec<sea_orm::Value> = vec![
+        to_millis(now).into(),
+        DAY_MS.into(),
+        i64::try_from(limit).unwrap_or(i64::MAX).into(),
+    ];
+    let rows = media::Entity::find()
+        .from_raw_sql(sea_orm::Statement::from_sql_and_values(
+            backend, sql, values,
+        ))
         .all(db)
         .await
         .map_err(db_err)?;
-    let mut rows = Vec::new();
-    for (tenant, days) in tenants {
-        let left = limit.saturating_sub(rows.len() as u64);
-        if left == 0 {
-            break;
-        }
-        let cutoff = now - i64::from(days) * DAY_MS;
-        let held = sea_orm::sea_query::Query::select()
-            .column(hold::Column::MediaId)
-            .from(hold::Entity)
-            .and_where(hold::Column::TenantId.eq(tenant))
-            .to_owned();
-        rows.extend(
-            media::Entity::find()
-                .filter(media::Column::TenantId.eq(tenant))
-                .filter(in_state(MediaState::Trashed))
-                .filter(media::Column::TrashedAt.lte(cutoff))
-                .filter(media::Column::Id.not_in_subquery(held))
-                .order_by_asc(media::Column::TrashedAt)
-                .limit(left)
-                .all(db)
-                .await
-                .map_err(db_err)?,
-        );
-    }
     with_tags(db, rows).await
 }
 
 pub(crate) async fn update_tenant_settings(
     db: &DatabaseConnection,
     tenant: TenantId,
-    settings: TenantSettings,
+    change: SettingsChange,
     event: NewActivity,
-) -> Result<(), RepoError> {
+) -> Result<TenantSettings, RepoError> {
     let txn = db.begin().await.map_err(db_err)?;
     let result: Result<_, RepoError> = async {
-        let days = i32::try_from(settings.trash_retention_days)
-            .map_err(|_| RepoError::Backend("retention out of range".into()))?;
-        tenant::Entity::update_many()
-            .col_expr(tenant::Column::TrashRetentionDays, Expr::value(days))
-            .col_expr(
-                tenant::Column::DeleteMovesToTrash,
-                Expr::value(settings.delete_moves_to_trash),
-            )
-            .filter(tenant::Column::Id.eq(tenant.0))
-            .exec(&txn)
+        let mut update = tenant::Entity::update_many().filter(tenant::Column::Id.eq(tenant.0));
+        if let Some(days) = change.trash_retention_days {
+            let days = i32::try_from(days)
+                .map_err(|_| RepoError::Backend("retention out of range".into()))?;
+            update = update.col_expr(tenant::Column::TrashRetentionDays, Expr::value(days));
+        }
+        if let Some(soft) = change.delete_moves_to_trash {
+            update = update.col_expr(tenant::Column::DeleteMovesToTrash, Expr::value(soft));
+        }
+        if change != SettingsChange::default() {
+            update.exec(&txn).await.map_err(db_err)?;
+        }
+        insert_event(&txn, event, None).await?;
+        let row = tenant::Entity::find_by_id(tenant.0)
+            .one(&txn)
             .await
-            .map_err(db_err)?;
-        insert_event(&txn, event, None).await
+            .map_err(db_err)?
+            .ok_or(RepoError::NotFound)?;
+        Ok(super::to_tenant(row)?.settings)
     }
     .await;
     finish(txn, result).await

@@ -321,7 +321,7 @@ pub(crate) async fn list_media(
     if let Some(before) = query.before_id {
         select = select.filter(media::Column::Id.lt(before.get()));
     }
-    if let Some(t) = &query.tag {
+    for t in &query.tags {
         let tagged = Query::select()
             .column(media_tag::Column::MediaId)
             .from(media_tag::Entity)
