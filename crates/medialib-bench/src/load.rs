@@ -1,8 +1,8 @@
-//! The load driver: a fixed list of operations, worked off by N concurrent clients, each
-//! operation timed into a histogram.
+//! The load driver: a fixed list of operations, worked off by N concurrent clients after a
+//! warm-up, each operation timed into a histogram.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -31,29 +31,38 @@ fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid histogram bounds")
 }
 
-/// Runs `op` once per item with `clients` workers; every call must succeed.
+/// Runs `op` once per item with `clients` workers; every call must succeed. The first tenth
+/// of the items warm up (connections, prepared statements, caches) and are not measured: the
+/// clock starts when the first measured item is taken.
 pub async fn drive<T, F, Fut>(clients: usize, items: Vec<T>, op: F) -> anyhow::Result<Stats>
 where
     T: Send + 'static,
     F: Fn(T) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = anyhow::Result<()>> + Send,
 {
-    let ops = items.len() as u64;
-    let queue = Arc::new(Mutex::new(items.into_iter()));
-    let started = Instant::now();
+    let warmup = items.len() / 10;
+    let ops = (items.len() - warmup) as u64;
+    let queue = Arc::new(Mutex::new(items.into_iter().enumerate()));
+    let started = Arc::new(OnceLock::new());
     let mut workers = Vec::with_capacity(clients);
     for _ in 0..clients.max(1) {
         let queue = Arc::clone(&queue);
+        let started = Arc::clone(&started);
         let op = op.clone();
         workers.push(tokio::spawn(async move {
             let mut times = histogram();
             loop {
                 let next = queue.lock().expect("queue lock").next();
-                let Some(item) = next else { break };
+                let Some((n, item)) = next else { break };
                 let t0 = Instant::now();
+                if n == warmup {
+                    started.get_or_init(|| t0);
+                }
                 op(item).await?;
-                let micros = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
-                times.saturating_record(micros.max(1));
+                if n >= warmup {
+                    let micros = u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    times.saturating_record(micros.max(1));
+                }
             }
             anyhow::Ok(times)
         }));
@@ -62,7 +71,8 @@ where
     for worker in workers {
         all.add(worker.await??)?;
     }
-    Ok(stats(ops, clients, started.elapsed(), &all))
+    let elapsed = started.get().map_or(Duration::ZERO, Instant::elapsed);
+    Ok(stats(ops, clients, elapsed, &all))
 }
 
 fn stats(ops: u64, clients: usize, elapsed: Duration, times: &Histogram<u64>) -> Stats {

@@ -249,6 +249,8 @@ async fn main() -> anyhow::Result<()> {
     };
     let smoke = args.smoke;
     let ops = args.ops.unwrap_or(if smoke { 200 } else { 2000 });
+    // Operations of each one-client phase.
+    let seq = ops / 2;
     let bulk_items = if smoke { 2000 } else { 10_000 };
     let small_rows: u64 = if smoke { 1000 } else { 10_000 };
     let big_rows = args
@@ -289,20 +291,20 @@ async fn main() -> anyhow::Result<()> {
     println!("idle RSS {idle_rss:.1} MiB");
 
     // --- uploads and DELETE at 1 and 8 clients -------------------------------------------------
-    let (ids, upload) = client.fill("seq", ops / 4 + ops).await?;
+    let (ids, upload) = client.fill("seq", seq + ops).await?;
     println!(
         "upload 4 KiB x{} at 8 clients: {}",
         upload.ops,
         rate(&upload)
     );
-    let (one_ids, eight_ids) = ids.split_at(ops / 4);
+    let (one_ids, eight_ids) = ids.split_at(seq);
     let delete1 = client.delete_all(one_ids.to_vec(), 1).await?;
     println!("DELETE at 1 client: {}", rate(&delete1));
     // The part of a delete before its transaction: HTTP, authentication and the lookup that
     // authorizes it (an id that does not exist answers 404 right after it).
     let lookup1 = {
         let client = client.clone();
-        drive(1, vec![(); ops / 4], move |()| {
+        drive(1, vec![(); seq], move |()| {
             let client = client.clone();
             async move {
                 let response = client
@@ -373,10 +375,10 @@ async fn main() -> anyhow::Result<()> {
     let tenant = raw
         .scalar("SELECT id FROM tenants WHERE slug = 'default'")
         .await?;
-    let raw_ids = raw.fill(tenant, "raw", (ops / 4 + ops) as u64).await?;
-    let sql1 = raw::sql_ceiling(&raw, tenant, raw_ids[..ops / 4].to_vec(), 1).await?;
+    let raw_ids = raw.fill(tenant, "raw", (seq + ops) as u64).await?;
+    let sql1 = raw::sql_ceiling(&raw, tenant, raw_ids[..seq].to_vec(), 1).await?;
     let cpu = CpuTimes::now();
-    let sql8 = raw::sql_ceiling(&raw, tenant, raw_ids[ops / 4..].to_vec(), 8).await?;
+    let sql8 = raw::sql_ceiling(&raw, tenant, raw_ids[seq..].to_vec(), 8).await?;
     let sql8_cpu = cpu.busy_since();
     println!("raw SQL transaction at 1: {}", rate(&sql1));
     println!(
@@ -384,18 +386,16 @@ async fn main() -> anyhow::Result<()> {
         rate(&sql8),
         sql8_cpu * 100.0
     );
-    let paths = raw::put_objects(&backend.store, "raw-blobs", ops / 4 + ops).await?;
-    let blob1 = raw::blob_ceiling(&backend.store, paths[..ops / 4].to_vec(), 1).await?;
-    let blob8 = raw::blob_ceiling(&backend.store, paths[ops / 4..].to_vec(), 8).await?;
+    let paths = raw::put_objects(&backend.store, "raw-blobs", seq + ops).await?;
+    let blob1 = raw::blob_ceiling(&backend.store, paths[..seq].to_vec(), 1).await?;
+    let blob8 = raw::blob_ceiling(&backend.store, paths[seq..].to_vec(), 8).await?;
     println!("raw blob delete at 1: {}", rate(&blob1));
     println!("raw blob delete at 8: {}", rate(&blob8));
-    let both_ids = raw.fill(tenant, "both", (ops / 4 + ops) as u64).await?;
-    let both_paths = raw::put_objects(&backend.store, "raw-both", ops / 4 + ops).await?;
+    let both_ids = raw.fill(tenant, "both", (seq + ops) as u64).await?;
+    let both_paths = raw::put_objects(&backend.store, "raw-both", seq + ops).await?;
     let work: Vec<(i64, object_store::path::Path)> = both_ids.into_iter().zip(both_paths).collect();
-    let raw1 =
-        raw::delete_ceiling(&raw, tenant, &backend.store, work[..ops / 4].to_vec(), 1).await?;
-    let raw8 =
-        raw::delete_ceiling(&raw, tenant, &backend.store, work[ops / 4..].to_vec(), 8).await?;
+    let raw1 = raw::delete_ceiling(&raw, tenant, &backend.store, work[..seq].to_vec(), 1).await?;
+    let raw8 = raw::delete_ceiling(&raw, tenant, &backend.store, work[seq..].to_vec(), 8).await?;
     println!("raw delete (SQL + blob) at 1: {}", rate(&raw1));
     println!("raw delete (SQL + blob) at 8: {}", rate(&raw8));
     let http8 = raw::http_ceiling(ops * 5, 8).await?;
@@ -428,7 +428,23 @@ async fn main() -> anyhow::Result<()> {
     server.stop();
 
     // --- the reaper: blob purge through medialib, without the delete transaction -------------
-    let reap_items = if smoke { 500 } else { 5000 };
+    let reap_items = if smoke { 500 } else { 20_000 };
+    let reap = || {
+        std::process::Command::new(&bin)
+            .args(["reap", "--all", "--json"])
+            .current_dir(dir.path())
+            .env("MEDIALIB_DATABASE_URL", &backend.database_url)
+            .env("MEDIALIB_BLOB_URL", &backend.blob_url)
+            .env("RUST_LOG", "error")
+            .output()
+    };
+    // The same command with nothing to do: process start, connecting, migration check.
+    let t0 = Instant::now();
+    let idle = reap()?;
+    let startup_seconds = t0.elapsed().as_secs_f64();
+    if !idle.status.success() {
+        bail!("reap --all: {}", String::from_utf8_lossy(&idle.stderr));
+    }
     let keys: Vec<String> = (0..reap_items).map(|i| format!("media/reap/{i}")).collect();
     let paths = raw::put_objects(&backend.store, "media/reap", reap_items).await?;
     debug_assert_eq!(paths.len(), keys.len());
@@ -445,19 +461,18 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     }
     let t0 = Instant::now();
-    let output = std::process::Command::new(&bin)
-        .args(["reap", "--all", "--json"])
-        .current_dir(dir.path())
-        .env("MEDIALIB_DATABASE_URL", &backend.database_url)
-        .env("MEDIALIB_BLOB_URL", &backend.blob_url)
-        .env("RUST_LOG", "error")
-        .output()?;
+    let output = reap()?;
     let reap_seconds = t0.elapsed().as_secs_f64();
     if !output.status.success() || count_blobs(&backend.store, "media/reap").await? != 0 {
         bail!("reap --all: {}", String::from_utf8_lossy(&output.stderr));
     }
-    let reap_rate = reap_items as f64 / reap_seconds;
-    println!("reaper purge of {reap_items} blobs (medialib reap --all): {reap_rate:.0}/s");
+    let reap_gross = reap_items as f64 / reap_seconds;
+    let reap_rate = reap_items as f64 / (reap_seconds - startup_seconds).max(1e-6);
+    println!(
+        "reaper purge of {reap_items} blobs (medialib reap --all): {reap_rate:.0}/s after \
+         {:.0} ms of process start ({reap_gross:.0}/s with it)",
+        startup_seconds * 1000.0
+    );
 
     // --- group commit off, for comparison ------------------------------------------------------
     let plain = Server::start(
@@ -621,6 +636,7 @@ async fn main() -> anyhow::Result<()> {
         json!({
             "items": bulk_items, "to_receipt_per_s": bulk_rate, "until_purged_per_s": purge_rate,
             "reaper_purge_per_s": reap_rate, "reaper_items": reap_items,
+            "reaper_purge_with_start_per_s": reap_gross, "reaper_start_ms": startup_seconds * 1000.0,
         }),
     );
     let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);

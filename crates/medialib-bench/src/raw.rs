@@ -139,7 +139,9 @@ pub enum RawDb {
 }
 
 impl RawDb {
-    /// Connects like medialib does: SQLite in WAL with full sync through one writer.
+    /// Connects like medialib does: SQLite in WAL with full sync through one writer, and no
+    /// ping before a connection is checked out of the pool (a round trip the transaction does
+    /// not need).
     pub async fn connect(url: &str, clients: u32) -> anyhow::Result<Self> {
         use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
         Ok(if url.starts_with("sqlite:") {
@@ -151,6 +153,7 @@ impl RawDb {
             Self::Sqlite(
                 sqlx::pool::PoolOptions::new()
                     .max_connections(1)
+                    .test_before_acquire(false)
                     .connect_with(options)
                     .await?,
             )
@@ -158,6 +161,7 @@ impl RawDb {
             Self::Postgres(
                 sqlx::pool::PoolOptions::new()
                     .max_connections(clients)
+                    .test_before_acquire(false)
                     .connect(url)
                     .await?,
             )
@@ -165,6 +169,7 @@ impl RawDb {
             Self::MySql(
                 sqlx::pool::PoolOptions::new()
                     .max_connections(clients)
+                    .test_before_acquire(false)
                     .connect(url)
                     .await?,
             )

@@ -13,9 +13,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{stream, StreamExt, TryStreamExt};
+use futures_util::future::BoxFuture;
+use futures_util::{stream, FutureExt, StreamExt, TryStreamExt};
 use medialib_domain::ports::BlobListing;
 use medialib_domain::{BlobError, BlobKey, BlobMeta, BlobStore, ByteStream};
+use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::{ObjectStore, PutPayload, WriteMultipart};
 use time::OffsetDateTime;
@@ -26,6 +28,12 @@ const PART_SIZE: usize = 8 * 1024 * 1024;
 const PARTS_IN_FLIGHT: usize = 2;
 /// Keys per `delete_stream` call (S3's bulk delete takes up to 1000).
 const DELETE_BATCH: usize = 1000;
+/// Fewest keys worth a batch of their own (below it, one request carries them all).
+const MIN_DELETE_BATCH: usize = 100;
+/// Delete batches in flight at once (bulk requests on S3, file groups on a local store).
+const BATCHES_IN_FLIGHT: usize = 4;
+/// Files one blocking task of a local store deletes.
+const LOCAL_DELETE_GROUP: usize = 128;
 
 /// Settings of the blob adapter.
 #[derive(Debug, Clone)]
@@ -53,6 +61,10 @@ pub struct ObjectStoreBlobStore {
     timeout: Duration,
     /// The directory of a local store, for sweeping interrupted writes.
     local_root: Option<PathBuf>,
+    /// A local store as itself: its deletes run many files per blocking task instead of a
+    /// thread hand-off per file. `None` behind the fault injector, whose deletes must go
+    /// through the injector.
+    local: Option<Arc<LocalFileSystem>>,
 }
 
 fn map_err(err: object_store::Error) -> BlobError {
@@ -62,6 +74,19 @@ fn map_err(err: object_store::Error) -> BlobError {
         | object_store::Error::PermissionDenied { .. }
         | object_store::Error::Unauthenticated { .. } => BlobError::Unavailable(Box::new(err)),
         other => BlobError::Backend(Box::new(other)),
+    }
+}
+
+/// Removes `dir` and its parents below `root` while they are empty.
+fn remove_empty_dirs(dir: &std::path::Path, root: Option<&std::path::Path>) {
+    let mut current = Some(dir);
+    while let Some(dir) = current {
+        if root.is_none_or(|root| !dir.starts_with(root) || dir == root)
+            || std::fs::remove_dir(dir).is_err()
+        {
+            return;
+        }
+        current = dir.parent();
     }
 }
 
@@ -75,11 +100,12 @@ impl ObjectStoreBlobStore {
     /// # Errors
     /// [`BlobError::Backend`] for an unsupported URL or a directory that cannot be created.
     pub fn from_url(config: &BlobConfig) -> Result<Self, BlobError> {
-        let (store, local_root) = crate::url::open(&config.url)?;
+        let opened = crate::url::open(&config.url)?;
         Ok(Self {
-            store,
+            store: opened.store,
             timeout: config.timeout,
-            local_root,
+            local_root: opened.root,
+            local: opened.local,
         })
     }
 
@@ -93,11 +119,12 @@ impl ObjectStoreBlobStore {
         config: &BlobConfig,
         faults: crate::faults::Faults,
     ) -> Result<Self, BlobError> {
-        let (inner, local_root) = crate::url::open(&config.url)?;
+        let opened = crate::url::open(&config.url)?;
         Ok(Self {
-            store: Arc::new(crate::faults::FaultyObjectStore::new(inner, faults)),
+            store: Arc::new(crate::faults::FaultyObjectStore::new(opened.store, faults)),
             timeout: config.timeout,
-            local_root,
+            local_root: opened.root,
+            local: None,
         })
     }
 
@@ -179,6 +206,65 @@ impl ObjectStoreBlobStore {
                 }
             })
             .collect()
+    }
+
+    /// Deletes the files of a local store in one blocking task. A file already gone counts
+    /// as deleted; directories left empty are removed, as the store does itself.
+    async fn delete_files(
+        &self,
+        local: &LocalFileSystem,
+        keys: &[BlobKey],
+    ) -> Vec<Result<(), BlobError>> {
+        let files: Vec<Result<PathBuf, BlobError>> = keys
+            .iter()
+            .map(|key| local.path_to_filesystem(&path(key)).map_err(map_err))
+            .collect();
+        let count = files.len();
+        let root = self.local_root.clone();
+        let work = tokio::task::spawn_blocking(move || {
+            let mut parents: Vec<PathBuf> = Vec::new();
+            let outcomes: Vec<Result<(), BlobError>> = files
+                .into_iter()
+                .map(|file| {
+                    let file = file?;
+                    match std::fs::remove_file(&file) {
+                        Ok(()) => {}
+                        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                            tracing::warn!(
+                                blob = %file.display(),
+                                "blob already missing; counted as deleted"
+                            );
+                        }
+                        Err(err) => return Err(BlobError::Unavailable(Box::new(err))),
+                    }
+                    if let Some(parent) = file.parent() {
+                        if parents.last().map(PathBuf::as_path) != Some(parent) {
+                            parents.push(parent.to_path_buf());
+                        }
+                    }
+                    Ok(())
+                })
+                .collect();
+            parents.sort_unstable();
+            parents.dedup();
+            for dir in parents {
+                remove_empty_dirs(&dir, root.as_deref());
+            }
+            outcomes
+        });
+        match tokio::time::timeout(self.timeout, work).await {
+            Ok(Ok(outcomes)) => outcomes,
+            Ok(Err(join)) => (0..count)
+                .map(|_| Err(BlobError::Backend(join.to_string().into())))
+                .collect(),
+            Err(_) => (0..count)
+                .map(|_| {
+                    Err(BlobError::Unavailable(
+                        "blob store batch delete timed out".into(),
+                    ))
+                })
+                .collect(),
+        }
     }
 
     async fn put_multipart(
@@ -322,10 +408,24 @@ impl BlobStore for ObjectStoreBlobStore {
     }
 
     async fn delete_many(&self, keys: &[BlobKey]) -> Vec<Result<(), BlobError>> {
-        let mut results = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(DELETE_BATCH) {
-            results.extend(self.delete_batch(chunk).await);
-        }
-        results
+        let batch = match &self.local {
+            Some(_) => LOCAL_DELETE_GROUP,
+            None => keys
+                .len()
+                .div_ceil(BATCHES_IN_FLIGHT)
+                .clamp(MIN_DELETE_BATCH, DELETE_BATCH),
+        };
+        let batches: Vec<BoxFuture<'_, Vec<Result<(), BlobError>>>> = keys
+            .chunks(batch)
+            .map(|chunk| match &self.local {
+                Some(local) => self.delete_files(local, chunk).boxed(),
+                None => self.delete_batch(chunk).boxed(),
+            })
+            .collect();
+        stream::iter(batches)
+            .buffered(BATCHES_IN_FLIGHT)
+            .flat_map(stream::iter)
+            .collect()
+            .await
     }
 }

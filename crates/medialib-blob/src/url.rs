@@ -12,12 +12,12 @@ use object_store::ObjectStore;
 ///
 /// # Errors
 /// [`BlobError::Backend`] for an unsupported scheme or a directory that cannot be created.
-pub(crate) fn open(raw: &str) -> Result<(Arc<dyn ObjectStore>, Option<PathBuf>), BlobError> {
+pub(crate) fn open(raw: &str) -> Result<Opened, BlobError> {
     if raw == "memory://" || raw == "memory:" {
-        return Ok((Arc::new(InMemory::new()), None));
+        return Ok(Opened::remote(Arc::new(InMemory::new())));
     }
     if let Some(rest) = raw.strip_prefix("s3://") {
-        return Ok((s3(rest)?, None));
+        return Ok(Opened::remote(s3(rest)?));
     }
     let dir = if let Some(rest) = raw.strip_prefix("file://") {
         if !rest.starts_with('/') {
@@ -38,7 +38,29 @@ pub(crate) fn open(raw: &str) -> Result<(Arc<dyn ObjectStore>, Option<PathBuf>),
     let store = LocalFileSystem::new_with_prefix(&dir)
         .map_err(|err| BlobError::Backend(Box::new(err)))?
         .with_automatic_cleanup(true);
-    Ok((Arc::new(store), Some(dir)))
+    let local = Arc::new(store);
+    Ok(Opened {
+        store: local.clone(),
+        local: Some(local),
+        root: Some(dir),
+    })
+}
+
+/// An opened store; a local one also as itself and its directory.
+pub(crate) struct Opened {
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) local: Option<Arc<LocalFileSystem>>,
+    pub(crate) root: Option<PathBuf>,
+}
+
+impl Opened {
+    fn remote(store: Arc<dyn ObjectStore>) -> Self {
+        Self {
+            store,
+            local: None,
+            root: None,
+        }
+    }
 }
 
 /// `s3://bucket?endpoint=http://host:port&region=us-east-1&allow_http=true`: any

@@ -141,7 +141,9 @@ async fn every_store_lists_and_batch_deletes() {
         assert!(keys.contains(&key.as_str().to_owned()), "{name}: {keys:?}");
         // A batch delete of many keys, one of them missing.
         let mut many: Vec<BlobKey> = Vec::new();
-        for _ in 0..30 {
+        // More than one batch: a local store deletes 128 files per task, S3 at least 100 keys
+        // per request, several at a time.
+        for _ in 0..300 {
             let k = BlobKey::new_media(TenantId(2));
             store
                 .put(&k, body(vec![Ok(Bytes::from_static(b"x"))]))
@@ -159,6 +161,49 @@ async fn every_store_lists_and_batch_deletes() {
             "{name}: everything deleted"
         );
     }
+}
+
+/// A local batch delete answers per key, in order: a key that cannot be deleted fails alone,
+/// and the directories its deletes left empty are gone.
+#[tokio::test]
+async fn local_batch_deletes_answer_per_key_and_tidy_empty_directories() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        ObjectStoreBlobStore::from_url(&BlobConfig::new(dir.path().to_str().unwrap())).unwrap();
+    let mut keys = Vec::new();
+    for _ in 0..200 {
+        let key = BlobKey::new_media(TenantId(7));
+        store
+            .put(&key, body(vec![Ok(Bytes::from_static(b"x"))]))
+            .await
+            .unwrap();
+        keys.push(key);
+    }
+    // A directory where a blob would be: deleting it as a file fails.
+    let stuck = BlobKey::from_stored("media/7/stuck".to_owned());
+    std::fs::create_dir_all(dir.path().join("media/7/stuck/inner")).unwrap();
+    keys.insert(150, stuck.clone());
+    let results = store.delete_many(&keys).await;
+    assert_eq!(results.len(), keys.len());
+    for (key, result) in keys.iter().zip(&results) {
+        if *key == stuck {
+            assert!(
+                matches!(result, Err(BlobError::Unavailable(_))),
+                "{result:?}"
+            );
+        } else {
+            assert!(result.is_ok(), "{key:?}: {result:?}");
+        }
+    }
+    assert!(files_under(dir.path()).is_empty());
+    // Only the stuck directory remains below the root.
+    std::fs::remove_dir_all(dir.path().join("media/7/stuck")).unwrap();
+    let again = store.delete_many(&[stuck]).await;
+    assert!(again[0].is_ok(), "a missing blob counts as deleted");
+    assert!(
+        !dir.path().join("media").exists(),
+        "empty directories are removed"
+    );
 }
 
 #[tokio::test]

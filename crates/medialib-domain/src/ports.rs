@@ -91,6 +91,16 @@ pub trait MediaRepo: Send + Sync + std::fmt::Debug {
         user: &UserId,
     ) -> Result<Vec<MediaAccess>, RepoError>;
 
+    /// As [`MediaRepo::find_media_access`] for media in `state`, without their tags (left
+    /// empty): what a delete needs to judge and plan, in one query fewer.
+    async fn find_media_to_delete(
+        &self,
+        tenant: TenantId,
+        ids: &[MediaId],
+        user: &UserId,
+        state: MediaState,
+    ) -> Result<Vec<MediaAccess>, RepoError>;
+
     /// Finds the live media of `owner` at `path`, with the grant `user` holds on it.
     async fn find_media_by_path(
         &self,

@@ -114,6 +114,21 @@ fn access_of(actor: &Actor, item: &MediaAccess) -> Access {
     }
 }
 
+/// The item with id `id` among `found`, if the caller may see it, with the caller's access.
+fn visible(
+    actor: &Actor,
+    id: MediaId,
+    found: Vec<MediaAccess>,
+) -> Result<(MediaAccess, Access), ServiceError> {
+    let item = found
+        .into_iter()
+        .find(|item| item.media.id == id)
+        .ok_or(ServiceError::MediaNotFound)?;
+    let access = access_of(actor, &item);
+    require(access, Access::Read)?;
+    Ok((item, access))
+}
+
 /// Checks that `access` is at least `needed`: a hidden item is not found, a visible one is
 /// forbidden.
 fn require(access: Access, needed: Access) -> Result<(), ServiceError> {
@@ -212,13 +227,20 @@ impl MediaService {
             .repo
             .find_media_access(actor.tenant_id, &[id], &actor.user_id)
             .await?;
-        let item = found
-            .into_iter()
-            .find(|item| item.media.id == id)
-            .ok_or(ServiceError::MediaNotFound)?;
-        let access = access_of(actor, &item);
-        require(access, Access::Read)?;
-        Ok((item, access))
+        visible(actor, id, found)
+    }
+
+    /// As [`MediaService::load`], without the tags (a delete does not need them).
+    async fn load_to_delete(
+        &self,
+        actor: &Actor,
+        id: MediaId,
+    ) -> Result<(MediaAccess, Access), ServiceError> {
+        let found = self
+            .repo
+            .find_media_to_delete(actor.tenant_id, &[id], &actor.user_id, MediaState::Live)
+            .await?;
+        visible(actor, id, found)
     }
 
     fn event(

@@ -248,7 +248,7 @@ async fn reaper_loop(
 }
 
 /// Pending deletions claimed per reaper pass.
-pub const REAP_BATCH: u64 = 500;
+pub const REAP_BATCH: u64 = 2000;
 
 /// On a store without keys, creates tenant `default` with an admin key and writes the key to
 /// the admin key file (mode 0600).

@@ -12,6 +12,7 @@ mod delete;
 mod lifecycle;
 mod media;
 mod pending;
+mod writes;
 
 use std::time::Duration;
 
@@ -24,7 +25,8 @@ use medialib_domain::{
 };
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
-    DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, RuntimeErr, SqlErr, TransactionTrait,
+    DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RuntimeErr, SqlErr,
+    TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 use time::OffsetDateTime;
@@ -91,6 +93,9 @@ impl SeaOrmMediaRepo {
             options
                 .max_connections(config.max_connections)
                 .acquire_timeout(config.acquire_timeout)
+                // No ping before every checkout: it is a round trip per query. A connection
+                // the server dropped fails its next statement once and is then replaced.
+                .test_before_acquire(false)
                 .sqlx_logging(false)
                 .map_sqlx_postgres_opts(move |opts| {
                     opts.options([
@@ -122,6 +127,7 @@ fn sqlite_options(url: &str, max: u32, config: &SqlConfig) -> ConnectOptions {
         .max_connections(max)
         .min_connections(1)
         .acquire_timeout(config.acquire_timeout)
+        .test_before_acquire(false)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(SqliteJournalMode::Wal)
@@ -377,6 +383,19 @@ pub(crate) async fn add_usage<C: ConnectionTrait>(
     tenant: TenantId,
     delta: UsageDelta,
 ) -> Result<(), RepoError> {
+    if let Some(update) = usage_update(tenant, delta) {
+        conn.execute(conn.get_database_backend().build(&update))
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// The statement applying `delta` to the tenant's usage; none when nothing changes.
+pub(crate) fn usage_update(
+    tenant: TenantId,
+    delta: UsageDelta,
+) -> Option<sea_orm::sea_query::UpdateStatement> {
     use sea_orm::sea_query::Expr;
     let columns = [
         (usage::Column::MediaCount, delta.count),
@@ -385,7 +404,7 @@ pub(crate) async fn add_usage<C: ConnectionTrait>(
         (usage::Column::TrashedBytes, delta.trashed_bytes),
     ];
     if columns.iter().all(|(_, change)| *change == 0) {
-        return Ok(());
+        return None;
     }
     let mut update = usage::Entity::update_many();
     for (column, change) in columns {
@@ -393,12 +412,11 @@ pub(crate) async fn add_usage<C: ConnectionTrait>(
             update = update.col_expr(column, Expr::col(column).add(change));
         }
     }
-    update
-        .filter(usage::Column::TenantId.eq(tenant.0))
-        .exec(conn)
-        .await
-        .map_err(db_err)?;
-    Ok(())
+    Some(
+        update
+            .filter(usage::Column::TenantId.eq(tenant.0))
+            .into_query(),
+    )
 }
 
 #[async_trait::async_trait]
@@ -535,7 +553,17 @@ impl MediaRepo for SeaOrmMediaRepo {
         ids: &[MediaId],
         user: &UserId,
     ) -> Result<Vec<MediaAccess>, RepoError> {
-        media::find_media_access(&self.reader, tenant, ids, user, MediaState::Live).await
+        media::find_media_access(&self.reader, tenant, ids, user, MediaState::Live, true).await
+    }
+
+    async fn find_media_to_delete(
+        &self,
+        tenant: TenantId,
+        ids: &[MediaId],
+        user: &UserId,
+        state: MediaState,
+    ) -> Result<Vec<MediaAccess>, RepoError> {
+        media::find_media_access(&self.reader, tenant, ids, user, state, false).await
     }
 
     async fn find_media_by_path(
@@ -775,7 +803,7 @@ impl MediaRepo for SeaOrmMediaRepo {
         ids: &[MediaId],
         user: &UserId,
     ) -> Result<Vec<MediaAccess>, RepoError> {
-        media::find_media_access(&self.reader, tenant, ids, user, MediaState::Trashed).await
+        media::find_media_access(&self.reader, tenant, ids, user, MediaState::Trashed, true).await
     }
 
     async fn find_any_media(

@@ -97,7 +97,7 @@ impl MediaService {
         options: DeleteOptions,
     ) -> Result<DeleteReceipt, ServiceError> {
         let id = MediaId::parse(id)?;
-        let (item, access) = self.load(actor, id).await?;
+        let (item, access) = self.load_to_delete(actor, id).await?;
         self.delete_one(actor, item, access, options).await
     }
 
@@ -147,7 +147,7 @@ impl MediaService {
         let id = MediaId::parse(id)?;
         let media = self
             .repo
-            .find_media_access(actor.tenant_id, &[id], &actor.user_id)
+            .find_media_to_delete(actor.tenant_id, &[id], &actor.user_id, MediaState::Live)
             .await?
             .pop()
             .map(|item| item.media)
@@ -260,18 +260,10 @@ impl MediaService {
             .collect();
         unique.sort_unstable();
         unique.dedup();
-        let found = match state {
-            MediaState::Live => {
-                self.repo
-                    .find_media_access(actor.tenant_id, &unique, &actor.user_id)
-                    .await?
-            }
-            MediaState::Trashed => {
-                self.repo
-                    .find_trashed_media(actor.tenant_id, &unique, &actor.user_id)
-                    .await?
-            }
-        };
+        let found = self
+            .repo
+            .find_media_to_delete(actor.tenant_id, &unique, &actor.user_id, state)
+            .await?;
         let mut found: HashMap<MediaId, MediaAccess> = found
             .into_iter()
             .map(|item| (item.media.id, item))
@@ -450,12 +442,13 @@ mod tests {
     }
 
     fn found(repo: &mut MockMediaRepo, item: Media, grant: Option<Permission>) {
-        repo.expect_find_media_access().returning(move |_, _, _| {
-            Ok(vec![MediaAccess {
-                media: item.clone(),
-                grant,
-            }])
-        });
+        repo.expect_find_media_to_delete()
+            .returning(move |_, _, _, _| {
+                Ok(vec![MediaAccess {
+                    media: item.clone(),
+                    grant,
+                }])
+            });
     }
 
     fn outcome(plans: &[DeletePlan]) -> Vec<Result<DeleteOutcome, RepoError>> {
@@ -641,13 +634,14 @@ mod tests {
     fn bulk_delete_plans_each_id_once_and_reports_in_input_order() {
         let mut repo = MockMediaRepo::new();
         let mut blobs = MockBlobStore::new();
-        repo.expect_find_media_access().returning(|_, ids, _| {
-            assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids are deduplicated");
-            Ok(vec![MediaAccess {
-                media: media(1, "alice"),
-                grant: None,
-            }])
-        });
+        repo.expect_find_media_to_delete()
+            .returning(|_, ids, _, _| {
+                assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids are deduplicated");
+                Ok(vec![MediaAccess {
+                    media: media(1, "alice"),
+                    grant: None,
+                }])
+            });
         repo.expect_delete_media().times(1).returning(|plans| {
             assert_eq!(plans.len(), 1);
             Ok(outcome(&plans))

@@ -10,8 +10,9 @@
 //! through at once: group commit adds no waiting, only sharing.
 //!
 //! The committer also forgets the pending records of purged blobs, many at a time and off the
-//! request's path: a record it has not forgotten yet (say the process stops first) falls due
-//! later, and the reaper finds its blob gone and forgets it then.
+//! request's path, concurrently with the delete transactions (a delete never waits behind a
+//! forget): a record it has not forgotten yet (say the process stops first) falls due later,
+//! and the reaper finds its blob gone and forgets it then.
 //!
 //! The committer is a future the embedding runtime spawns ([`GroupCommitter::run`]); the
 //! domain spawns nothing. Without a committer, deletes run their own transactions.
@@ -27,25 +28,21 @@ use crate::ports::MediaRepo;
 
 type Reply = oneshot::Sender<Result<DeleteOutcome, RepoError>>;
 
-/// What the committer is asked to do.
-#[derive(Debug)]
-enum Work {
-    /// Delete, and answer (boxed: a plan is large next to a list of keys).
-    Delete(Box<DeletePlan>, Reply),
-    /// Forget the pending records of these purged blobs.
-    Purged(Vec<BlobKey>),
-}
+/// A plan and where its outcome goes (boxed: a plan is large next to a channel).
+type Queued = (Box<DeletePlan>, Reply);
 
 /// The sending side, held by the service.
 #[derive(Debug, Clone)]
 pub(crate) struct GroupCommit {
-    queue: mpsc::UnboundedSender<Work>,
+    deletes: mpsc::UnboundedSender<Queued>,
+    purged: mpsc::UnboundedSender<Vec<BlobKey>>,
 }
 
 /// Commits queued single deletes in shared transactions; run it on the runtime.
 #[derive(Debug)]
 pub struct GroupCommitter {
-    queue: mpsc::UnboundedReceiver<Work>,
+    deletes: mpsc::UnboundedReceiver<Queued>,
+    purged: mpsc::UnboundedReceiver<Vec<BlobKey>>,
     repo: Arc<dyn MediaRepo>,
     max_batch: usize,
 }
@@ -54,11 +51,16 @@ pub(crate) fn group_commit(
     repo: Arc<dyn MediaRepo>,
     max_batch: usize,
 ) -> (GroupCommit, GroupCommitter) {
-    let (tx, rx) = mpsc::unbounded();
+    let (deletes_tx, deletes) = mpsc::unbounded();
+    let (purged_tx, purged) = mpsc::unbounded();
     (
-        GroupCommit { queue: tx },
+        GroupCommit {
+            deletes: deletes_tx,
+            purged: purged_tx,
+        },
         GroupCommitter {
-            queue: rx,
+            deletes,
+            purged,
             repo,
             max_batch: max_batch.max(1),
         },
@@ -75,14 +77,8 @@ impl GroupCommit {
         plan: DeletePlan,
     ) -> Result<Result<DeleteOutcome, RepoError>, DeletePlan> {
         let (reply, outcome) = oneshot::channel();
-        if let Err(refused) = self
-            .queue
-            .unbounded_send(Work::Delete(Box::new(plan), reply))
-        {
-            return match refused.into_inner() {
-                Work::Delete(plan, _) => Err(*plan),
-                Work::Purged(_) => unreachable!("the message sent was a delete"),
-            };
+        if let Err(refused) = self.deletes.unbounded_send((Box::new(plan), reply)) {
+            return Err(*refused.into_inner().0);
         }
         Ok(outcome
             .await
@@ -92,36 +88,41 @@ impl GroupCommit {
     /// Hands the pending records of purged blobs to the committer; the keys come back when it
     /// is gone.
     pub(crate) fn purged(&self, keys: Vec<BlobKey>) -> Result<(), Vec<BlobKey>> {
-        self.queue
-            .unbounded_send(Work::Purged(keys))
-            .map_err(|refused| match refused.into_inner() {
-                Work::Purged(keys) => keys,
-                Work::Delete(..) => unreachable!("the message sent was a list of keys"),
-            })
+        self.purged
+            .unbounded_send(keys)
+            .map_err(mpsc::TrySendError::into_inner)
     }
 }
 
 impl GroupCommitter {
-    /// Commits batches until every service clone is dropped.
-    pub async fn run(mut self) {
-        while let Some(first) = self.queue.next().await {
-            let mut batch = Vec::new();
-            let mut purged = Vec::new();
-            let mut next = Some(first);
-            while let Some(work) = next.take() {
-                match work {
-                    Work::Delete(plan, reply) => batch.push((*plan, reply)),
-                    Work::Purged(keys) => purged.extend(keys),
+    /// Commits batches, and forgets purged blobs' records alongside, until every service clone
+    /// is dropped.
+    pub async fn run(self) {
+        let Self {
+            mut deletes,
+            mut purged,
+            repo,
+            max_batch,
+        } = self;
+        let commits = async {
+            while let Some(first) = deletes.next().await {
+                let mut batch = vec![first];
+                while batch.len() < max_batch {
+                    match deletes.try_recv() {
+                        Ok(queued) => batch.push(queued),
+                        Err(_) => break,
+                    }
                 }
-                if batch.len() < self.max_batch {
-                    next = self.queue.try_recv().ok();
+                commit(repo.as_ref(), batch).await;
+            }
+        };
+        let forgets = async {
+            while let Some(mut keys) = purged.next().await {
+                // Everything purged meanwhile goes in the same statement.
+                while let Ok(more) = purged.try_recv() {
+                    keys.extend(more);
                 }
-            }
-            if !batch.is_empty() {
-                self.commit(batch).await;
-            }
-            if !purged.is_empty() {
-                if let Err(err) = self.repo.complete_pending_deletions(&purged).await {
+                if let Err(err) = repo.complete_pending_deletions(&keys).await {
                     // The blobs are gone; the reaper finds that and forgets the records.
                     tracing::warn!(
                         error = &err as &dyn std::error::Error,
@@ -129,34 +130,39 @@ impl GroupCommitter {
                     );
                 }
             }
-        }
+        };
+        futures_util::future::join(commits, forgets).await;
     }
+}
 
-    async fn commit(&self, batch: Vec<(DeletePlan, Reply)>) {
-        let (plans, replies): (Vec<DeletePlan>, Vec<Reply>) = batch.into_iter().unzip();
-        let size = plans.len();
-        let result = self.repo.delete_media(plans.clone()).await;
-        match result {
-            Ok(outcomes) if outcomes.len() == size => {
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                    // A caller that went away (its request was cancelled) needs no answer.
-                    let _ = reply.send(outcome);
-                }
+/// Commits one batch, answering every plan; one by one when the shared transaction fails.
+async fn commit(repo: &dyn MediaRepo, batch: Vec<Queued>) {
+    let (plans, replies): (Vec<DeletePlan>, Vec<Reply>) = batch
+        .into_iter()
+        .map(|(plan, reply)| (*plan, reply))
+        .unzip();
+    let size = plans.len();
+    let result = repo.delete_media(plans.clone()).await;
+    match result {
+        Ok(outcomes) if outcomes.len() == size => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                // A caller that went away (its request was cancelled) needs no answer.
+                let _ = reply.send(outcome);
             }
-            Err(err) if size == 1 => {
-                if let Some(reply) = replies.into_iter().next() {
-                    let _ = reply.send(Err(err));
-                }
+        }
+        Err(err) if size == 1 => {
+            if let Some(reply) = replies.into_iter().next() {
+                let _ = reply.send(Err(err));
             }
-            _ => {
-                tracing::warn!(size, "group commit failed; committing one by one");
-                for (plan, reply) in plans.into_iter().zip(replies) {
-                    let outcome = match self.repo.delete_media(vec![plan]).await {
-                        Ok(mut outcomes) => outcomes.pop().unwrap_or(Err(RepoError::NotFound)),
-                        Err(err) => Err(err),
-                    };
-                    let _ = reply.send(outcome);
-                }
+        }
+        _ => {
+            tracing::warn!(size, "group commit failed; committing one by one");
+            for (plan, reply) in plans.into_iter().zip(replies) {
+                let outcome = match repo.delete_media(vec![plan]).await {
+                    Ok(mut outcomes) => outcomes.pop().unwrap_or(Err(RepoError::NotFound)),
+                    Err(err) => Err(err),
+                };
+                let _ = reply.send(outcome);
             }
         }
     }
@@ -197,15 +203,16 @@ mod tests {
     /// A repository in which every asked id is alice's live media.
     fn finding_every_id() -> MockMediaRepo {
         let mut repo = MockMediaRepo::new();
-        repo.expect_find_media_access().returning(|_, ids, _| {
-            Ok(ids
-                .iter()
-                .map(|id| MediaAccess {
-                    media: media(id.get()),
-                    grant: None,
-                })
-                .collect())
-        });
+        repo.expect_find_media_to_delete()
+            .returning(|_, ids, _, _| {
+                Ok(ids
+                    .iter()
+                    .map(|id| MediaAccess {
+                        media: media(id.get()),
+                        grant: None,
+                    })
+                    .collect())
+            });
         repo
     }
 

@@ -14,13 +14,14 @@ use medialib_domain::{
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement, TransactionTrait,
 };
 
 use super::media::CHUNK;
-use super::pending::insert_pending;
+use super::pending::pending_inserts;
+use super::writes::Writes;
 use super::{
-    add_usage, corrupt, db_err, event_row, finish, from_millis, media_id, user, UsageDelta,
+    corrupt, db_err, event_row, finish, from_millis, media_id, usage_update, user, UsageDelta,
 };
 use crate::entity::{
     activity, community, community_tag, derivative, grant, media, media_tag, reference,
@@ -69,19 +70,15 @@ fn keyed<V>(ids: &[i64], found: &HashMap<i64, V>) -> Vec<i64> {
         .collect()
 }
 
-async fn delete_in<C, E>(conn: &C, column: E::Column, ids: &[i64]) -> Result<(), RepoError>
-where
-    C: ConnectionTrait,
-    E: EntityTrait,
-{
+/// `DELETE FROM <table> WHERE <column> IN (ids)`, a statement per chunk.
+fn delete_in<E: EntityTrait>(writes: &mut Writes, column: E::Column, ids: &[i64]) {
     for chunk in ids.chunks(CHUNK) {
-        E::delete_many()
-            .filter(column.is_in(chunk.iter().copied()))
-            .exec(conn)
-            .await
-            .map_err(db_err)?;
+        writes.push(
+            E::delete_many()
+                .filter(column.is_in(chunk.iter().copied()))
+                .into_query(),
+        );
     }
-    Ok(())
 }
 
 /// What hangs off a set of media rows, read in one round trip: holds, references, community
@@ -293,15 +290,24 @@ pub(crate) async fn delete_media(
             .collect();
         let with_derivatives = keyed(&ids, &derived);
 
-        delete_in::<_, community_tag::Entity>(&txn, community_tag::Column::CommunityId, &copy_ids)
-            .await?;
-        delete_in::<_, community::Entity>(&txn, community::Column::Id, &copy_ids).await?;
-        delete_in::<_, media_tag::Entity>(&txn, media_tag::Column::MediaId, &tagged).await?;
-        delete_in::<_, grant::Entity>(&txn, grant::Column::MediaId, &granted).await?;
-        delete_in::<_, reference::Entity>(&txn, reference::Column::MediaId, &referenced).await?;
-        delete_in::<_, derivative::Entity>(&txn, derivative::Column::MediaId, &with_derivatives)
-            .await?;
-        delete_in::<_, media::Entity>(&txn, media::Column::Id, &ids).await?;
+        // Every write from here on goes out together: the tables differ, so no two statements
+        // touch the same row.
+        let mut writes = Writes::default();
+        delete_in::<community_tag::Entity>(
+            &mut writes,
+            community_tag::Column::CommunityId,
+            &copy_ids,
+        );
+        delete_in::<community::Entity>(&mut writes, community::Column::Id, &copy_ids);
+        delete_in::<media_tag::Entity>(&mut writes, media_tag::Column::MediaId, &tagged);
+        delete_in::<grant::Entity>(&mut writes, grant::Column::MediaId, &granted);
+        delete_in::<reference::Entity>(&mut writes, reference::Column::MediaId, &referenced);
+        delete_in::<derivative::Entity>(
+            &mut writes,
+            derivative::Column::MediaId,
+            &with_derivatives,
+        );
+        delete_in::<media::Entity>(&mut writes, media::Column::Id, &ids);
 
         let mut results = Vec::with_capacity(plans.len());
         let mut events = Vec::with_capacity(ids.len());
@@ -354,14 +360,13 @@ pub(crate) async fn delete_media(
                 broken_references: broken,
             }));
         }
-        for (tenant, delta) in usage {
-            add_usage(&txn, tenant, delta).await?;
-        }
+        writes.extend(
+            usage
+                .into_iter()
+                .filter_map(|(tenant, delta)| usage_update(tenant, delta)),
+        );
         for chunk in events.chunks(CHUNK) {
-            activity::Entity::insert_many(chunk.iter().cloned())
-                .exec_without_returning(&txn)
-                .await
-                .map_err(db_err)?;
+            writes.push(activity::Entity::insert_many(chunk.iter().cloned()).into_query());
         }
         if let Some(due) = purge_after {
             let mut by_tenant: HashMap<TenantId, Vec<BlobKey>> = HashMap::new();
@@ -369,9 +374,15 @@ pub(crate) async fn delete_media(
                 by_tenant.entry(tenant).or_default().push(key);
             }
             for (tenant, keys) in by_tenant {
-                insert_pending(&txn, Some(tenant), &keys, PendingStatus::Pending, due).await?;
+                writes.extend(pending_inserts(
+                    Some(tenant),
+                    &keys,
+                    PendingStatus::Pending,
+                    due,
+                ));
             }
         }
+        writes.run(&txn).await?;
         Ok(results)
     }
     .await;

@@ -116,6 +116,7 @@ async fn with_access<C: ConnectionTrait>(
     conn: &C,
     rows: Vec<media::Model>,
     user: &UserId,
+    tags: bool,
 ) -> Result<Vec<MediaAccess>, RepoError> {
     // A user's grant matters only on media someone else owns: the common case (an owner or an
     // admin acting on the tenant's media) needs no grant lookup at all.
@@ -125,8 +126,14 @@ async fn with_access<C: ConnectionTrait>(
         .map(|row| row.id)
         .collect();
     let grants = grants_of(conn, &ids, user).await?;
-    Ok(with_tags(conn, rows)
-        .await?
+    let media = if tags {
+        with_tags(conn, rows).await?
+    } else {
+        rows.into_iter()
+            .map(|row| to_media(row, Vec::new()))
+            .collect::<Result<_, _>>()?
+    };
+    Ok(media
         .into_iter()
         .map(|media| {
             let grant = grants.get(&media.id.get()).copied();
@@ -259,6 +266,7 @@ pub(crate) async fn find_media_access(
     ids: &[MediaId],
     user: &UserId,
     state: MediaState,
+    tags: bool,
 ) -> Result<Vec<MediaAccess>, RepoError> {
     let mut rows = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
@@ -272,7 +280,7 @@ pub(crate) async fn find_media_access(
                 .map_err(db_err)?,
         );
     }
-    with_access(db, rows, user).await
+    with_access(db, rows, user, tags).await
 }
 
 pub(crate) async fn find_media_by_path(
@@ -292,7 +300,7 @@ pub(crate) async fn find_media_by_path(
         .await
         .map_err(db_err)?;
     let Some(row) = row else { return Ok(None) };
-    Ok(with_access(db, vec![row], user).await?.pop())
+    Ok(with_access(db, vec![row], user, true).await?.pop())
 }
 
 pub(crate) async fn list_media(

@@ -2,10 +2,10 @@
 //! reconciler's lookups.
 
 use medialib_domain::{BlobKey, Media, PendingBlob, PendingStatus, RepoError, TenantId};
-use sea_orm::sea_query::{Expr, LockBehavior, LockType, OnConflict};
+use sea_orm::sea_query::{Expr, InsertStatement, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
 };
 use time::OffsetDateTime;
 
@@ -22,30 +22,43 @@ pub(crate) async fn insert_pending<C: ConnectionTrait>(
     status: PendingStatus,
     due: OffsetDateTime,
 ) -> Result<(), RepoError> {
-    let now = to_millis(OffsetDateTime::now_utc());
-    for chunk in keys.chunks(CHUNK) {
-        let rows = chunk.iter().map(|key| pending::ActiveModel {
-            blob_key: Set(key.as_str().to_owned()),
-            attempts: Set(0),
-            next_attempt_at: Set(to_millis(due)),
-            last_error: Set(None),
-            created_at: Set(now),
-            tenant_id: Set(tenant.map(|t| t.0)),
-            status: Set(status.as_str().to_owned()),
-            lease_until: Set(None),
-            ..Default::default()
-        });
-        pending::Entity::insert_many(rows)
-            .on_conflict(
-                OnConflict::column(pending::Column::BlobKey)
-                    .update_columns([pending::Column::Status, pending::Column::NextAttemptAt])
-                    .to_owned(),
-            )
-            .exec_without_returning(conn)
-            .await
-            .map_err(db_err)?;
+    let backend = conn.get_database_backend();
+    for insert in pending_inserts(tenant, keys, status, due) {
+        conn.execute(backend.build(&insert)).await.map_err(db_err)?;
     }
     Ok(())
+}
+
+/// The statements recording `keys` (an existing record takes the new status and due time).
+pub(crate) fn pending_inserts(
+    tenant: Option<TenantId>,
+    keys: &[BlobKey],
+    status: PendingStatus,
+    due: OffsetDateTime,
+) -> Vec<InsertStatement> {
+    let now = to_millis(OffsetDateTime::now_utc());
+    keys.chunks(CHUNK)
+        .map(|chunk| {
+            let rows = chunk.iter().map(|key| pending::ActiveModel {
+                blob_key: Set(key.as_str().to_owned()),
+                attempts: Set(0),
+                next_attempt_at: Set(to_millis(due)),
+                last_error: Set(None),
+                created_at: Set(now),
+                tenant_id: Set(tenant.map(|t| t.0)),
+                status: Set(status.as_str().to_owned()),
+                lease_until: Set(None),
+                ..Default::default()
+            });
+            pending::Entity::insert_many(rows)
+                .on_conflict(
+                    OnConflict::column(pending::Column::BlobKey)
+                        .update_columns([pending::Column::Status, pending::Column::NextAttemptAt])
+                        .to_owned(),
+                )
+                .into_query()
+        })
+        .collect()
 }
 
 /// Removes the upload intent of a blob inside a transaction; false when there was none.
