@@ -214,7 +214,8 @@ pub trait MediaRepo: Send + Sync + std::fmt::Debug {
     ) -> Result<(), RepoError>;
 
     /// Claims up to `limit` due records (status `pending` or `upload`, `next_attempt_at <=
-    /// now`, no live lease) by setting their lease to `lease_until`, oldest first.
+    /// now`, no live lease) by setting their lease to `lease_until`, oldest (lowest id)
+    /// first; with `after`, only records whose id is greater.
     ///
     /// # Errors
     /// MUST NOT hand the same record to two concurrent callers while its lease runs (servers
@@ -224,6 +225,7 @@ pub trait MediaRepo: Send + Sync + std::fmt::Debug {
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
         limit: u64,
+        after: Option<i64>,
     ) -> Result<Vec<PendingBlob>, RepoError>;
 
     /// Forgets pending deletions whose blobs are confirmed gone.

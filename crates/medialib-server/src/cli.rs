@@ -251,20 +251,15 @@ fn progress_bar(message: &'static str) -> indicatif::ProgressBar {
 async fn reap(settings: &Settings, all: bool, json: bool) -> anyhow::Result<()> {
     let app = wiring::build(settings).await?;
     let bar = progress_bar("blob deletions worked");
-    let mut total = ReapReport::default();
-    loop {
-        let report = app
-            .service
-            .reap_once(wiring::REAP_BATCH, all)
-            .await
-            .map_err(service_err)?;
-        total += report;
-        bar.inc(report.claimed as u64);
-        // Failures are rescheduled into the future, so a full batch of them cannot loop.
-        if (report.claimed as u64) < wiring::REAP_BATCH || report.purged == 0 {
-            break;
-        }
-    }
+    let progress = |done: &ReapReport| {
+        bar.set_position(done.claimed as u64);
+        true
+    };
+    let total = app
+        .service
+        .reap_until_done(wiring::REAP_BATCH, all, &progress)
+        .await
+        .map_err(service_err)?;
     bar.finish_and_clear();
     if json {
         let summary = serde_json::json!({

@@ -203,25 +203,20 @@ async fn reaper_loop(
             _ = ticker.tick() => {}
             _ = stop.changed() => return,
         }
-        loop {
-            match service.reap_once(REAP_BATCH, false).await {
-                Ok(report) => {
-                    if report.claimed > 0 {
-                        tracing::info!(
-                            purged = report.purged,
-                            retried = report.retried,
-                            parked = report.parked,
-                            "reaper pass"
-                        );
-                    }
-                    if (report.claimed as u64) < REAP_BATCH || *stop.borrow() {
-                        break;
-                    }
+        let running = |_: &_| !*stop.borrow();
+        match service.reap_until_done(REAP_BATCH, false, &running).await {
+            Ok(report) => {
+                if report.claimed > 0 {
+                    tracing::info!(
+                        purged = report.purged,
+                        retried = report.retried,
+                        parked = report.parked,
+                        "reaper passes"
+                    );
                 }
-                Err(err) => {
-                    tracing::warn!(error = &err as &dyn std::error::Error, "reaper pass failed");
-                    break;
-                }
+            }
+            Err(err) => {
+                tracing::warn!(error = &err as &dyn std::error::Error, "reaper pass failed");
             }
         }
         // Trash past its tenant's retention goes through the same durable delete path.

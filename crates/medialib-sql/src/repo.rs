@@ -690,8 +690,9 @@ impl MediaRepo for SeaOrmMediaRepo {
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
         limit: u64,
+        after: Option<i64>,
     ) -> Result<Vec<PendingBlob>, RepoError> {
-        retrying(|| pending::claim(&self.writer, now, lease_until, limit)).await
+        retrying(|| pending::claim(&self.writer, now, lease_until, limit, after)).await
     }
 
     async fn complete_pending_deletions(&self, keys: &[BlobKey]) -> Result<(), RepoError> {

@@ -125,7 +125,7 @@ async fn the_second_delete_of_a_row_is_not_found_and_cascades_are_counted() {
         assert_eq!(outcome.removed.access_grants, 1);
         assert_eq!(outcome.pending.len(), 2);
         let due = repo
-            .claim_pending_deletions(AT, AT + LEASE, 10)
+            .claim_pending_deletions(AT, AT + LEASE, 10, None)
             .await
             .unwrap();
         assert_eq!(due.len(), 2, "both blobs recorded in the same transaction");
@@ -139,7 +139,7 @@ async fn the_second_delete_of_a_row_is_not_found_and_cascades_are_counted() {
             .unwrap();
         let later = AT + LEASE + LEASE;
         assert!(repo
-            .claim_pending_deletions(later, later + LEASE, 10)
+            .claim_pending_deletions(later, later + LEASE, 10, None)
             .await
             .unwrap()
             .is_empty());
@@ -245,29 +245,39 @@ async fn leases_hide_claimed_records_until_they_expire_and_failures_park() {
         let keys: Vec<BlobKey> = (0..3).map(|_| BlobKey::new_media(tenant)).collect();
         repo.add_pending_deletions(tenant, &keys, AT).await.unwrap();
         let first = repo
-            .claim_pending_deletions(AT, AT + LEASE, 2)
+            .claim_pending_deletions(AT, AT + LEASE, 2, None)
             .await
             .unwrap();
         assert_eq!(first.len(), 2);
         let second = repo
-            .claim_pending_deletions(AT, AT + LEASE, 10)
+            .claim_pending_deletions(AT, AT + LEASE, 10, None)
             .await
             .unwrap();
         assert_eq!(second.len(), 1, "leased records are not handed out twice");
         assert_ne!(second[0].id, first[0].id);
         assert!(repo
-            .claim_pending_deletions(AT, AT + LEASE, 10)
+            .claim_pending_deletions(AT, AT + LEASE, 10, None)
             .await
             .unwrap()
             .is_empty());
-        // After the lease expires another claimer takes them over.
+        // After the lease expires another claimer takes them over; a cursor skips the ids
+        // at or below it, oldest first.
         let after = AT + LEASE;
+        let lowest = first.iter().chain(&second).map(|p| p.id).min().unwrap();
+        let past_lowest = repo
+            .claim_pending_deletions(after, after + LEASE, 10, Some(lowest))
+            .await
+            .unwrap();
+        assert_eq!(past_lowest.len(), 2);
+        assert!(past_lowest.windows(2).all(|w| w[0].id < w[1].id));
+        assert!(past_lowest.iter().all(|p| p.id > lowest));
         assert_eq!(
-            repo.claim_pending_deletions(after, after + LEASE, 10)
+            repo.claim_pending_deletions(after, after + LEASE, 10, None)
                 .await
                 .unwrap()
                 .len(),
-            3
+            1,
+            "the cursor's claims hold their leases"
         );
 
         repo.fail_pending_deletion(first[0].id, Some(AT + LEASE * 10), "down")
@@ -285,7 +295,7 @@ async fn leases_hide_claimed_records_until_they_expire_and_failures_park() {
         assert_eq!(failed[0].last_error.as_deref(), Some("down"));
         let much_later = AT + LEASE * 100;
         let due = repo
-            .claim_pending_deletions(much_later, much_later + LEASE, 10)
+            .claim_pending_deletions(much_later, much_later + LEASE, 10, None)
             .await
             .unwrap();
         assert_eq!(due.len(), 2, "parked records are not claimed");
@@ -361,7 +371,7 @@ async fn concurrent_claimers_never_share_a_record() {
                 let mut mine = Vec::new();
                 loop {
                     let batch = repo
-                        .claim_pending_deletions(AT, AT + LEASE, 7)
+                        .claim_pending_deletions(AT, AT + LEASE, 7, None)
                         .await
                         .unwrap();
                     if batch.is_empty() {

@@ -58,17 +58,71 @@ impl MediaService {
         limit: u64,
         everything: bool,
     ) -> Result<ReapReport, ServiceError> {
+        let claimed = self.claim(limit, everything, None).await?;
+        self.work(claimed).await
+    }
+
+    /// Reaper passes of at most `limit` records until no due record is left or `keep_going`
+    /// (asked with the passes finished so far, before each further claim) says no. The next
+    /// pass is claimed while the current one's blobs are deleted (the claim continues after
+    /// the current pass's highest id), so the database and the blob store work at the same
+    /// time.
+    ///
+    /// # Errors
+    /// As [`MediaService::reap_once`]; passes finished before the failure stay done.
+    pub async fn reap_until_done(
+        &self,
+        limit: u64,
+        everything: bool,
+        keep_going: &(dyn Fn(&ReapReport) -> bool + Sync),
+    ) -> Result<ReapReport, ServiceError> {
+        let mut total = ReapReport::default();
+        let mut claimed = self.claim(limit, everything, None).await?;
+        while !claimed.is_empty() {
+            let full = claimed.len() as u64 >= limit;
+            let after = claimed.iter().map(|p| p.id).max();
+            let next = async {
+                if full && keep_going(&total) {
+                    self.claim(limit, everything, after).await
+                } else {
+                    Ok(Vec::new())
+                }
+            };
+            let (report, next) = futures_util::future::join(self.work(claimed), next).await;
+            let report = report?;
+            total += report;
+            // A pass that purged nothing (the store is down) ends the run; its records are
+            // rescheduled.
+            if report.purged == 0 {
+                break;
+            }
+            claimed = next?;
+        }
+        Ok(total)
+    }
+
+    async fn claim(
+        &self,
+        limit: u64,
+        everything: bool,
+        after: Option<i64>,
+    ) -> Result<Vec<PendingBlob>, ServiceError> {
         let now = self.clock.now();
         let horizon = if everything {
             time::macros::datetime!(9999-12-31 23:59:59 UTC)
         } else {
             now
         };
-        let lease_until = now + self.config.lease;
-        let claimed = self
+        Ok(self
             .repo
-            .claim_pending_deletions(horizon, lease_until, limit)
-            .await?;
+            .claim_pending_deletions(horizon, now + self.config.lease, limit, after)
+            .await?)
+    }
+
+    /// Deletes the blobs of claimed records, forgets the purged and reschedules (or parks)
+    /// the failed.
+    async fn work(&self, claimed: Vec<PendingBlob>) -> Result<ReapReport, ServiceError> {
+        let now = self.clock.now();
         let keys: Vec<BlobKey> = claimed.iter().map(|p| p.blob_key.clone()).collect();
         let purge = self.purge(&keys).await;
         let mut report = ReapReport {
@@ -191,10 +245,13 @@ mod tests {
         let mut repo = MockMediaRepo::new();
         let mut blobs = MockBlobStore::new();
         repo.expect_claim_pending_deletions()
-            .withf(move |horizon, lease, limit| {
-                *horizon == now && *lease == now + Duration::from_secs(60) && *limit == 10
+            .withf(move |horizon, lease, limit, after| {
+                *horizon == now
+                    && *lease == now + Duration::from_secs(60)
+                    && *limit == 10
+                    && after.is_none()
             })
-            .returning(|_, _, _| {
+            .returning(|_, _, _, _| {
                 Ok(vec![
                     pending(1, "a", 0),
                     pending(2, "b", 3),
@@ -241,6 +298,53 @@ mod tests {
                 parked: 1
             }
         );
+    }
+
+    #[test]
+    fn passes_continue_after_the_last_claimed_id_until_a_short_pass() {
+        let mut repo = MockMediaRepo::new();
+        let mut blobs = MockBlobStore::new();
+        let mut seq = mockall::Sequence::new();
+        repo.expect_claim_pending_deletions()
+            .withf(|_, _, limit, after| *limit == 2 && after.is_none())
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _, _| Ok(vec![pending(4, "a", 0), pending(9, "b", 0)]));
+        repo.expect_claim_pending_deletions()
+            .withf(|_, _, _, after| *after == Some(9))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _, _| Ok(vec![pending(12, "c", 0)]));
+        blobs
+            .expect_delete_many()
+            .times(2)
+            .returning(|keys| keys.iter().map(|_| Ok(())).collect());
+        repo.expect_complete_pending_deletions()
+            .times(2)
+            .returning(|_| Ok(()));
+        let svc = fixtures::service(repo, blobs, ServiceConfig::default());
+        let report = block_on(svc.reap_until_done(2, true, &|_| true)).unwrap();
+        assert_eq!(report.claimed, 3);
+        assert_eq!(report.purged, 3);
+    }
+
+    #[test]
+    fn a_stop_request_ends_the_run_after_the_pass_in_hand() {
+        let mut repo = MockMediaRepo::new();
+        let mut blobs = MockBlobStore::new();
+        repo.expect_claim_pending_deletions()
+            .times(1)
+            .returning(|_, _, _, _| Ok(vec![pending(1, "a", 0), pending(2, "b", 0)]));
+        blobs
+            .expect_delete_many()
+            .times(1)
+            .returning(|keys| keys.iter().map(|_| Ok(())).collect());
+        repo.expect_complete_pending_deletions()
+            .times(1)
+            .returning(|_| Ok(()));
+        let svc = fixtures::service(repo, blobs, ServiceConfig::default());
+        let report = block_on(svc.reap_until_done(2, false, &|_| false)).unwrap();
+        assert_eq!(report.purged, 2);
     }
 
     #[test]

@@ -93,6 +93,7 @@ pub(crate) async fn claim(
     now: OffsetDateTime,
     lease_until: OffsetDateTime,
     limit: u64,
+    after: Option<i64>,
 ) -> Result<Vec<PendingBlob>, RepoError> {
     let txn = db.begin().await.map_err(db_err)?;
     let result: Result<_, RepoError> = async {
@@ -110,6 +111,9 @@ pub(crate) async fn claim(
             )
             .order_by_asc(pending::Column::Id)
             .limit(limit);
+        if let Some(after) = after {
+            select = select.filter(pending::Column::Id.gt(after));
+        }
         if txn.get_database_backend() != DbBackend::Sqlite {
             select = select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
         }
