@@ -25,6 +25,27 @@ pub struct Stats {
     pub p99_ms: f64,
     /// 99.9th percentile, milliseconds.
     pub p999_ms: f64,
+    /// Every measured latency, to merge phases run in rounds.
+    #[serde(skip)]
+    times: Histogram<u64>,
+}
+
+impl Stats {
+    /// One figure for phases of the same operation run in rounds (interleaved with the phases
+    /// they are compared with, so that both see the same machine): operations and wall time
+    /// add up, latencies are pooled.
+    pub fn pooled(rounds: &[Stats]) -> anyhow::Result<Stats> {
+        let mut times = histogram();
+        let mut ops = 0;
+        let mut seconds = 0.0;
+        for round in rounds {
+            times.add(&round.times)?;
+            ops += round.ops;
+            seconds += round.seconds;
+        }
+        let clients = rounds.first().map_or(1, |r| r.clients);
+        Ok(stats(ops, clients, Duration::from_secs_f64(seconds), times))
+    }
 }
 
 fn histogram() -> Histogram<u64> {
@@ -72,10 +93,10 @@ where
         all.add(worker.await??)?;
     }
     let elapsed = started.get().map_or(Duration::ZERO, Instant::elapsed);
-    Ok(stats(ops, clients, elapsed, &all))
+    Ok(stats(ops, clients, elapsed, all))
 }
 
-fn stats(ops: u64, clients: usize, elapsed: Duration, times: &Histogram<u64>) -> Stats {
+fn stats(ops: u64, clients: usize, elapsed: Duration, times: Histogram<u64>) -> Stats {
     let seconds = elapsed.as_secs_f64();
     let ms = |q: f64| times.value_at_quantile(q) as f64 / 1000.0;
     Stats {
@@ -90,5 +111,6 @@ fn stats(ops: u64, clients: usize, elapsed: Duration, times: &Histogram<u64>) ->
         p50_ms: ms(0.5),
         p99_ms: ms(0.99),
         p999_ms: ms(0.999),
+        times,
     }
 }

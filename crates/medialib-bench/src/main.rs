@@ -25,6 +25,9 @@ use object_store::ObjectStore;
 use serde_json::{json, Value};
 
 use crate::load::{drive, Stats};
+
+/// Turns medialib and its ceiling take in a compared phase.
+const ROUNDS: usize = 4;
 use crate::raw::RawDb;
 use crate::server::Server;
 
@@ -290,16 +293,35 @@ async fn main() -> anyhow::Result<()> {
     let idle_rss = server.rss_mib();
     println!("idle RSS {idle_rss:.1} MiB");
 
-    // --- uploads and DELETE at 1 and 8 clients -------------------------------------------------
+    // --- uploads, then DELETE at 1 and 8 clients against the raw transaction -----------------
     let (ids, upload) = client.fill("seq", seq + ops).await?;
     println!(
         "upload 4 KiB x{} at 8 clients: {}",
         upload.ops,
         rate(&upload)
     );
+    let raw = RawDb::connect(&backend.database_url, 8).await?;
+    let tenant = raw
+        .scalar("SELECT id FROM tenants WHERE slug = 'default'")
+        .await?;
+    let raw_ids = raw.fill(tenant, "raw", (seq + ops) as u64).await?;
+    // medialib and its ceiling take turns, a quarter of the operations at a time, so that
+    // both meet the same machine (a checkpoint, a vacuum, a busy neighbour) alike.
     let (one_ids, eight_ids) = ids.split_at(seq);
-    let delete1 = client.delete_all(one_ids.to_vec(), 1).await?;
+    let (raw_one, raw_eight) = raw_ids.split_at(seq);
+    let mut delete1 = Vec::new();
+    let mut sql1 = Vec::new();
+    for (ours, theirs) in one_ids
+        .chunks(seq.div_ceil(ROUNDS))
+        .zip(raw_one.chunks(seq.div_ceil(ROUNDS)))
+    {
+        delete1.push(client.delete_all(ours.to_vec(), 1).await?);
+        sql1.push(raw::sql_ceiling(&raw, tenant, theirs.to_vec(), 1).await?);
+    }
+    let delete1 = Stats::pooled(&delete1)?;
+    let sql1 = Stats::pooled(&sql1)?;
     println!("DELETE at 1 client: {}", rate(&delete1));
+    println!("raw SQL transaction at 1: {}", rate(&sql1));
     // The part of a delete before its transaction: HTTP, authentication and the lookup that
     // authorizes it (an id that does not exist answers 404 right after it).
     let lookup1 = {
@@ -326,15 +348,32 @@ async fn main() -> anyhow::Result<()> {
         rate(&lookup1)
     );
     let (sampler, peak) = peak_rss(server.rss_probe());
-    let cpu = CpuTimes::now();
-    let delete8 = client.delete_all(eight_ids.to_vec(), 8).await?;
-    let delete8_cpu = cpu.busy_since();
+    let (mut delete8, mut sql8) = (Vec::new(), Vec::new());
+    let (mut delete8_cpu, mut sql8_cpu) = (0.0, 0.0);
+    for (ours, theirs) in eight_ids
+        .chunks(ops.div_ceil(ROUNDS))
+        .zip(raw_eight.chunks(ops.div_ceil(ROUNDS)))
+    {
+        let cpu = CpuTimes::now();
+        delete8.push(client.delete_all(ours.to_vec(), 8).await?);
+        delete8_cpu += cpu.busy_since() / ROUNDS as f64;
+        let cpu = CpuTimes::now();
+        sql8.push(raw::sql_ceiling(&raw, tenant, theirs.to_vec(), 8).await?);
+        sql8_cpu += cpu.busy_since() / ROUNDS as f64;
+    }
     sampler.abort();
     let load_rss = peak.lock().map_or(0.0, |max| *max);
+    let delete8 = Stats::pooled(&delete8)?;
+    let sql8 = Stats::pooled(&sql8)?;
     println!(
         "DELETE at 8 clients: {}  (peak RSS {load_rss:.1} MiB, CPU {:.0}% busy)",
         rate(&delete8),
         delete8_cpu * 100.0
+    );
+    println!(
+        "raw SQL transaction at 8: {}  (CPU {:.0}% busy)",
+        rate(&sql8),
+        sql8_cpu * 100.0
     );
 
     // --- bulk delete -------------------------------------------------------------------------
@@ -370,22 +409,7 @@ async fn main() -> anyhow::Result<()> {
         "bulk delete: {bulk_rate:.0} items/s to the receipt, {purge_rate:.0} items/s until purged"
     );
 
-    // --- the raw ceilings --------------------------------------------------------------------
-    let raw = RawDb::connect(&backend.database_url, 8).await?;
-    let tenant = raw
-        .scalar("SELECT id FROM tenants WHERE slug = 'default'")
-        .await?;
-    let raw_ids = raw.fill(tenant, "raw", (seq + ops) as u64).await?;
-    let sql1 = raw::sql_ceiling(&raw, tenant, raw_ids[..seq].to_vec(), 1).await?;
-    let cpu = CpuTimes::now();
-    let sql8 = raw::sql_ceiling(&raw, tenant, raw_ids[seq..].to_vec(), 8).await?;
-    let sql8_cpu = cpu.busy_since();
-    println!("raw SQL transaction at 1: {}", rate(&sql1));
-    println!(
-        "raw SQL transaction at 8: {}  (CPU {:.0}% busy)",
-        rate(&sql8),
-        sql8_cpu * 100.0
-    );
+    // --- the other raw ceilings --------------------------------------------------------------
     let paths = raw::put_objects(&backend.store, "raw-blobs", seq + ops).await?;
     let blob1 = raw::blob_ceiling(&backend.store, paths[..seq].to_vec(), 1).await?;
     let blob8 = raw::blob_ceiling(&backend.store, paths[seq..].to_vec(), 8).await?;
