@@ -350,17 +350,24 @@ async fn main() -> anyhow::Result<()> {
     let (sampler, peak) = peak_rss(server.rss_probe());
     let (mut delete8, mut sql8) = (Vec::new(), Vec::new());
     let (mut delete8_cpu, mut sql8_cpu) = (0.0, 0.0);
+    let (mut delete8_split, mut sql8_split) = (Vec::new(), Vec::new());
     for (ours, theirs) in eight_ids
         .chunks(ops.div_ceil(ROUNDS))
         .zip(raw_eight.chunks(ops.div_ceil(ROUNDS)))
     {
         let cpu = CpuTimes::now();
+        let used = ProcessCpu::now(Some(server.pid()));
         delete8.push(client.delete_all(ours.to_vec(), 8).await?);
         delete8_cpu += cpu.busy_since() / ROUNDS as f64;
+        delete8_split.push(used.per_op_since(Some(server.pid()), ours.len() as u64));
         let cpu = CpuTimes::now();
+        let used = ProcessCpu::now(None);
         sql8.push(raw::sql_ceiling(&raw, tenant, theirs.to_vec(), 8).await?);
         sql8_cpu += cpu.busy_since() / ROUNDS as f64;
+        sql8_split.push(used.per_op_since(None, theirs.len() as u64));
     }
+    let delete8_split = mean_split(&delete8_split);
+    let sql8_split = mean_split(&sql8_split);
     sampler.abort();
     let load_rss = peak.lock().map_or(0.0, |max| *max);
     let delete8 = Stats::pooled(&delete8)?;
@@ -375,6 +382,8 @@ async fn main() -> anyhow::Result<()> {
         rate(&sql8),
         sql8_cpu * 100.0
     );
+    println!("CPU per delete at 8, medialib: {delete8_split}");
+    println!("CPU per delete at 8, raw SQL transaction: {sql8_split}");
 
     // --- bulk delete -------------------------------------------------------------------------
     let (bulk_ids, _) = client.fill("bulk", bulk_items).await?;
@@ -666,7 +675,10 @@ async fn main() -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
     results.insert(
         "cpu_busy".into(),
-        json!({ "delete_8": delete8_cpu, "raw_sql_8": sql8_cpu, "cores": cores }),
+        json!({
+            "delete_8": delete8_cpu, "raw_sql_8": sql8_cpu, "cores": cores,
+            "per_delete_8": delete8_split, "per_raw_sql_8": sql8_split,
+        }),
     );
     results.insert(
         "rss_mib".into(),
@@ -755,6 +767,73 @@ fn peak_rss(
         }
     });
     (task, peak)
+}
+
+/// The mean of per-round CPU splits, field by field.
+fn mean_split(rounds: &[Value]) -> Value {
+    let mean = |field: &str| {
+        rounds.iter().filter_map(|r| r[field].as_f64()).sum::<f64>() / rounds.len().max(1) as f64
+    };
+    json!({
+        "load_generator_us": mean("load_generator_us"),
+        "server_us": mean("server_us"),
+        "database_us": mean("database_us"),
+    })
+}
+
+/// CPU time used so far by the load generator (this process), the server under test and the
+/// database's processes, in clock ticks: where the machine's cores went in a phase.
+#[derive(Debug, Clone, Copy, Default)]
+struct ProcessCpu {
+    generator: u64,
+    server: u64,
+    database: u64,
+}
+
+impl ProcessCpu {
+    fn now(server: Option<u32>) -> Self {
+        let ticks = |pid: &str| -> Option<(String, u64)> {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let (head, rest) = stat.rsplit_once(')')?;
+            let name = head.split_once('(')?.1.to_owned();
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+            let used =
+                fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+            Some((name, used))
+        };
+        let mut out = Self {
+            generator: ticks("self").map_or(0, |(_, t)| t),
+            server: server
+                .and_then(|pid| ticks(&pid.to_string()))
+                .map_or(0, |(_, t)| t),
+            database: 0,
+        };
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let pid = entry.file_name().to_string_lossy().into_owned();
+            if !pid.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            if let Some((name, used)) = ticks(&pid) {
+                if matches!(name.as_str(), "postgres" | "mariadbd" | "mysqld" | "weed") {
+                    out.database += used;
+                }
+            }
+        }
+        out
+    }
+
+    /// Microseconds of CPU per operation since `self`, for each party.
+    fn per_op_since(&self, server: Option<u32>, ops: u64) -> Value {
+        let now = Self::now(server);
+        let tick_us = 1e6 / 100.0; // USER_HZ
+        let per = |a: u64, b: u64| (a.saturating_sub(b)) as f64 * tick_us / ops.max(1) as f64;
+        json!({
+            "load_generator_us": per(now.generator, self.generator),
+            "server_us": per(now.server, self.server),
+            "database_us": per(now.database, self.database),
+        })
+    }
 }
 
 /// The machine's CPU time counters (`/proc/stat`), to tell whether a phase was CPU-bound.

@@ -59,6 +59,11 @@ impl Server {
     }
 
     /// A probe of the server's resident memory that can move to another task.
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn rss_probe(&self) -> impl Fn() -> f64 + Send + 'static {
         let pid = self.child.id();
         move || rss_of(pid)
