@@ -439,6 +439,7 @@ async fn main() -> anyhow::Result<()> {
     let pad = u64::try_from((small_rows as i64 - existing).max(0)).unwrap_or(0);
     raw.fill(tenant, "filler", pad).await?;
     let (flat_ids, _) = client.fill("flat-small", ops).await?;
+    raw.settle().await?;
     let flat_small = client.delete_all(flat_ids, 8).await?;
     println!("DELETE at 8 with {small_rows} rows: {}", rate(&flat_small));
     let t0 = Instant::now();
@@ -449,6 +450,7 @@ async fn main() -> anyhow::Result<()> {
         t0.elapsed().as_secs_f64()
     );
     let (flat_ids, _) = client.fill("flat-big", ops).await?;
+    raw.settle().await?;
     let flat_big = client.delete_all(flat_ids, 8).await?;
     println!("DELETE at 8 with {big_rows} rows: {}", rate(&flat_big));
 

@@ -176,6 +176,26 @@ impl RawDb {
         })
     }
 
+    /// Brings the planner's statistics up to date after a bulk fill (and, on PostgreSQL,
+    /// clears the dead rows of earlier phases; on SQLite, checkpoints the log), as a table
+    /// that grew over time would have: otherwise the database's own background maintenance
+    /// lands inside the next phase.
+    pub async fn settle(&self) -> anyhow::Result<()> {
+        match self {
+            // The fill's write-ahead log is folded into the database file now rather than by
+            // checkpoints during the next phase.
+            Self::Sqlite(_) => {
+                self.exec("ANALYZE").await?;
+                self.exec("PRAGMA wal_checkpoint(TRUNCATE)").await
+            }
+            Self::Postgres(_) => self.exec("VACUUM ANALYZE").await,
+            Self::MySql(_) => {
+                self.exec("ANALYZE TABLE media, pending_deletions, activity")
+                    .await
+            }
+        }
+    }
+
     /// Runs SQL without results.
     pub async fn exec(&self, sql: &str) -> anyhow::Result<()> {
         match self {
