@@ -419,7 +419,10 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // --- the other raw ceilings --------------------------------------------------------------
-    let paths = raw::put_objects(&backend.store, "raw-blobs", seq + ops).await?;
+    // The blob ceiling at 8 deletes as many blobs as the reaper does below, from one
+    // directory alike: a phase of a few milliseconds would be mostly noise.
+    let reap_items = if smoke { 500 } else { 20_000 };
+    let paths = raw::put_objects(&backend.store, "raw-blobs", seq + reap_items).await?;
     let blob1 = raw::blob_ceiling(&backend.store, paths[..seq].to_vec(), 1).await?;
     let blob8 = raw::blob_ceiling(&backend.store, paths[seq..].to_vec(), 8).await?;
     println!("raw blob delete at 1: {}", rate(&blob1));
@@ -438,7 +441,8 @@ async fn main() -> anyhow::Result<()> {
     let existing = raw.scalar("SELECT COUNT(*) FROM media").await?;
     let pad = u64::try_from((small_rows as i64 - existing).max(0)).unwrap_or(0);
     raw.fill(tenant, "filler", pad).await?;
-    let (flat_ids, _) = client.fill("flat-small", ops).await?;
+    // Twice the usual count: a p99 is the 1 % tail, and one checkpoint more or less moves it.
+    let (flat_ids, _) = client.fill("flat-small", 2 * ops).await?;
     raw.settle().await?;
     let flat_small = client.delete_all(flat_ids, 8).await?;
     println!("DELETE at 8 with {small_rows} rows: {}", rate(&flat_small));
@@ -449,7 +453,7 @@ async fn main() -> anyhow::Result<()> {
         "filled to {big_rows} rows in {:.0} s",
         t0.elapsed().as_secs_f64()
     );
-    let (flat_ids, _) = client.fill("flat-big", ops).await?;
+    let (flat_ids, _) = client.fill("flat-big", 2 * ops).await?;
     raw.settle().await?;
     let flat_big = client.delete_all(flat_ids, 8).await?;
     println!("DELETE at 8 with {big_rows} rows: {}", rate(&flat_big));
@@ -463,7 +467,6 @@ async fn main() -> anyhow::Result<()> {
     server.stop();
 
     // --- the reaper: blob purge through medialib, without the delete transaction -------------
-    let reap_items = if smoke { 500 } else { 20_000 };
     let reap = || {
         std::process::Command::new(&bin)
             .args(["reap", "--all", "--json"])

@@ -177,7 +177,7 @@ impl RawDb {
     }
 
     /// Brings the planner's statistics up to date after a bulk fill (and, on PostgreSQL,
-    /// clears the dead rows of earlier phases; on SQLite, checkpoints the log), as a table
+    /// clears the dead rows of earlier phases and checkpoints; on SQLite, checkpoints the log), as a table
     /// that grew over time would have: otherwise the database's own background maintenance
     /// lands inside the next phase.
     pub async fn settle(&self) -> anyhow::Result<()> {
@@ -188,7 +188,10 @@ impl RawDb {
                 self.exec("ANALYZE").await?;
                 self.exec("PRAGMA wal_checkpoint(TRUNCATE)").await
             }
-            Self::Postgres(_) => self.exec("VACUUM ANALYZE").await,
+            Self::Postgres(_) => {
+                self.exec("VACUUM ANALYZE").await?;
+                self.exec("CHECKPOINT").await
+            }
             Self::MySql(_) => {
                 self.exec("ANALYZE TABLE media, pending_deletions, activity")
                     .await

@@ -380,8 +380,10 @@ impl BlobStore for ObjectStoreBlobStore {
         let Some(root) = self.local_root.clone() else {
             return Ok(0);
         };
+        // To the nanosecond: whole seconds would spare a write interrupted earlier in the
+        // same second as `older_than`.
         let cutoff = std::time::SystemTime::UNIX_EPOCH
-            + Duration::from_secs(u64::try_from(older_than.unix_timestamp()).unwrap_or(0));
+            + Duration::from_nanos(u64::try_from(older_than.unix_timestamp_nanos()).unwrap_or(0));
         let sweep = move || -> std::io::Result<u64> {
             let mut count = 0;
             for entry in walkdir::WalkDir::new(&root)

@@ -256,6 +256,10 @@ async fn interrupted_local_writes_are_swept_after_the_grace_period() {
         .unwrap();
     let staged = dir.path().join(format!("{}#1", key.as_str()));
     std::fs::write(&staged, b"half").unwrap();
+    // A cutoff just after the write counts it, even within the same second.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let just_after = time::OffsetDateTime::now_utc();
+    assert_eq!(store.sweep_incomplete(just_after, false).await.unwrap(), 1);
     let now = time::OffsetDateTime::now_utc();
     let hour = std::time::Duration::from_secs(3600);
     assert_eq!(

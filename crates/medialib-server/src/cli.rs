@@ -250,16 +250,25 @@ fn progress_bar(message: &'static str) -> indicatif::ProgressBar {
 
 async fn reap(settings: &Settings, all: bool, json: bool) -> anyhow::Result<()> {
     let app = wiring::build(settings).await?;
+    // As in the server, the records of purged blobs are forgotten by the committer, alongside
+    // the next pass's deletes; it finishes once the service that feeds it is dropped.
+    let (service, committer) = app
+        .service
+        .clone()
+        .with_group_commit(settings.group_commit_max_batch);
+    let committer = tokio::spawn(committer.run());
     let bar = progress_bar("blob deletions worked");
     let progress = |done: &ReapReport| {
         bar.set_position(done.claimed as u64);
         true
     };
-    let total = app
-        .service
+    let total = service
         .reap_until_done(wiring::REAP_BATCH, all, &progress)
         .await
-        .map_err(service_err)?;
+        .map_err(service_err);
+    drop(service);
+    committer.await.context("group committer")?;
+    let total = total?;
     bar.finish_and_clear();
     if json {
         let summary = serde_json::json!({

@@ -101,7 +101,6 @@ impl SeaOrmMediaRepo {
                     opts.options([
                         ("statement_timeout", format!("{statement_ms}ms")),
                         ("lock_timeout", format!("{}ms", statement_ms / 3)),
-                        ("plan_cache_mode", "force_generic_plan".to_owned()),
                     ])
                 });
             let pool = Database::connect(options).await.map_err(unavailable)?;
