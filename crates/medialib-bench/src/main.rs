@@ -315,7 +315,9 @@ async fn main() -> anyhow::Result<()> {
         .chunks(seq.div_ceil(ROUNDS))
         .zip(raw_one.chunks(seq.div_ceil(ROUNDS)))
     {
+        quiet().await;
         delete1.push(client.delete_all(ours.to_vec(), 1).await?);
+        quiet().await;
         sql1.push(raw::sql_ceiling(&raw, tenant, theirs.to_vec(), 1).await?);
     }
     let delete1 = Stats::pooled(&delete1)?;
@@ -355,11 +357,13 @@ async fn main() -> anyhow::Result<()> {
         .chunks(ops.div_ceil(ROUNDS))
         .zip(raw_eight.chunks(ops.div_ceil(ROUNDS)))
     {
+        quiet().await;
         let cpu = CpuTimes::now();
         let used = ProcessCpu::now(Some(server.pid()));
         delete8.push(client.delete_all(ours.to_vec(), 8).await?);
         delete8_cpu += cpu.busy_since() / ROUNDS as f64;
         delete8_split.push(used.per_op_since(Some(server.pid()), ours.len() as u64));
+        quiet().await;
         let cpu = CpuTimes::now();
         let used = ProcessCpu::now(None);
         sql8.push(raw::sql_ceiling(&raw, tenant, theirs.to_vec(), 8).await?);
@@ -419,6 +423,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // --- the other raw ceilings --------------------------------------------------------------
+    quiet().await;
     // The blob ceiling at 8 deletes as many blobs as the reaper does below, from one
     // directory alike: a phase of a few milliseconds would be mostly noise.
     let reap_items = if smoke { 500 } else { 20_000 };
@@ -772,6 +777,13 @@ fn peak_rss(
         }
     });
     (task, peak)
+}
+
+/// A pause between turns, so that what one side still does after its last answer (the
+/// committer forgetting purged records, say) does not land in the other side's turn: on SQLite
+/// the two would contend for the one writer.
+async fn quiet() {
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 }
 
 /// The mean of per-round CPU splits, field by field.
