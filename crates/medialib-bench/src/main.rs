@@ -451,6 +451,15 @@ async fn main() -> anyhow::Result<()> {
     raw.settle().await?;
     let flat_small = client.delete_all(flat_ids, 8).await?;
     println!("DELETE at 8 with {small_rows} rows: {}", rate(&flat_small));
+    // The same phase on the same table once more: how far a tail moves between two runs that
+    // differ in nothing, the yardstick for the big table's ratio.
+    let (flat_ids, _) = client.fill("flat-again", 2 * ops).await?;
+    raw.settle().await?;
+    let flat_again = client.delete_all(flat_ids, 8).await?;
+    println!(
+        "DELETE at 8 with {small_rows} rows, again: {}",
+        rate(&flat_again)
+    );
     let t0 = Instant::now();
     raw.fill(tenant, "filler-big", big_rows.saturating_sub(small_rows))
         .await?;
@@ -628,6 +637,13 @@ async fn main() -> anyhow::Result<()> {
         "<= 1.2x",
     ));
     rows.push(row(
+        "DELETE p99, same table twice",
+        format!("{:.2} / {:.2} ms", flat_again.p99_ms, flat_small.p99_ms),
+        format!("{small_rows} rows, run-to-run noise"),
+        ratio(flat_again.p99_ms, flat_small.p99_ms),
+        "",
+    ));
+    rows.push(row(
         "RSS idle / peak at 8 clients",
         format!("{idle_rss:.1} / {load_rss:.1} MiB"),
         String::new(),
@@ -670,6 +686,7 @@ async fn main() -> anyhow::Result<()> {
         ("raw_delete_8", &raw8),
         ("http_200_8", &http8),
         ("delete_8_small_table", &flat_small),
+        ("delete_8_small_table_again", &flat_again),
         ("delete_8_big_table", &flat_big),
     ] {
         results.insert(name.to_owned(), serde_json::to_value(stats)?);
