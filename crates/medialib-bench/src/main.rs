@@ -309,6 +309,9 @@ async fn main() -> anyhow::Result<()> {
     // both meet the same machine (a checkpoint, a vacuum, a busy neighbour) alike.
     let (one_ids, eight_ids) = ids.split_at(seq);
     let (raw_one, raw_eight) = raw_ids.split_at(seq);
+    // Both sides start from a settled database (the fills above left work for its background
+    // maintenance, which would otherwise land in whichever turn comes first).
+    raw.settle().await?;
     let mut delete1 = Vec::new();
     let mut sql1 = Vec::new();
     for (ours, theirs) in one_ids
@@ -349,6 +352,7 @@ async fn main() -> anyhow::Result<()> {
         "DELETE of a missing id at 1 client (no transaction): {}",
         rate(&lookup1)
     );
+    raw.settle().await?;
     let (sampler, peak) = peak_rss(server.rss_probe());
     let (mut delete8, mut sql8) = (Vec::new(), Vec::new());
     let (mut delete8_cpu, mut sql8_cpu) = (0.0, 0.0);
