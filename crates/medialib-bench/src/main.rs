@@ -433,7 +433,9 @@ async fn main() -> anyhow::Result<()> {
     let reap_items = if smoke { 500 } else { 20_000 };
     let paths = raw::put_objects(&backend.store, "raw-blobs", seq + reap_items).await?;
     let blob1 = raw::blob_ceiling(&backend.store, paths[..seq].to_vec(), 1).await?;
+    let used = ProcessCpu::now(None);
     let blob8 = raw::blob_ceiling(&backend.store, paths[seq..].to_vec(), 8).await?;
+    let blob8_split = used.per_op_since(None, (paths.len() - seq) as u64);
     println!("raw blob delete at 1: {}", rate(&blob1));
     println!("raw blob delete at 8: {}", rate(&blob8));
     let both_ids = raw.fill(tenant, "both", (seq + ops) as u64).await?;
@@ -517,13 +519,16 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     }
     let t0 = Instant::now();
+    let used = ProcessCpu::now(None);
     let output = reap()?;
+    let reap_split = used.per_op_since(None, reap_items as u64);
     let reap_seconds = t0.elapsed().as_secs_f64();
     if !output.status.success() || count_blobs(&backend.store, "media/reap").await? != 0 {
         bail!("reap --all: {}", String::from_utf8_lossy(&output.stderr));
     }
     let reap_gross = reap_items as f64 / reap_seconds;
     let reap_rate = reap_items as f64 / (reap_seconds - startup_seconds).max(1e-6);
+    println!("CPU per purged blob, reaper: {reap_split}; raw blob delete at 8: {blob8_split}");
     println!(
         "reaper purge of {reap_items} blobs (medialib reap --all): {reap_rate:.0}/s after \
          {:.0} ms of process start ({reap_gross:.0}/s with it)",
@@ -701,6 +706,7 @@ async fn main() -> anyhow::Result<()> {
             "items": bulk_items, "to_receipt_per_s": bulk_rate, "until_purged_per_s": purge_rate,
             "reaper_purge_per_s": reap_rate, "reaper_items": reap_items,
             "reaper_purge_with_start_per_s": reap_gross, "reaper_start_ms": startup_seconds * 1000.0,
+            "reaper_cpu_per_key": reap_split, "raw_blob_8_cpu_per_key": blob8_split,
         }),
     );
     let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
@@ -824,6 +830,8 @@ fn mean_split(rounds: &[Value]) -> Value {
 #[derive(Debug, Clone, Copy, Default)]
 struct ProcessCpu {
     generator: u64,
+    /// Child processes of this one that have exited (`medialib reap`).
+    children: u64,
     server: u64,
     database: u64,
 }
@@ -840,8 +848,24 @@ impl ProcessCpu {
                 fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
             Some((name, used))
         };
+        // cutime and cstime: fields 16 and 17 of the line, 14 and 15 after the name.
+        let children = std::fs::read_to_string("/proc/self/stat")
+            .ok()
+            .and_then(|stat| {
+                let fields: Vec<u64> = stat
+                    .rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .skip(1)
+                    .map(|v| v.parse().unwrap_or(0))
+                    .collect();
+                // After the state letter (skipped): cutime is the 13th, cstime the 14th.
+                Some(fields.get(12)? + fields.get(13)?)
+            })
+            .unwrap_or(0);
         let mut out = Self {
             generator: ticks("self").map_or(0, |(_, t)| t),
+            children,
             server: server
                 .and_then(|pid| ticks(&pid.to_string()))
                 .map_or(0, |(_, t)| t),
@@ -868,6 +892,7 @@ impl ProcessCpu {
         let per = |a: u64, b: u64| (a.saturating_sub(b)) as f64 * tick_us / ops.max(1) as f64;
         json!({
             "load_generator_us": per(now.generator, self.generator),
+            "child_process_us": per(now.children, self.children),
             "server_us": per(now.server, self.server),
             "database_us": per(now.database, self.database),
         })

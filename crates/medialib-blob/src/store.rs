@@ -30,8 +30,10 @@ const PARTS_IN_FLIGHT: usize = 2;
 const DELETE_BATCH: usize = 1000;
 /// Fewest keys worth a batch of their own (below it, one request carries them all).
 const MIN_DELETE_BATCH: usize = 100;
-/// Delete batches in flight at once (bulk requests on S3, file groups on a local store).
+/// Batch requests in flight at once on S3.
 const BATCHES_IN_FLIGHT: usize = 4;
+/// File groups in flight at once on a local store.
+const LOCAL_GROUPS_IN_FLIGHT: usize = 4;
 /// Files one blocking task of a local store deletes.
 const LOCAL_DELETE_GROUP: usize = 128;
 
@@ -425,7 +427,11 @@ impl BlobStore for ObjectStoreBlobStore {
             })
             .collect();
         stream::iter(batches)
-            .buffered(BATCHES_IN_FLIGHT)
+            .buffered(if self.local.is_some() {
+                LOCAL_GROUPS_IN_FLIGHT
+            } else {
+                BATCHES_IN_FLIGHT
+            })
             .flat_map(stream::iter)
             .collect()
             .await
