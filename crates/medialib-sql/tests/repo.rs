@@ -8,7 +8,7 @@ use medialib_domain::{
 use medialib_domain::{
     Derivative, RefName, Reference, SettingsChange, TenantSettings, ThumbnailState, THUMBNAIL,
 };
-use medialib_sql::SeaOrmMediaRepo;
+use medialib_sql::{SeaOrmMediaRepo, SqlConfig};
 use time::macros::datetime;
 use time::OffsetDateTime;
 
@@ -669,5 +669,70 @@ async fn expired_trash_follows_each_tenants_retention_and_skips_holds() {
             }
         );
         assert_eq!(repo.expired_trash(AT, 10).await.unwrap().len(), 1);
+    }
+}
+
+/// A connection the database dropped while it sat idle in the pool (a restart, an idle
+/// timeout) is replaced when it is next taken, not handed out to fail a request.
+#[tokio::test]
+async fn connections_dropped_while_idle_are_replaced() {
+    use medialib_test_support::TestDatabase;
+    use sea_orm::{ConnectionTrait, Statement};
+    for var in ["MEDIALIB_TEST_POSTGRES_URL", "MEDIALIB_TEST_MYSQL_URL"] {
+        let Ok(admin_url) = std::env::var(var) else {
+            eprintln!("{var} is not set: not run");
+            continue;
+        };
+        let database = TestDatabase::create(&admin_url).await;
+        let repo = SeaOrmMediaRepo::connect(&SqlConfig::new(database.url.as_str()))
+            .await
+            .unwrap();
+        repo.migrate().await.unwrap();
+        let slug = TenantSlug::parse("t").unwrap();
+        tenant(&repo).await;
+        // Every session on the new database is ended from outside.
+        let admin = sea_orm::Database::connect(database.admin_url())
+            .await
+            .unwrap();
+        let backend = admin.get_database_backend();
+        let name = database.name();
+        let killed = if var.contains("POSTGRES") {
+            admin
+                .query_all(Statement::from_string(
+                    backend,
+                    format!(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                         WHERE datname = '{name}'"
+                    ),
+                ))
+                .await
+                .unwrap()
+                .len()
+        } else {
+            let sessions = admin
+                .query_all(Statement::from_string(
+                    backend,
+                    format!(
+                        "SELECT CAST(id AS SIGNED) AS id FROM information_schema.processlist \
+                         WHERE db = '{name}'"
+                    ),
+                ))
+                .await
+                .unwrap();
+            for session in &sessions {
+                let id: i64 = session.try_get("", "id").unwrap();
+                admin
+                    .execute(Statement::from_string(backend, format!("KILL {id}")))
+                    .await
+                    .unwrap();
+            }
+            sessions.len()
+        };
+        assert!(killed > 0, "{var}: the pool had connections to end");
+        tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+        for _ in 0..10 {
+            let found = repo.find_tenant(&slug).await.unwrap();
+            assert!(found.is_some(), "{var}");
+        }
     }
 }

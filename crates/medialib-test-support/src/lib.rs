@@ -43,6 +43,18 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// The new database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The URL of the server's database the new one was created from.
+    pub fn admin_url(&self) -> &str {
+        &self.admin_url
+    }
+}
+
+impl TestDatabase {
     /// Creates a fresh database on the server at `admin_url` (any database of that server).
     ///
     /// # Panics
