@@ -412,12 +412,14 @@ impl BlobStore for ObjectStoreBlobStore {
     }
 
     async fn delete_many(&self, keys: &[BlobKey]) -> Vec<Result<(), BlobError>> {
-        let batch = match &self.local {
-            Some(_) => LOCAL_DELETE_GROUP,
-            None => keys
-                .len()
-                .div_ceil(BATCHES_IN_FLIGHT)
-                .clamp(MIN_DELETE_BATCH, DELETE_BATCH),
+        let (batch, in_flight) = match &self.local {
+            Some(_) => (LOCAL_DELETE_GROUP, LOCAL_GROUPS_IN_FLIGHT),
+            None => (
+                keys.len()
+                    .div_ceil(BATCHES_IN_FLIGHT)
+                    .clamp(MIN_DELETE_BATCH, DELETE_BATCH),
+                BATCHES_IN_FLIGHT,
+            ),
         };
         let batches: Vec<BoxFuture<'_, Vec<Result<(), BlobError>>>> = keys
             .chunks(batch)
@@ -427,11 +429,7 @@ impl BlobStore for ObjectStoreBlobStore {
             })
             .collect();
         stream::iter(batches)
-            .buffered(if self.local.is_some() {
-                LOCAL_GROUPS_IN_FLIGHT
-            } else {
-                BATCHES_IN_FLIGHT
-            })
+            .buffered(in_flight)
             .flat_map(stream::iter)
             .collect()
             .await

@@ -424,12 +424,9 @@ pub(crate) async fn add_usage<C: ConnectionTrait>(
     tenant: TenantId,
     delta: UsageDelta,
 ) -> Result<(), RepoError> {
-    if let Some(update) = usage_update(tenant, delta) {
-        conn.execute(conn.get_database_backend().build(&update))
-            .await
-            .map_err(db_err)?;
-    }
-    Ok(())
+    let mut writes = writes::Writes::default();
+    writes.extend(usage_update(tenant, delta));
+    writes.run(conn).await
 }
 
 /// The statement applying `delta` to the tenant's usage; none when nothing changes.

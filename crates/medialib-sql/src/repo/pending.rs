@@ -10,6 +10,7 @@ use sea_orm::{
 use time::OffsetDateTime;
 
 use super::media::{with_tags, CHUNK};
+use super::writes::Writes;
 use super::{corrupt, db_err, finish, from_millis, to_millis};
 use crate::entity::{community, derivative, media, pending};
 
@@ -22,11 +23,9 @@ pub(crate) async fn insert_pending<C: ConnectionTrait>(
     status: PendingStatus,
     due: OffsetDateTime,
 ) -> Result<(), RepoError> {
-    let backend = conn.get_database_backend();
-    for insert in pending_inserts(tenant, keys, status, due) {
-        conn.execute(backend.build(&insert)).await.map_err(db_err)?;
-    }
-    Ok(())
+    let mut writes = Writes::default();
+    writes.extend(pending_inserts(tenant, keys, status, due));
+    writes.run(conn).await
 }
 
 /// The statements recording `keys` (an existing record takes the new status and due time).
