@@ -534,6 +534,51 @@ async fn holds_refuse_delete_and_trash_until_removed() {
     }
 }
 
+/// Text the delete transaction reads and writes (the hold it refuses on, the event it records,
+/// the pending record) goes through unchanged, whatever quotes, backslashes or placeholder
+/// look-alikes it holds.
+#[tokio::test]
+async fn quotes_backslashes_and_dollars_survive_the_delete_transaction() {
+    for backend in backends::all().await {
+        let repo = &backend.repo;
+        let tenant = tenant(repo).await;
+        eprintln!("on {}", backend.name);
+        let path = "q/it's \"$1\" $$ 'x' E'y' ü €.png";
+        let media = insert(repo, tenant, path, 5).await.unwrap();
+        let reason = "case 'a' \\ $1 \\' ü";
+        let hold = repo
+            .add_hold(tenant, media.id, reason, event(tenant, "hold_added"))
+            .await
+            .unwrap();
+        match &repo.delete_media(vec![plan(media.clone())]).await.unwrap()[0] {
+            Err(RepoError::Held(holds)) => assert_eq!(holds[0].reason, reason),
+            other => panic!("expected held, got {other:?}"),
+        }
+        repo.remove_hold(tenant, media.id, hold.id, event(tenant, "hold_removed"))
+            .await
+            .unwrap();
+        let outcome = repo.delete_media(vec![plan(media.clone())]).await.unwrap();
+        assert_eq!(outcome[0].as_ref().unwrap().media.path.as_str(), path);
+        let query = medialib_domain::ActivityQuery {
+            action: Some("media_deleted".into()),
+            media_id: Some(media.id),
+            actor_id: None,
+            before_id: None,
+            limit: 10,
+        };
+        let events = repo.list_activity(tenant, &query).await.unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].details["media"]["path"], path);
+        assert_eq!(events[0].details["media"]["sha256"], "ab");
+        let due = repo
+            .claim_pending_deletions(AT, AT + LEASE, 10, None)
+            .await
+            .unwrap();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].blob_key, media.blob_key);
+    }
+}
+
 #[tokio::test]
 async fn references_refuse_unforced_deletes_and_forced_ones_report_them() {
     for backend in backends::all().await {

@@ -11,7 +11,6 @@ use std::collections::{HashMap, HashSet};
 use medialib_domain::{
     BlobKey, DeleteOutcome, DeletePlan, Hold, PendingStatus, RefName, Removed, RepoError, TenantId,
 };
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
     QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement, TransactionTrait,
@@ -26,41 +25,6 @@ use super::{
 use crate::entity::{
     activity, community, community_tag, derivative, grant, media, media_tag, reference,
 };
-
-#[derive(Debug, FromQueryResult)]
-struct Count {
-    owner: i64,
-    n: i64,
-}
-
-/// `SELECT <owner>, COUNT(*) … WHERE <owner> IN (ids) GROUP BY <owner>` for a child table.
-async fn counts<C, E>(
-    conn: &C,
-    column: E::Column,
-    ids: &[i64],
-) -> Result<HashMap<i64, u64>, RepoError>
-where
-    C: ConnectionTrait,
-    E: EntityTrait,
-{
-    let mut out = HashMap::new();
-    for chunk in ids.chunks(CHUNK) {
-        let rows = E::find()
-            .select_only()
-            .column_as(column, "owner")
-            .column_as(Expr::col(column).count(), "n")
-            .filter(column.is_in(chunk.iter().copied()))
-            .group_by(column)
-            .into_model::<Count>()
-            .all(conn)
-            .await
-            .map_err(db_err)?;
-        for row in rows {
-            out.insert(row.owner, u64::try_from(row.n).unwrap_or(0));
-        }
-    }
-    Ok(out)
-}
 
 /// The ids that `found` has an entry for.
 fn keyed<V>(ids: &[i64], found: &HashMap<i64, V>) -> Vec<i64> {
@@ -81,8 +45,40 @@ fn delete_in<E: EntityTrait>(writes: &mut Writes, column: E::Column, ids: &[i64]
     }
 }
 
+/// Bound id lists in hand-written SQL, with the backend's placeholders: the statement text
+/// depends only on the lists' lengths, so the driver's prepared-statement cache (and the
+/// database's plan cache) serves every single delete. Written-out ids were measured: planned
+/// anew on every execution, they cost PostgreSQL more than the round trips they saved.
+struct IdLists {
+    backend: DbBackend,
+    values: Vec<sea_orm::Value>,
+}
+
+impl IdLists {
+    fn new(backend: DbBackend) -> Self {
+        Self {
+            backend,
+            values: Vec::new(),
+        }
+    }
+
+    fn list(&mut self, ids: &[i64]) -> String {
+        let marks: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                self.values.push((*id).into());
+                match self.backend {
+                    DbBackend::Postgres => format!("${}", self.values.len()),
+                    _ => "?".to_owned(),
+                }
+            })
+            .collect();
+        marks.join(",")
+    }
+}
+
 /// What hangs off a set of media rows, read in one round trip: holds, references, community
-/// copies, derivatives, and how many tag assignments and grants each has.
+/// copies, derivatives, and how many tag assignments (the copy's included) and grants each has.
 #[derive(Debug, Default)]
 pub(crate) struct Children {
     pub(crate) holds: HashMap<i64, Vec<Hold>>,
@@ -90,6 +86,7 @@ pub(crate) struct Children {
     copies: HashMap<i64, (i64, String)>,
     derivatives: HashMap<i64, Vec<BlobKey>>,
     tags: HashMap<i64, u64>,
+    copy_tags: HashMap<i64, u64>,
     grants: HashMap<i64, u64>,
 }
 
@@ -104,97 +101,113 @@ struct ChildRow {
 }
 
 /// One `UNION ALL` over the child tables instead of a query per table: a delete is bound by
-/// its round trips to the database.
+/// its round trips to the database. Every row reads as a [`ChildRow`].
+fn children_sql(lists: &mut IdLists, ids: &[i64]) -> String {
+    let mut list = || lists.list(ids);
+    format!(
+        "SELECT 'hold' AS kind, media_id, id AS n, reason AS label, created_by AS extra, \
+                created_at AS at FROM holds WHERE media_id IN ({}) \
+         UNION ALL SELECT 'ref', media_id, 0, ref_name, '', 0 \
+                FROM media_references WHERE media_id IN ({}) \
+         UNION ALL SELECT 'copy', media_id, id, blob_key, '', 0 \
+                FROM community_media WHERE media_id IN ({}) \
+         UNION ALL SELECT 'copy_tags', c.media_id, COUNT(*), '', '', 0 \
+                FROM community_tags t JOIN community_media c ON c.id = t.community_id \
+                WHERE c.media_id IN ({}) GROUP BY c.media_id \
+         UNION ALL SELECT 'derivative', media_id, 0, blob_key, '', 0 \
+                FROM derivatives WHERE media_id IN ({}) \
+         UNION ALL SELECT 'tags', media_id, COUNT(*), '', '', 0 \
+                FROM media_tags WHERE media_id IN ({}) GROUP BY media_id \
+         UNION ALL SELECT 'grants', media_id, COUNT(*), '', '', 0 \
+                FROM access_grants WHERE media_id IN ({}) GROUP BY media_id",
+        list(),
+        list(),
+        list(),
+        list(),
+        list(),
+        list(),
+        list()
+    )
+}
+
+impl Children {
+    fn absorb(&mut self, row: ChildRow) -> Result<(), RepoError> {
+        let count = u64::try_from(row.n).unwrap_or(0);
+        match row.kind.as_str() {
+            "hold" => self.holds.entry(row.media_id).or_default().push(Hold {
+                id: row.n,
+                media_id: media_id(row.media_id)?,
+                reason: row.label,
+                created_by: user(&row.extra)?,
+                created_at: from_millis(row.at)?,
+            }),
+            "ref" => self
+                .refs
+                .entry(row.media_id)
+                .or_default()
+                .push(RefName::parse(&row.label).map_err(|_| corrupt("reference"))?),
+            "copy" => {
+                self.copies.insert(row.media_id, (row.n, row.label));
+            }
+            "copy_tags" => {
+                self.copy_tags.insert(row.media_id, count);
+            }
+            "derivative" => self
+                .derivatives
+                .entry(row.media_id)
+                .or_default()
+                .push(BlobKey::from_stored(row.label)),
+            "tags" => {
+                self.tags.insert(row.media_id, count);
+            }
+            "grants" => {
+                self.grants.insert(row.media_id, count);
+            }
+            _ => return Err(corrupt("child kind")),
+        }
+        Ok(())
+    }
+
+    /// Holds oldest first, reference names in order.
+    fn sorted(mut self) -> Self {
+        for holds in self.holds.values_mut() {
+            holds.sort_by_key(|hold| hold.id);
+        }
+        for names in self.refs.values_mut() {
+            names.sort();
+        }
+        self
+    }
+}
+
 pub(crate) async fn children<C: ConnectionTrait>(
     conn: &C,
     ids: &[i64],
 ) -> Result<Children, RepoError> {
     let mut out = Children::default();
+    let backend = conn.get_database_backend();
     for chunk in ids.chunks(CHUNK) {
-        // Bound, not inlined: the statement text depends only on the chunk's length, so the
-        // driver's prepared-statement cache serves every single delete.
-        let backend = conn.get_database_backend();
-        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 6);
-        let mut list = || {
-            let marks: Vec<String> = chunk
-                .iter()
-                .map(|id| {
-                    values.push((*id).into());
-                    match backend {
-                        DbBackend::Postgres => format!("${}", values.len()),
-                        _ => "?".to_owned(),
-                    }
-                })
-                .collect();
-            marks.join(",")
-        };
-        let sql = format!(
-            "SELECT 'hold' AS kind, media_id, id AS n, reason AS label, created_by AS extra, \
-                    created_at AS at FROM holds WHERE media_id IN ({}) \
-             UNION ALL SELECT 'ref', media_id, 0, ref_name, '', 0 \
-                    FROM media_references WHERE media_id IN ({}) \
-             UNION ALL SELECT 'copy', media_id, id, blob_key, '', 0 \
-                    FROM community_media WHERE media_id IN ({}) \
-             UNION ALL SELECT 'derivative', media_id, 0, blob_key, '', 0 \
-                    FROM derivatives WHERE media_id IN ({}) \
-             UNION ALL SELECT 'tags', media_id, COUNT(*), '', '', 0 \
-                    FROM media_tags WHERE media_id IN ({}) GROUP BY media_id \
-             UNION ALL SELECT 'grants', media_id, COUNT(*), '', '', 0 \
-                    FROM access_grants WHERE media_id IN ({}) GROUP BY media_id",
-            list(),
-            list(),
-            list(),
-            list(),
-            list(),
-            list()
-        );
-        let statement = Statement::from_sql_and_values(backend, sql, values);
+        let mut lists = IdLists::new(backend);
+        let sql = children_sql(&mut lists, chunk);
+        let statement = Statement::from_sql_and_values(backend, sql, lists.values);
         let rows = ChildRow::find_by_statement(statement)
             .all(conn)
             .await
             .map_err(db_err)?;
         for row in rows {
-            let count = u64::try_from(row.n).unwrap_or(0);
-            match row.kind.as_str() {
-                "hold" => out.holds.entry(row.media_id).or_default().push(Hold {
-                    id: row.n,
-                    media_id: media_id(row.media_id)?,
-                    reason: row.label,
-                    created_by: user(&row.extra)?,
-                    created_at: from_millis(row.at)?,
-                }),
-                "ref" => out
-                    .refs
-                    .entry(row.media_id)
-                    .or_default()
-                    .push(RefName::parse(&row.label).map_err(|_| corrupt("reference"))?),
-                "copy" => {
-                    out.copies.insert(row.media_id, (row.n, row.label));
-                }
-                "derivative" => out
-                    .derivatives
-                    .entry(row.media_id)
-                    .or_default()
-                    .push(BlobKey::from_stored(row.label)),
-                "tags" => {
-                    out.tags.insert(row.media_id, count);
-                }
-                "grants" => {
-                    out.grants.insert(row.media_id, count);
-                }
-                _ => return Err(corrupt("child kind")),
-            }
+            out.absorb(row)?;
         }
     }
-    for holds in out.holds.values_mut() {
-        holds.sort_by_key(|hold| hold.id);
-    }
-    for names in out.refs.values_mut() {
-        names.sort();
-    }
-    Ok(out)
+    Ok(out.sorted())
 }
 
+/// The planned rows still there, locked, each with its tenant and whether it is in the trash.
+type Live = HashMap<i64, (i64, bool)>;
+
+/// Deletes the planned rows that are still there as planned, with everything hanging off
+/// them, in one transaction; every plan gets its own outcome.
+/// `BEGIN`, the row locks, the child tables, the writes (one statement on PostgreSQL) and
+/// `COMMIT`.
 pub(crate) async fn delete_media(
     db: &DatabaseConnection,
     plans: Vec<DeletePlan>,
@@ -203,7 +216,7 @@ pub(crate) async fn delete_media(
     let result: Result<_, RepoError> = async {
         // Which of the planned rows are still there (and still in the planned tenant)?
         let wanted: Vec<i64> = plans.iter().map(|p| p.media.id.get()).collect();
-        let mut live: HashMap<i64, (i64, Option<i64>)> = HashMap::new();
+        let mut live = Live::new();
         for chunk in wanted.chunks(CHUNK) {
             let mut select = media::Entity::find()
                 .select_only()
@@ -221,170 +234,173 @@ pub(crate) async fn delete_media(
                 select.into_tuple().all(&txn).await.map_err(db_err)?;
             live.extend(
                 rows.into_iter()
-                    .map(|(id, tenant, trashed)| (id, (tenant, trashed))),
+                    .map(|(id, tenant, trashed)| (id, (tenant, trashed.is_some()))),
             );
         }
         // Holds and references are read under the row locks: one placed by a concurrent call
         // either committed before (and is seen here) or waits for this transaction.
         let present: Vec<i64> = live.keys().copied().collect();
-        let mut found = children(&txn, &present).await?;
-        let mut holds = std::mem::take(&mut found.holds);
-        let mut refs = std::mem::take(&mut found.refs);
-        let mut taken: HashSet<i64> = HashSet::new();
-        let mut verdicts: Vec<Result<Vec<RefName>, RepoError>> = Vec::with_capacity(plans.len());
-        for plan in &plans {
-            let id = plan.media.id.get();
-            let verdict = match live.get(&id) {
-                // Conditional on tenant and state: a plan made for a live row does not delete
-                // it once it was trashed meanwhile, nor a purge a row restored meanwhile.
-                Some((tenant, trashed))
-                    if *tenant == plan.media.tenant_id.0
-                        && trashed.is_some() == plan.media.trashed_at.is_some()
-                        && !taken.contains(&id) =>
-                {
-                    if let Some(held) = holds.remove(&id) {
-                        Err(RepoError::Held(held))
-                    } else {
-                        match refs.remove(&id) {
-                            Some(names) if !plan.force => Err(RepoError::InUse(names)),
-                            names => {
-                                taken.insert(id);
-                                Ok(names.unwrap_or_default())
-                            }
-                        }
-                    }
-                }
-                _ => Err(RepoError::NotFound),
-            };
-            verdicts.push(verdict);
-        }
-        let ids: Vec<i64> = taken.iter().copied().collect();
-        if ids.is_empty() {
-            // Every verdict is a refusal here.
-            return Ok(verdicts
-                .into_iter()
-                .map(|verdict| Err(verdict.err().unwrap_or(RepoError::NotFound)))
-                .collect());
-        }
-
-        let copy_of: HashMap<i64, (i64, String)> = found
-            .copies
-            .into_iter()
-            .filter(|(media, _)| taken.contains(media))
-            .collect();
-        let copy_ids: Vec<i64> = copy_of.values().map(|(copy, _)| *copy).collect();
-        let copy_tag_counts =
-            counts::<_, community_tag::Entity>(&txn, community_tag::Column::CommunityId, &copy_ids)
-                .await?;
-        let tag_counts = found.tags;
-        let grant_counts = found.grants;
-        let mut derived = found.derivatives;
-        // Only the tables that hold something for these rows are touched.
-        let tagged = keyed(&ids, &tag_counts);
-        let granted = keyed(&ids, &grant_counts);
-        let referenced: Vec<i64> = verdicts
-            .iter()
-            .zip(&plans)
-            .filter(|(verdict, _)| verdict.as_ref().is_ok_and(|names| !names.is_empty()))
-            .map(|(_, plan)| plan.media.id.get())
-            .collect();
-        let with_derivatives = keyed(&ids, &derived);
-
-        // Every write from here on goes out together: the tables differ, so no two statements
-        // touch the same row.
-        let mut writes = Writes::default();
-        delete_in::<community_tag::Entity>(
-            &mut writes,
-            community_tag::Column::CommunityId,
-            &copy_ids,
-        );
-        delete_in::<community::Entity>(&mut writes, community::Column::Id, &copy_ids);
-        delete_in::<media_tag::Entity>(&mut writes, media_tag::Column::MediaId, &tagged);
-        delete_in::<grant::Entity>(&mut writes, grant::Column::MediaId, &granted);
-        delete_in::<reference::Entity>(&mut writes, reference::Column::MediaId, &referenced);
-        delete_in::<derivative::Entity>(
-            &mut writes,
-            derivative::Column::MediaId,
-            &with_derivatives,
-        );
-        delete_in::<media::Entity>(&mut writes, media::Column::Id, &ids);
-
-        let mut results = Vec::with_capacity(plans.len());
-        let mut events = Vec::with_capacity(ids.len());
-        let mut pending: Vec<(TenantId, BlobKey)> = Vec::with_capacity(ids.len());
-        let mut usage: HashMap<TenantId, UsageDelta> = HashMap::new();
-        let purge_after = plans.first().map(|p| p.purge_after);
-        for (plan, verdict) in plans.into_iter().zip(verdicts) {
-            let broken = match verdict {
-                Ok(broken) => broken,
-                Err(err) => {
-                    results.push(Err(err));
-                    continue;
-                }
-            };
-            let id = plan.media.id.get();
-            let was_trashed = live.get(&id).is_some_and(|(_, trashed)| trashed.is_some());
-            let derivatives = derived.remove(&id).unwrap_or_default();
-            let copy = copy_of.get(&id);
-            let removed = Removed {
-                community_copy: copy.is_some(),
-                tag_assignments: tag_counts.get(&id).copied().unwrap_or(0)
-                    + copy
-                        .and_then(|(copy, _)| copy_tag_counts.get(copy))
-                        .copied()
-                        .unwrap_or(0),
-                access_grants: grant_counts.get(&id).copied().unwrap_or(0),
-                derivatives: derivatives.len() as u64,
-            };
-            let mut keys = vec![plan.media.blob_key.clone()];
-            if let Some((_, key)) = copy {
-                keys.push(BlobKey::from_stored(key.clone()));
-            }
-            keys.extend(derivatives);
-            pending.extend(keys.iter().map(|key| (plan.media.tenant_id, key.clone())));
-            // The row's own state decides which usage it leaves, not the plan's snapshot.
-            let entry = usage.entry(plan.media.tenant_id).or_default();
-            if was_trashed {
-                entry.trashed_count -= 1;
-                entry.trashed_bytes -= plan.media.size_bytes;
-            } else {
-                entry.count -= 1;
-                entry.bytes -= plan.media.size_bytes;
-            }
-            events.push(event_row(plan.event(&removed, was_trashed, &broken), None));
-            results.push(Ok(DeleteOutcome {
-                media: plan.media,
-                removed,
-                pending: keys,
-                was_trashed,
-                broken_references: broken,
-            }));
-        }
-        writes.extend(
-            usage
-                .into_iter()
-                .filter_map(|(tenant, delta)| usage_update(tenant, delta)),
-        );
-        for chunk in events.chunks(CHUNK) {
-            writes.push(activity::Entity::insert_many(chunk.iter().cloned()).into_query());
-        }
-        if let Some(due) = purge_after {
-            let mut by_tenant: HashMap<TenantId, Vec<BlobKey>> = HashMap::new();
-            for (tenant, key) in pending {
-                by_tenant.entry(tenant).or_default().push(key);
-            }
-            for (tenant, keys) in by_tenant {
-                writes.extend(pending_inserts(
-                    Some(tenant),
-                    &keys,
-                    PendingStatus::Pending,
-                    due,
-                ));
-            }
-        }
+        let found = children(&txn, &present).await?;
+        let (writes, results) = decide(plans, &live, found);
         writes.run(&txn).await?;
         Ok(results)
     }
     .await;
     finish(txn, result).await
+}
+
+/// Judges every plan against what the transaction found, and collects the writes of those
+/// that go ahead: a plan whose row is gone, moved to another tenant or state, held, or in use
+/// (unless forced) gets its own refusal and the others proceed.
+fn decide(
+    plans: Vec<DeletePlan>,
+    live: &Live,
+    mut found: Children,
+) -> (Writes, Vec<Result<DeleteOutcome, RepoError>>) {
+    let mut holds = std::mem::take(&mut found.holds);
+    let mut refs = std::mem::take(&mut found.refs);
+    let mut taken: HashSet<i64> = HashSet::new();
+    let mut verdicts: Vec<Result<Vec<RefName>, RepoError>> = Vec::with_capacity(plans.len());
+    for plan in &plans {
+        let id = plan.media.id.get();
+        let verdict = match live.get(&id) {
+            // Conditional on tenant and state: a plan made for a live row does not delete
+            // it once it was trashed meanwhile, nor a purge a row restored meanwhile.
+            Some((tenant, trashed))
+                if *tenant == plan.media.tenant_id.0
+                    && *trashed == plan.media.trashed_at.is_some()
+                    && !taken.contains(&id) =>
+            {
+                if let Some(held) = holds.remove(&id) {
+                    Err(RepoError::Held(held))
+                } else {
+                    match refs.remove(&id) {
+                        Some(names) if !plan.force => Err(RepoError::InUse(names)),
+                        names => {
+                            taken.insert(id);
+                            Ok(names.unwrap_or_default())
+                        }
+                    }
+                }
+            }
+            _ => Err(RepoError::NotFound),
+        };
+        verdicts.push(verdict);
+    }
+    let mut writes = Writes::default();
+    let ids: Vec<i64> = taken.iter().copied().collect();
+    if ids.is_empty() {
+        // Every verdict is a refusal here.
+        let refusals = verdicts
+            .into_iter()
+            .map(|verdict| Err(verdict.err().unwrap_or(RepoError::NotFound)))
+            .collect();
+        return (writes, refusals);
+    }
+
+    let copy_of: HashMap<i64, (i64, String)> = found
+        .copies
+        .into_iter()
+        .filter(|(media, _)| taken.contains(media))
+        .collect();
+    let copy_ids: Vec<i64> = copy_of.values().map(|(copy, _)| *copy).collect();
+    let tag_counts = found.tags;
+    let copy_tag_counts = found.copy_tags;
+    let grant_counts = found.grants;
+    let mut derived = found.derivatives;
+    // Only the tables that hold something for these rows are touched.
+    let tagged = keyed(&ids, &tag_counts);
+    let granted = keyed(&ids, &grant_counts);
+    let referenced: Vec<i64> = verdicts
+        .iter()
+        .zip(&plans)
+        .filter(|(verdict, _)| verdict.as_ref().is_ok_and(|names| !names.is_empty()))
+        .map(|(_, plan)| plan.media.id.get())
+        .collect();
+    let with_derivatives = keyed(&ids, &derived);
+
+    // Every write from here on goes out together: the tables differ, so no two statements
+    // touch the same row.
+    delete_in::<community_tag::Entity>(&mut writes, community_tag::Column::CommunityId, &copy_ids);
+    delete_in::<community::Entity>(&mut writes, community::Column::Id, &copy_ids);
+    delete_in::<media_tag::Entity>(&mut writes, media_tag::Column::MediaId, &tagged);
+    delete_in::<grant::Entity>(&mut writes, grant::Column::MediaId, &granted);
+    delete_in::<reference::Entity>(&mut writes, reference::Column::MediaId, &referenced);
+    delete_in::<derivative::Entity>(&mut writes, derivative::Column::MediaId, &with_derivatives);
+    delete_in::<media::Entity>(&mut writes, media::Column::Id, &ids);
+
+    let mut results = Vec::with_capacity(plans.len());
+    let mut events = Vec::with_capacity(ids.len());
+    let mut pending: Vec<(TenantId, BlobKey)> = Vec::with_capacity(ids.len());
+    let mut usage: HashMap<TenantId, UsageDelta> = HashMap::new();
+    let purge_after = plans.first().map(|p| p.purge_after);
+    for (plan, verdict) in plans.into_iter().zip(verdicts) {
+        let broken = match verdict {
+            Ok(broken) => broken,
+            Err(err) => {
+                results.push(Err(err));
+                continue;
+            }
+        };
+        let id = plan.media.id.get();
+        let was_trashed = live.get(&id).is_some_and(|(_, trashed)| *trashed);
+        let derivatives = derived.remove(&id).unwrap_or_default();
+        let copy = copy_of.get(&id);
+        let removed = Removed {
+            community_copy: copy.is_some(),
+            tag_assignments: tag_counts.get(&id).copied().unwrap_or(0)
+                + copy
+                    .and_then(|_| copy_tag_counts.get(&id))
+                    .copied()
+                    .unwrap_or(0),
+            access_grants: grant_counts.get(&id).copied().unwrap_or(0),
+            derivatives: derivatives.len() as u64,
+        };
+        let mut keys = vec![plan.media.blob_key.clone()];
+        if let Some((_, key)) = copy {
+            keys.push(BlobKey::from_stored(key.clone()));
+        }
+        keys.extend(derivatives);
+        pending.extend(keys.iter().map(|key| (plan.media.tenant_id, key.clone())));
+        // The row's own state decides which usage it leaves, not the plan's snapshot.
+        let entry = usage.entry(plan.media.tenant_id).or_default();
+        if was_trashed {
+            entry.trashed_count -= 1;
+            entry.trashed_bytes -= plan.media.size_bytes;
+        } else {
+            entry.count -= 1;
+            entry.bytes -= plan.media.size_bytes;
+        }
+        events.push(event_row(plan.event(&removed, was_trashed, &broken), None));
+        results.push(Ok(DeleteOutcome {
+            media: plan.media,
+            removed,
+            pending: keys,
+            was_trashed,
+            broken_references: broken,
+        }));
+    }
+    writes.extend(
+        usage
+            .into_iter()
+            .filter_map(|(tenant, delta)| usage_update(tenant, delta)),
+    );
+    for chunk in events.chunks(CHUNK) {
+        writes.push(activity::Entity::insert_many(chunk.iter().cloned()).into_query());
+    }
+    if let Some(due) = purge_after {
+        let mut by_tenant: HashMap<TenantId, Vec<BlobKey>> = HashMap::new();
+        for (tenant, key) in pending {
+            by_tenant.entry(tenant).or_default().push(key);
+        }
+        for (tenant, keys) in by_tenant {
+            writes.extend(pending_inserts(
+                Some(tenant),
+                &keys,
+                PendingStatus::Pending,
+                due,
+            ));
+        }
+    }
+    (writes, results)
 }
