@@ -211,6 +211,28 @@ async fn a_batch_with_a_repeated_id_deletes_it_once() {
 }
 
 #[tokio::test]
+async fn a_held_id_repeated_in_a_batch_is_refused_every_time() {
+    for backend in backends::all().await {
+        let repo = &backend.repo;
+        let tenant = tenant(repo).await;
+        eprintln!("on {}", backend.name);
+        let media = insert(repo, tenant, "held.png", 5).await.unwrap();
+        repo.add_hold(tenant, media.id, "case 7", event(tenant, "hold_added"))
+            .await
+            .unwrap();
+        let mut forced = plan(media.clone());
+        forced.force = true;
+        let results = repo
+            .delete_media(vec![plan(media.clone()), forced])
+            .await
+            .unwrap();
+        assert!(matches!(results[0], Err(RepoError::Held(_))));
+        assert!(matches!(results[1], Err(RepoError::Held(_))));
+        assert_eq!(repo.usage(tenant).await.unwrap().media_count, 1);
+    }
+}
+
+#[tokio::test]
 async fn a_row_without_its_upload_intent_is_refused() {
     for backend in backends::all().await {
         let repo = &backend.repo;

@@ -257,8 +257,10 @@ fn decide(
     live: &Live,
     mut found: Children,
 ) -> (Writes, Vec<Result<DeleteOutcome, RepoError>>) {
-    let mut holds = std::mem::take(&mut found.holds);
-    let mut refs = std::mem::take(&mut found.refs);
+    // Looked up, not taken out: a plan repeated in the batch (two concurrent deletes of the
+    // same id sharing a transaction) meets the same holds and references as the first.
+    let holds = std::mem::take(&mut found.holds);
+    let refs = std::mem::take(&mut found.refs);
     let mut taken: HashSet<i64> = HashSet::new();
     let mut verdicts: Vec<Result<Vec<RefName>, RepoError>> = Vec::with_capacity(plans.len());
     for plan in &plans {
@@ -271,14 +273,14 @@ fn decide(
                     && *trashed == plan.media.trashed_at.is_some()
                     && !taken.contains(&id) =>
             {
-                if let Some(held) = holds.remove(&id) {
-                    Err(RepoError::Held(held))
+                if let Some(held) = holds.get(&id) {
+                    Err(RepoError::Held(held.clone()))
                 } else {
-                    match refs.remove(&id) {
-                        Some(names) if !plan.force => Err(RepoError::InUse(names)),
+                    match refs.get(&id) {
+                        Some(names) if !plan.force => Err(RepoError::InUse(names.clone())),
                         names => {
                             taken.insert(id);
-                            Ok(names.unwrap_or_default())
+                            Ok(names.cloned().unwrap_or_default())
                         }
                     }
                 }
