@@ -53,6 +53,10 @@ struct Args {
     /// Skip the 1 GiB upload and download.
     #[arg(long)]
     skip_large_file: bool,
+    /// Stop after the compared DELETE phases (1 and 8 clients against the raw transaction):
+    /// for quick before-and-after comparisons.
+    #[arg(long)]
+    deletes_only: bool,
     /// Where to write the JSON results.
     #[arg(long, default_value = "target/bench-results.json")]
     json: PathBuf,
@@ -392,6 +396,15 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("CPU per delete at 8, medialib: {delete8_split}");
     println!("CPU per delete at 8, raw SQL transaction: {sql8_split}");
+    if args.deletes_only {
+        println!(
+            "ratios: DELETE p50 at 1 / raw transaction p50 {:.2}x; DELETE at 8 / raw transaction \
+             at 8 {:.2}x",
+            delete1.p50_ms / sql1.p50_ms,
+            delete8.per_second / sql8.per_second
+        );
+        return Ok(());
+    }
 
     // --- bulk delete -------------------------------------------------------------------------
     let (bulk_ids, _) = client.fill("bulk", bulk_items).await?;
