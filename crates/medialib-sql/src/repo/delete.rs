@@ -11,6 +11,7 @@ use std::collections::{HashMap, HashSet};
 use medialib_domain::{
     BlobKey, DeleteOutcome, DeletePlan, Hold, PendingStatus, RefName, Removed, RepoError, TenantId,
 };
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
     QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement, TransactionTrait,
@@ -25,6 +26,41 @@ use super::{
 use crate::entity::{
     activity, community, community_tag, derivative, grant, media, media_tag, reference,
 };
+
+#[derive(Debug, FromQueryResult)]
+struct Count {
+    owner: i64,
+    n: i64,
+}
+
+/// `SELECT <owner>, COUNT(*) … WHERE <owner> IN (ids) GROUP BY <owner>` for a child table.
+async fn counts<C, E>(
+    conn: &C,
+    column: E::Column,
+    ids: &[i64],
+) -> Result<HashMap<i64, u64>, RepoError>
+where
+    C: ConnectionTrait,
+    E: EntityTrait,
+{
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(CHUNK) {
+        let rows = E::find()
+            .select_only()
+            .column_as(column, "owner")
+            .column_as(Expr::col(column).count(), "n")
+            .filter(column.is_in(chunk.iter().copied()))
+            .group_by(column)
+            .into_model::<Count>()
+            .all(conn)
+            .await
+            .map_err(db_err)?;
+        for row in rows {
+            out.insert(row.owner, u64::try_from(row.n).unwrap_or(0));
+        }
+    }
+    Ok(out)
+}
 
 /// The ids that `found` has an entry for.
 fn keyed<V>(ids: &[i64], found: &HashMap<i64, V>) -> Vec<i64> {
@@ -78,7 +114,8 @@ impl IdLists {
 }
 
 /// What hangs off a set of media rows, read in one round trip: holds, references, community
-/// copies, derivatives, and how many tag assignments (the copy's included) and grants each has.
+/// copies, derivatives, and how many tag assignments and grants each has (the copies' tag
+/// assignments are counted apart, only where there are copies).
 #[derive(Debug, Default)]
 pub(crate) struct Children {
     pub(crate) holds: HashMap<i64, Vec<Hold>>,
@@ -111,16 +148,12 @@ fn children_sql(lists: &mut IdLists, ids: &[i64]) -> String {
                 FROM media_references WHERE media_id IN ({}) \
          UNION ALL SELECT 'copy', media_id, id, blob_key, '', 0 \
                 FROM community_media WHERE media_id IN ({}) \
-         UNION ALL SELECT 'copy_tags', c.media_id, COUNT(*), '', '', 0 \
-                FROM community_tags t JOIN community_media c ON c.id = t.community_id \
-                WHERE c.media_id IN ({}) GROUP BY c.media_id \
          UNION ALL SELECT 'derivative', media_id, 0, blob_key, '', 0 \
                 FROM derivatives WHERE media_id IN ({}) \
          UNION ALL SELECT 'tags', media_id, COUNT(*), '', '', 0 \
                 FROM media_tags WHERE media_id IN ({}) GROUP BY media_id \
          UNION ALL SELECT 'grants', media_id, COUNT(*), '', '', 0 \
                 FROM access_grants WHERE media_id IN ({}) GROUP BY media_id",
-        list(),
         list(),
         list(),
         list(),
@@ -148,9 +181,6 @@ impl Children {
                 .push(RefName::parse(&row.label).map_err(|_| corrupt("reference"))?),
             "copy" => {
                 self.copies.insert(row.media_id, (row.n, row.label));
-            }
-            "copy_tags" => {
-                self.copy_tags.insert(row.media_id, count);
             }
             "derivative" => self
                 .derivatives
@@ -240,7 +270,25 @@ pub(crate) async fn delete_media(
         // Holds and references are read under the row locks: one placed by a concurrent call
         // either committed before (and is seen here) or waits for this transaction.
         let present: Vec<i64> = live.keys().copied().collect();
-        let found = children(&txn, &present).await?;
+        let mut found = children(&txn, &present).await?;
+        if !found.copies.is_empty() {
+            let media_of: HashMap<i64, i64> = found
+                .copies
+                .iter()
+                .map(|(media, (copy, _))| (*copy, *media))
+                .collect();
+            let copies: Vec<i64> = media_of.keys().copied().collect();
+            let counts = counts::<_, community_tag::Entity>(
+                &txn,
+                community_tag::Column::CommunityId,
+                &copies,
+            )
+            .await?;
+            found.copy_tags = counts
+                .into_iter()
+                .filter_map(|(copy, n)| media_of.get(&copy).map(|media| (*media, n)))
+                .collect();
+        }
         let (writes, results) = decide(plans, &live, found);
         writes.run(&txn).await?;
         Ok(results)
