@@ -81,41 +81,8 @@ fn delete_in<E: EntityTrait>(writes: &mut Writes, column: E::Column, ids: &[i64]
     }
 }
 
-/// Bound id lists in hand-written SQL, with the backend's placeholders: the statement text
-/// depends only on the lists' lengths, so the driver's prepared-statement cache (and the
-/// database's plan cache) serves every single delete. Written-out ids were measured: planned
-/// anew on every execution, they cost PostgreSQL more than the round trips they saved.
-struct IdLists {
-    backend: DbBackend,
-    values: Vec<sea_orm::Value>,
-}
-
-impl IdLists {
-    fn new(backend: DbBackend) -> Self {
-        Self {
-            backend,
-            values: Vec::new(),
-        }
-    }
-
-    fn list(&mut self, ids: &[i64]) -> String {
-        let marks: Vec<String> = ids
-            .iter()
-            .map(|id| {
-                self.values.push((*id).into());
-                match self.backend {
-                    DbBackend::Postgres => format!("${}", self.values.len()),
-                    _ => "?".to_owned(),
-                }
-            })
-            .collect();
-        marks.join(",")
-    }
-}
-
 /// What hangs off a set of media rows, read in one round trip: holds, references, community
-/// copies, derivatives, and how many tag assignments and grants each has (the copies' tag
-/// assignments are counted apart, only where there are copies).
+/// copies, derivatives, and how many tag assignments and grants each has.
 #[derive(Debug, Default)]
 pub(crate) struct Children {
     pub(crate) holds: HashMap<i64, Vec<Hold>>,
@@ -123,7 +90,6 @@ pub(crate) struct Children {
     copies: HashMap<i64, (i64, String)>,
     derivatives: HashMap<i64, Vec<BlobKey>>,
     tags: HashMap<i64, u64>,
-    copy_tags: HashMap<i64, u64>,
     grants: HashMap<i64, u64>,
 }
 
@@ -138,97 +104,97 @@ struct ChildRow {
 }
 
 /// One `UNION ALL` over the child tables instead of a query per table: a delete is bound by
-/// its round trips to the database. Every row reads as a [`ChildRow`].
-fn children_sql(lists: &mut IdLists, ids: &[i64]) -> String {
-    let mut list = || lists.list(ids);
-    format!(
-        "SELECT 'hold' AS kind, media_id, id AS n, reason AS label, created_by AS extra, \
-                created_at AS at FROM holds WHERE media_id IN ({}) \
-         UNION ALL SELECT 'ref', media_id, 0, ref_name, '', 0 \
-                FROM media_references WHERE media_id IN ({}) \
-         UNION ALL SELECT 'copy', media_id, id, blob_key, '', 0 \
-                FROM community_media WHERE media_id IN ({}) \
-         UNION ALL SELECT 'derivative', media_id, 0, blob_key, '', 0 \
-                FROM derivatives WHERE media_id IN ({}) \
-         UNION ALL SELECT 'tags', media_id, COUNT(*), '', '', 0 \
-                FROM media_tags WHERE media_id IN ({}) GROUP BY media_id \
-         UNION ALL SELECT 'grants', media_id, COUNT(*), '', '', 0 \
-                FROM access_grants WHERE media_id IN ({}) GROUP BY media_id",
-        list(),
-        list(),
-        list(),
-        list(),
-        list(),
-        list()
-    )
-}
-
-impl Children {
-    fn absorb(&mut self, row: ChildRow) -> Result<(), RepoError> {
-        let count = u64::try_from(row.n).unwrap_or(0);
-        match row.kind.as_str() {
-            "hold" => self.holds.entry(row.media_id).or_default().push(Hold {
-                id: row.n,
-                media_id: media_id(row.media_id)?,
-                reason: row.label,
-                created_by: user(&row.extra)?,
-                created_at: from_millis(row.at)?,
-            }),
-            "ref" => self
-                .refs
-                .entry(row.media_id)
-                .or_default()
-                .push(RefName::parse(&row.label).map_err(|_| corrupt("reference"))?),
-            "copy" => {
-                self.copies.insert(row.media_id, (row.n, row.label));
-            }
-            "derivative" => self
-                .derivatives
-                .entry(row.media_id)
-                .or_default()
-                .push(BlobKey::from_stored(row.label)),
-            "tags" => {
-                self.tags.insert(row.media_id, count);
-            }
-            "grants" => {
-                self.grants.insert(row.media_id, count);
-            }
-            _ => return Err(corrupt("child kind")),
-        }
-        Ok(())
-    }
-
-    /// Holds oldest first, reference names in order.
-    fn sorted(mut self) -> Self {
-        for holds in self.holds.values_mut() {
-            holds.sort_by_key(|hold| hold.id);
-        }
-        for names in self.refs.values_mut() {
-            names.sort();
-        }
-        self
-    }
-}
-
+/// its round trips to the database.
 pub(crate) async fn children<C: ConnectionTrait>(
     conn: &C,
     ids: &[i64],
 ) -> Result<Children, RepoError> {
     let mut out = Children::default();
-    let backend = conn.get_database_backend();
     for chunk in ids.chunks(CHUNK) {
-        let mut lists = IdLists::new(backend);
-        let sql = children_sql(&mut lists, chunk);
-        let statement = Statement::from_sql_and_values(backend, sql, lists.values);
+        // Bound, not inlined: the statement text depends only on the chunk's length, so the
+        // driver's prepared-statement cache (and the database's plan cache) serves every single
+        // delete. Ids written out into the text were measured: PostgreSQL plans such a
+        // statement anew on every execution, which cost more than the round trips it saved.
+        let backend = conn.get_database_backend();
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 6);
+        let mut list = || {
+            let marks: Vec<String> = chunk
+                .iter()
+                .map(|id| {
+                    values.push((*id).into());
+                    match backend {
+                        DbBackend::Postgres => format!("${}", values.len()),
+                        _ => "?".to_owned(),
+                    }
+                })
+                .collect();
+            marks.join(",")
+        };
+        let sql = format!(
+            "SELECT 'hold' AS kind, media_id, id AS n, reason AS label, created_by AS extra, \
+                    created_at AS at FROM holds WHERE media_id IN ({}) \
+             UNION ALL SELECT 'ref', media_id, 0, ref_name, '', 0 \
+                    FROM media_references WHERE media_id IN ({}) \
+             UNION ALL SELECT 'copy', media_id, id, blob_key, '', 0 \
+                    FROM community_media WHERE media_id IN ({}) \
+             UNION ALL SELECT 'derivative', media_id, 0, blob_key, '', 0 \
+                    FROM derivatives WHERE media_id IN ({}) \
+             UNION ALL SELECT 'tags', media_id, COUNT(*), '', '', 0 \
+                    FROM media_tags WHERE media_id IN ({}) GROUP BY media_id \
+             UNION ALL SELECT 'grants', media_id, COUNT(*), '', '', 0 \
+                    FROM access_grants WHERE media_id IN ({}) GROUP BY media_id",
+            list(),
+            list(),
+            list(),
+            list(),
+            list(),
+            list()
+        );
+        let statement = Statement::from_sql_and_values(backend, sql, values);
         let rows = ChildRow::find_by_statement(statement)
             .all(conn)
             .await
             .map_err(db_err)?;
         for row in rows {
-            out.absorb(row)?;
+            let count = u64::try_from(row.n).unwrap_or(0);
+            match row.kind.as_str() {
+                "hold" => out.holds.entry(row.media_id).or_default().push(Hold {
+                    id: row.n,
+                    media_id: media_id(row.media_id)?,
+                    reason: row.label,
+                    created_by: user(&row.extra)?,
+                    created_at: from_millis(row.at)?,
+                }),
+                "ref" => out
+                    .refs
+                    .entry(row.media_id)
+                    .or_default()
+                    .push(RefName::parse(&row.label).map_err(|_| corrupt("reference"))?),
+                "copy" => {
+                    out.copies.insert(row.media_id, (row.n, row.label));
+                }
+                "derivative" => out
+                    .derivatives
+                    .entry(row.media_id)
+                    .or_default()
+                    .push(BlobKey::from_stored(row.label)),
+                "tags" => {
+                    out.tags.insert(row.media_id, count);
+                }
+                "grants" => {
+                    out.grants.insert(row.media_id, count);
+                }
+                _ => return Err(corrupt("child kind")),
+            }
         }
     }
-    Ok(out.sorted())
+    for holds in out.holds.values_mut() {
+        holds.sort_by_key(|hold| hold.id);
+    }
+    for names in out.refs.values_mut() {
+        names.sort();
+    }
+    Ok(out)
 }
 
 /// The planned rows still there, locked, each with its tenant and whether it is in the trash.
@@ -236,6 +202,7 @@ type Live = HashMap<i64, (i64, bool)>;
 
 /// Deletes the planned rows that are still there as planned, with everything hanging off
 /// them, in one transaction; every plan gets its own outcome.
+///
 /// `BEGIN`, the row locks, the child tables, the writes (one statement on PostgreSQL) and
 /// `COMMIT`.
 pub(crate) async fn delete_media(
@@ -270,26 +237,13 @@ pub(crate) async fn delete_media(
         // Holds and references are read under the row locks: one placed by a concurrent call
         // either committed before (and is seen here) or waits for this transaction.
         let present: Vec<i64> = live.keys().copied().collect();
-        let mut found = children(&txn, &present).await?;
-        if !found.copies.is_empty() {
-            let media_of: HashMap<i64, i64> = found
-                .copies
-                .iter()
-                .map(|(media, (copy, _))| (*copy, *media))
-                .collect();
-            let copies: Vec<i64> = media_of.keys().copied().collect();
-            let counts = counts::<_, community_tag::Entity>(
-                &txn,
-                community_tag::Column::CommunityId,
-                &copies,
-            )
-            .await?;
-            found.copy_tags = counts
-                .into_iter()
-                .filter_map(|(copy, n)| media_of.get(&copy).map(|media| (*media, n)))
-                .collect();
-        }
-        let (writes, results) = decide(plans, &live, found);
+        let found = children(&txn, &present).await?;
+        // Read only where a delete meets a community copy (no statement for an empty list).
+        let copies: Vec<i64> = found.copies.values().map(|(copy, _)| *copy).collect();
+        let copy_tags =
+            counts::<_, community_tag::Entity>(&txn, community_tag::Column::CommunityId, &copies)
+                .await?;
+        let (writes, results) = decide(plans, &live, found, &copy_tags);
         writes.run(&txn).await?;
         Ok(results)
     }
@@ -304,6 +258,7 @@ fn decide(
     plans: Vec<DeletePlan>,
     live: &Live,
     mut found: Children,
+    copy_tag_counts: &HashMap<i64, u64>,
 ) -> (Writes, Vec<Result<DeleteOutcome, RepoError>>) {
     // Looked up, not taken out: a plan repeated in the batch (two concurrent deletes of the
     // same id sharing a transaction) meets the same holds and references as the first.
@@ -355,7 +310,6 @@ fn decide(
         .collect();
     let copy_ids: Vec<i64> = copy_of.values().map(|(copy, _)| *copy).collect();
     let tag_counts = found.tags;
-    let copy_tag_counts = found.copy_tags;
     let grant_counts = found.grants;
     let mut derived = found.derivatives;
     // Only the tables that hold something for these rows are touched.
@@ -400,7 +354,7 @@ fn decide(
             community_copy: copy.is_some(),
             tag_assignments: tag_counts.get(&id).copied().unwrap_or(0)
                 + copy
-                    .and_then(|_| copy_tag_counts.get(&id))
+                    .and_then(|(copy, _)| copy_tag_counts.get(copy))
                     .copied()
                     .unwrap_or(0),
             access_grants: grant_counts.get(&id).copied().unwrap_or(0),
