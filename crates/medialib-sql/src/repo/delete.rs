@@ -13,15 +13,16 @@ use medialib_domain::{
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Statement, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Statement, TransactionTrait,
 };
 
 use super::media::CHUNK;
 use super::pending::pending_inserts;
 use super::writes::Writes;
 use super::{
-    corrupt, db_err, event_row, finish, from_millis, media_id, usage_update, user, UsageDelta,
+    any_of, corrupt, db_err, event_row, finish, from_millis, media_id, usage_update, user,
+    UsageDelta,
 };
 use crate::entity::{
     activity, community, community_tag, derivative, grant, media, media_tag, reference,
@@ -44,12 +45,13 @@ where
     E: EntityTrait,
 {
     let mut out = HashMap::new();
+    let backend = conn.get_database_backend();
     for chunk in ids.chunks(CHUNK) {
         let rows = E::find()
             .select_only()
             .column_as(column, "owner")
             .column_as(Expr::col(column).count(), "n")
-            .filter(column.is_in(chunk.iter().copied()))
+            .filter(any_of(backend, column, chunk.iter().copied()))
             .group_by(column)
             .into_model::<Count>()
             .all(conn)
@@ -71,11 +73,16 @@ fn keyed<V>(ids: &[i64], found: &HashMap<i64, V>) -> Vec<i64> {
 }
 
 /// `DELETE FROM <table> WHERE <column> IN (ids)`, a statement per chunk.
-fn delete_in<E: EntityTrait>(writes: &mut Writes, column: E::Column, ids: &[i64]) {
+fn delete_in<E: EntityTrait>(
+    writes: &mut Writes,
+    backend: DbBackend,
+    column: E::Column,
+    ids: &[i64],
+) {
     for chunk in ids.chunks(CHUNK) {
         writes.push(
             E::delete_many()
-                .filter(column.is_in(chunk.iter().copied()))
+                .filter(any_of(backend, column, chunk.iter().copied()))
                 .into_query(),
         );
     }
@@ -111,44 +118,34 @@ pub(crate) async fn children<C: ConnectionTrait>(
 ) -> Result<Children, RepoError> {
     let mut out = Children::default();
     for chunk in ids.chunks(CHUNK) {
-        // Bound, not inlined: the statement text depends only on the chunk's length, so the
-        // driver's prepared-statement cache (and the database's plan cache) serves every single
-        // delete. Ids written out into the text were measured: PostgreSQL plans such a
-        // statement anew on every execution, which cost more than the round trips it saved.
+        // Bound, not inlined (ids written out into the text were measured: PostgreSQL plans
+        // such a statement anew on every execution, which cost more than the round trips it
+        // saved). On PostgreSQL the ids are one array, so the text is the same for every
+        // batch and its generic plan is made once per connection; elsewhere the text depends
+        // on the chunk's length only, and the driver's statement cache serves single deletes.
         let backend = conn.get_database_backend();
-        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 6);
-        let mut list = || {
-            let marks: Vec<String> = chunk
-                .iter()
-                .map(|id| {
-                    values.push((*id).into());
-                    match backend {
-                        DbBackend::Postgres => format!("${}", values.len()),
-                        _ => "?".to_owned(),
-                    }
-                })
-                .collect();
-            marks.join(",")
+        let (ids_in, values): (String, Vec<sea_orm::Value>) = match backend {
+            DbBackend::Postgres => ("= ANY($1)".to_owned(), vec![chunk.to_vec().into()]),
+            _ => (
+                format!("IN ({})", vec!["?"; chunk.len()].join(",")),
+                (0..6)
+                    .flat_map(|_| chunk.iter().map(|id| sea_orm::Value::from(*id)))
+                    .collect(),
+            ),
         };
         let sql = format!(
             "SELECT 'hold' AS kind, media_id, id AS n, reason AS label, created_by AS extra, \
-                    created_at AS at FROM holds WHERE media_id IN ({}) \
+                    created_at AS at FROM holds WHERE media_id {ids_in} \
              UNION ALL SELECT 'ref', media_id, 0, ref_name, '', 0 \
-                    FROM media_references WHERE media_id IN ({}) \
+                    FROM media_references WHERE media_id {ids_in} \
              UNION ALL SELECT 'copy', media_id, id, blob_key, '', 0 \
-                    FROM community_media WHERE media_id IN ({}) \
+                    FROM community_media WHERE media_id {ids_in} \
              UNION ALL SELECT 'derivative', media_id, 0, blob_key, '', 0 \
-                    FROM derivatives WHERE media_id IN ({}) \
+                    FROM derivatives WHERE media_id {ids_in} \
              UNION ALL SELECT 'tags', media_id, COUNT(*), '', '', 0 \
-                    FROM media_tags WHERE media_id IN ({}) GROUP BY media_id \
+                    FROM media_tags WHERE media_id {ids_in} GROUP BY media_id \
              UNION ALL SELECT 'grants', media_id, COUNT(*), '', '', 0 \
-                    FROM access_grants WHERE media_id IN ({}) GROUP BY media_id",
-            list(),
-            list(),
-            list(),
-            list(),
-            list(),
-            list()
+                    FROM access_grants WHERE media_id {ids_in} GROUP BY media_id"
         );
         let statement = Statement::from_sql_and_values(backend, sql, values);
         let rows = ChildRow::find_by_statement(statement)
@@ -210,6 +207,7 @@ pub(crate) async fn delete_media(
     plans: Vec<DeletePlan>,
 ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError> {
     let txn = db.begin().await.map_err(db_err)?;
+    let backend = txn.get_database_backend();
     let result: Result<_, RepoError> = async {
         // Which of the planned rows are still there (and still in the planned tenant)?
         let wanted: Vec<i64> = plans.iter().map(|p| p.media.id.get()).collect();
@@ -220,11 +218,11 @@ pub(crate) async fn delete_media(
                 .column(media::Column::Id)
                 .column(media::Column::TenantId)
                 .column(media::Column::TrashedAt)
-                .filter(media::Column::Id.is_in(chunk.iter().copied()))
+                .filter(any_of(backend, media::Column::Id, chunk.iter().copied()))
                 // One lock order for every transaction keeps concurrent bulk deletes from
                 // deadlocking each other.
                 .order_by_asc(media::Column::Id);
-            if txn.get_database_backend() != DbBackend::Sqlite {
+            if backend != DbBackend::Sqlite {
                 select = select.lock_exclusive();
             }
             let rows: Vec<(i64, i64, Option<i64>)> =
@@ -243,7 +241,7 @@ pub(crate) async fn delete_media(
         let copy_tags =
             counts::<_, community_tag::Entity>(&txn, community_tag::Column::CommunityId, &copies)
                 .await?;
-        let (writes, results) = decide(plans, &live, found, &copy_tags);
+        let (writes, results) = decide(backend, plans, &live, found, &copy_tags);
         writes.run(&txn).await?;
         Ok(results)
     }
@@ -255,6 +253,7 @@ pub(crate) async fn delete_media(
 /// that go ahead: a plan whose row is gone, moved to another tenant or state, held, or in use
 /// (unless forced) gets its own refusal and the others proceed.
 fn decide(
+    backend: DbBackend,
     plans: Vec<DeletePlan>,
     live: &Live,
     mut found: Children,
@@ -325,13 +324,28 @@ fn decide(
 
     // Every write from here on goes out together: the tables differ, so no two statements
     // touch the same row.
-    delete_in::<community_tag::Entity>(&mut writes, community_tag::Column::CommunityId, &copy_ids);
-    delete_in::<community::Entity>(&mut writes, community::Column::Id, &copy_ids);
-    delete_in::<media_tag::Entity>(&mut writes, media_tag::Column::MediaId, &tagged);
-    delete_in::<grant::Entity>(&mut writes, grant::Column::MediaId, &granted);
-    delete_in::<reference::Entity>(&mut writes, reference::Column::MediaId, &referenced);
-    delete_in::<derivative::Entity>(&mut writes, derivative::Column::MediaId, &with_derivatives);
-    delete_in::<media::Entity>(&mut writes, media::Column::Id, &ids);
+    delete_in::<community_tag::Entity>(
+        &mut writes,
+        backend,
+        community_tag::Column::CommunityId,
+        &copy_ids,
+    );
+    delete_in::<community::Entity>(&mut writes, backend, community::Column::Id, &copy_ids);
+    delete_in::<media_tag::Entity>(&mut writes, backend, media_tag::Column::MediaId, &tagged);
+    delete_in::<grant::Entity>(&mut writes, backend, grant::Column::MediaId, &granted);
+    delete_in::<reference::Entity>(
+        &mut writes,
+        backend,
+        reference::Column::MediaId,
+        &referenced,
+    );
+    delete_in::<derivative::Entity>(
+        &mut writes,
+        backend,
+        derivative::Column::MediaId,
+        &with_derivatives,
+    );
+    delete_in::<media::Entity>(&mut writes, backend, media::Column::Id, &ids);
 
     let mut results = Vec::with_capacity(plans.len());
     let mut events = Vec::with_capacity(ids.len());

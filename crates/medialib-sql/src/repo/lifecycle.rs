@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 use super::media::{live_row, path_hash, row_in, with_tags, CHUNK};
 use super::{
-    add_usage, corrupt, db_err, delete_where, finish, from_millis, insert_event, media_id,
+    add_usage, any_of, corrupt, db_err, delete_where, finish, from_millis, insert_event, media_id,
     to_millis, user, UsageDelta,
 };
 use crate::entity::{derivative, hold, media, reference, tenant};
@@ -47,7 +47,11 @@ pub(crate) async fn holds_of<C: ConnectionTrait>(
     let mut out: HashMap<i64, Vec<Hold>> = HashMap::new();
     for chunk in ids.chunks(CHUNK) {
         for row in hold::Entity::find()
-            .filter(hold::Column::MediaId.is_in(chunk.iter().copied()))
+            .filter(any_of(
+                conn.get_database_backend(),
+                hold::Column::MediaId,
+                chunk.iter().copied(),
+            ))
             .order_by_asc(hold::Column::Id)
             .all(conn)
             .await

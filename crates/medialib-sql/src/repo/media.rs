@@ -14,7 +14,8 @@ use sea_orm::{
 };
 
 use super::{
-    corrupt, db_err, finish, from_millis, insert_event, media_id, path, tag, to_millis, user,
+    any_of, corrupt, db_err, finish, from_millis, insert_event, media_id, path, tag, to_millis,
+    user,
 };
 use crate::entity::{community, community_tag, grant, media, media_tag};
 
@@ -54,7 +55,11 @@ async fn tags_of<C: ConnectionTrait>(
     let mut out: HashMap<i64, Vec<Tag>> = HashMap::new();
     for chunk in ids.chunks(CHUNK) {
         let rows = media_tag::Entity::find()
-            .filter(media_tag::Column::MediaId.is_in(chunk.iter().copied()))
+            .filter(any_of(
+                conn.get_database_backend(),
+                media_tag::Column::MediaId,
+                chunk.iter().copied(),
+            ))
             .order_by_asc(media_tag::Column::Tag)
             .all(conn)
             .await
@@ -101,7 +106,11 @@ async fn grants_of<C: ConnectionTrait>(
     for chunk in ids.chunks(CHUNK) {
         let rows = grant::Entity::find()
             .filter(grant::Column::UserId.eq(user.as_str()))
-            .filter(grant::Column::MediaId.is_in(chunk.iter().copied()))
+            .filter(any_of(
+                conn.get_database_backend(),
+                grant::Column::MediaId,
+                chunk.iter().copied(),
+            ))
             .all(conn)
             .await
             .map_err(db_err)?;
@@ -274,7 +283,11 @@ pub(crate) async fn find_media_access(
             media::Entity::find()
                 .filter(media::Column::TenantId.eq(tenant.0))
                 .filter(in_state(state))
-                .filter(media::Column::Id.is_in(chunk.iter().map(|id| id.get())))
+                .filter(any_of(
+                    db.get_database_backend(),
+                    media::Column::Id,
+                    chunk.iter().map(|id| id.get()),
+                ))
                 .all(db)
                 .await
                 .map_err(db_err)?,
@@ -529,7 +542,11 @@ pub(crate) async fn list_community(
     let mut tags: HashMap<i64, Vec<Tag>> = HashMap::new();
     for chunk in media_ids.chunks(CHUNK) {
         for row in media::Entity::find()
-            .filter(media::Column::Id.is_in(chunk.iter().copied()))
+            .filter(any_of(
+                db.get_database_backend(),
+                media::Column::Id,
+                chunk.iter().copied(),
+            ))
             .filter(in_state(MediaState::Live))
             .all(db)
             .await
@@ -540,7 +557,11 @@ pub(crate) async fn list_community(
     }
     for chunk in copy_ids.chunks(CHUNK) {
         for row in community_tag::Entity::find()
-            .filter(community_tag::Column::CommunityId.is_in(chunk.iter().copied()))
+            .filter(any_of(
+                db.get_database_backend(),
+                community_tag::Column::CommunityId,
+                chunk.iter().copied(),
+            ))
             .order_by_asc(community_tag::Column::Tag)
             .all(db)
             .await

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 
 use super::media::{with_tags, CHUNK};
 use super::writes::Writes;
-use super::{corrupt, db_err, finish, from_millis, to_millis};
+use super::{any_of, corrupt, db_err, finish, from_millis, to_millis};
 use crate::entity::{community, derivative, media, pending};
 
 /// Records blobs inside a transaction. A key already recorded takes the new status and due
@@ -118,13 +118,14 @@ pub(crate) async fn claim(
         }
         let rows = select.all(&txn).await.map_err(db_err)?;
         let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+        let backend = txn.get_database_backend();
         for chunk in ids.chunks(CHUNK) {
             pending::Entity::update_many()
                 .col_expr(
                     pending::Column::LeaseUntil,
                     Expr::value(to_millis(lease_until)),
                 )
-                .filter(pending::Column::Id.is_in(chunk.iter().copied()))
+                .filter(any_of(backend, pending::Column::Id, chunk.iter().copied()))
                 .exec(&txn)
                 .await
                 .map_err(db_err)?;
@@ -136,9 +137,10 @@ pub(crate) async fn claim(
 }
 
 pub(crate) async fn complete(db: &DatabaseConnection, keys: &[BlobKey]) -> Result<(), RepoError> {
+    let backend = db.get_database_backend();
     for chunk in keys.chunks(CHUNK) {
         pending::Entity::delete_many()
-            .filter(pending::Column::BlobKey.is_in(chunk.iter().map(BlobKey::as_str)))
+            .filter(any_of(backend, pending::Column::BlobKey, owned(chunk)))
             .exec(db)
             .await
             .map_err(db_err)?;
@@ -230,7 +232,7 @@ pub(crate) async fn requeue(
         .filter(pending::Column::TenantId.eq(tenant.0))
         .filter(pending::Column::Status.eq(PendingStatus::Failed.as_str()));
     if let Some(ids) = ids {
-        update = update.filter(pending::Column::Id.is_in(ids));
+        update = update.filter(any_of(db.get_database_backend(), pending::Column::Id, ids));
     }
     Ok(update.exec(db).await.map_err(db_err)?.rows_affected)
 }
@@ -240,12 +242,12 @@ pub(crate) async fn known_keys(
     keys: &[BlobKey],
 ) -> Result<Vec<BlobKey>, RepoError> {
     let mut known = Vec::new();
+    let backend = db.get_database_backend();
     for chunk in keys.chunks(CHUNK) {
-        let names: Vec<&str> = chunk.iter().map(BlobKey::as_str).collect();
         let from_media: Vec<String> = media::Entity::find()
             .select_only()
             .column(media::Column::BlobKey)
-            .filter(media::Column::BlobKey.is_in(names.iter().copied()))
+            .filter(any_of(backend, media::Column::BlobKey, owned(chunk)))
             .into_tuple()
             .all(db)
             .await
@@ -253,7 +255,7 @@ pub(crate) async fn known_keys(
         let from_community: Vec<String> = community::Entity::find()
             .select_only()
             .column(community::Column::BlobKey)
-            .filter(community::Column::BlobKey.is_in(names.iter().copied()))
+            .filter(any_of(backend, community::Column::BlobKey, owned(chunk)))
             .into_tuple()
             .all(db)
             .await
@@ -261,7 +263,7 @@ pub(crate) async fn known_keys(
         let from_pending: Vec<String> = pending::Entity::find()
             .select_only()
             .column(pending::Column::BlobKey)
-            .filter(pending::Column::BlobKey.is_in(names.iter().copied()))
+            .filter(any_of(backend, pending::Column::BlobKey, owned(chunk)))
             .into_tuple()
             .all(db)
             .await
@@ -269,7 +271,7 @@ pub(crate) async fn known_keys(
         let from_derivatives: Vec<String> = derivative::Entity::find()
             .select_only()
             .column(derivative::Column::BlobKey)
-            .filter(derivative::Column::BlobKey.is_in(names.iter().copied()))
+            .filter(any_of(backend, derivative::Column::BlobKey, owned(chunk)))
             .into_tuple()
             .all(db)
             .await
@@ -299,4 +301,9 @@ pub(crate) async fn scan_media(
         .await
         .map_err(db_err)?;
     with_tags(db, rows).await
+}
+
+/// The keys as owned strings, to be bound.
+fn owned(keys: &[BlobKey]) -> impl Iterator<Item = String> + '_ {
+    keys.iter().map(|key| key.as_str().to_owned())
 }
