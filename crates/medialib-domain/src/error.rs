@@ -26,6 +26,10 @@ pub enum RepoError {
     /// was changed.
     #[error("media is in use")]
     InUse(Vec<crate::model::RefName>),
+    /// The caller can see the media but may not delete it (a delete authorized in the
+    /// transaction); nothing was changed.
+    #[error("forbidden")]
+    Forbidden,
     /// The database could not be reached or timed out; the call may succeed when retried.
     #[error("database unavailable")]
     Unavailable(#[source] BoxError),
@@ -125,6 +129,7 @@ impl From<RepoError> for ServiceError {
         match err {
             RepoError::Held(holds) => ServiceError::MediaHeld(holds),
             RepoError::InUse(refs) => ServiceError::MediaInUse(refs),
+            RepoError::Forbidden => ServiceError::Forbidden,
             other => ServiceError::Repo(other),
         }
     }

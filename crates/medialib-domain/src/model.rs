@@ -704,6 +704,54 @@ pub struct DeletePlan {
     pub force: bool,
 }
 
+/// A single delete by id whose row is read, authorized and deleted in one transaction: the
+/// repository locks the row, hands it with the caller's grant to [`DeleteById::authorize`]
+/// and carries on with the plan that returns, instead of a lookup before the transaction (a
+/// round trip fewer for every single delete).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteById {
+    /// The media to delete (live media only).
+    pub id: MediaId,
+    /// The caller's tenant: a row of another tenant is not found.
+    pub tenant_id: TenantId,
+    /// The caller.
+    pub user_id: UserId,
+    /// The caller's role.
+    pub role: Role,
+    /// When.
+    pub at: OffsetDateTime,
+    /// When the reaper may take over the blob deletions from the inline purge.
+    pub purge_after: OffsetDateTime,
+    /// Delete even when applications recorded references to it.
+    pub force: bool,
+}
+
+/// A deletion for [`crate::MediaRepo::delete_requests`]: planned from a row already read and
+/// authorized, or by id, authorized in the transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeleteRequest {
+    /// An authorized plan.
+    Planned(DeletePlan),
+    /// A delete by id, to authorize against the locked row.
+    ById(DeleteById),
+}
+
+impl DeleteRequest {
+    /// The media id the request is for.
+    pub fn media_id(&self) -> MediaId {
+        match self {
+            Self::Planned(plan) => plan.media.id,
+            Self::ById(request) => request.id,
+        }
+    }
+}
+
+impl From<DeletePlan> for DeleteRequest {
+    fn from(plan: DeletePlan) -> Self {
+        Self::Planned(plan)
+    }
+}
+
 /// What cascaded with a deleted row.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Removed {

@@ -204,6 +204,19 @@ pub trait MediaRepo: Send + Sync + std::fmt::Debug {
         plans: Vec<DeletePlan>,
     ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError>;
 
+    /// Carries out deletions as [`MediaRepo::delete_media`] does, in one transaction, where
+    /// some are by id: the row of a [`DeleteRequest::ById`] is locked and read in the
+    /// transaction and handed, with the caller's grant on it, to [`DeleteById::authorize`],
+    /// whose refusal is that entry's result; the plan it returns is carried out like any other.
+    ///
+    /// # Errors
+    /// As [`MediaRepo::delete_media`]; an entry is [`RepoError::NotFound`] when a by-id row is
+    /// missing, trashed or of another tenant.
+    async fn delete_requests(
+        &self,
+        requests: Vec<DeleteRequest>,
+    ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError>;
+
     /// Records blobs to purge outside of a row delete (for example an upload whose row could
     /// not be written), due at `not_before`. A key already recorded becomes `pending`.
     async fn add_pending_deletions(

@@ -98,15 +98,32 @@ enum Access {
 }
 
 fn access_of(actor: &Actor, item: &MediaAccess) -> Access {
-    if item.media.tenant_id != actor.tenant_id {
+    access(
+        actor.tenant_id,
+        &actor.user_id,
+        actor.role,
+        &item.media,
+        item.grant,
+    )
+}
+
+/// What a caller (tenant, user, role) may do with `media`, on which it holds `grant`.
+fn access(
+    tenant: TenantId,
+    user: &UserId,
+    role: Role,
+    media: &Media,
+    grant: Option<Permission>,
+) -> Access {
+    if media.tenant_id != tenant {
         return Access::Hidden;
     }
-    let owns = item.media.owner_id == actor.user_id;
-    match actor.role {
+    let owns = media.owner_id == *user;
+    match role {
         Role::Admin => Access::Manage,
         Role::Viewer => Access::Read,
         Role::Member if owns => Access::Manage,
-        Role::Member => match item.grant {
+        Role::Member => match grant {
             Some(Permission::Delete) => Access::Delete,
             Some(Permission::Read) => Access::Read,
             None => Access::Hidden,

@@ -2,8 +2,9 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 use medialib_domain::{
-    BlobKey, DeletePlan, DeleteReason, Grant, MediaId, MediaPath, MediaRepo, NewActivity, NewMedia,
-    PendingStatus, Permission, RepoError, Tag, TenantId, TenantSlug, UserId,
+    BlobKey, DeleteById, DeletePlan, DeleteReason, DeleteRequest, Grant, MediaId, MediaPath,
+    MediaRepo, NewActivity, NewMedia, PendingStatus, Permission, RepoError, Role, Tag, TenantId,
+    TenantSlug, UserId,
 };
 use medialib_domain::{
     Derivative, RefName, Reference, SettingsChange, TenantSettings, ThumbnailState, THUMBNAIL,
@@ -207,6 +208,138 @@ async fn a_batch_with_a_repeated_id_deletes_it_once() {
             .await
             .unwrap()
             .is_empty());
+    }
+}
+
+/// A delete of `media` by id, by `user` of `tenant` with `role`.
+fn by_id(
+    tenant: TenantId,
+    media: &medialib_domain::Media,
+    user: &str,
+    role: Role,
+) -> DeleteRequest {
+    DeleteRequest::ById(DeleteById {
+        id: media.id,
+        tenant_id: tenant,
+        user_id: UserId::parse(user).unwrap(),
+        role,
+        at: AT,
+        purge_after: AT,
+        force: false,
+    })
+}
+
+#[tokio::test]
+async fn deletes_by_id_are_authorized_against_the_locked_row() {
+    for backend in backends::all().await {
+        let repo = &backend.repo;
+        let tenant = tenant(repo).await;
+        let stranger = repo
+            .create_tenant(&TenantSlug::parse("other").unwrap(), AT)
+            .await
+            .unwrap()
+            .id;
+        eprintln!("on {}", backend.name);
+        let media = insert(repo, tenant, "mine.png", 5).await.unwrap();
+        let other = insert(repo, tenant, "other.png", 7).await.unwrap();
+        for (user, permission) in [("rita", Permission::Read), ("dan", Permission::Delete)] {
+            let grant = Grant {
+                media_id: media.id,
+                user_id: UserId::parse(user).unwrap(),
+                permission,
+                created_at: AT,
+            };
+            repo.put_grant(tenant, grant, event(tenant, "access_granted"))
+                .await
+                .unwrap();
+        }
+        // Refused, each on its own, and nothing changes.
+        let results = repo
+            .delete_requests(vec![
+                by_id(tenant, &media, "rita", Role::Member),
+                by_id(tenant, &media, "bob", Role::Member),
+                by_id(tenant, &media, "vic", Role::Viewer),
+                by_id(stranger, &media, "root", Role::Admin),
+            ])
+            .await
+            .unwrap();
+        assert!(
+            matches!(results[0], Err(RepoError::Forbidden)),
+            "read grant"
+        );
+        assert!(matches!(results[1], Err(RepoError::NotFound)), "no grant");
+        assert!(matches!(results[2], Err(RepoError::Forbidden)), "viewer");
+        assert!(
+            matches!(results[3], Err(RepoError::NotFound)),
+            "other tenant"
+        );
+        assert_eq!(repo.usage(tenant).await.unwrap().media_count, 2);
+
+        // A delete grantee deletes it, alongside a plan for another row; a second request for
+        // the same row in the batch finds it taken.
+        let results = repo
+            .delete_requests(vec![
+                by_id(tenant, &media, "dan", Role::Member),
+                plan(other.clone()).into(),
+                by_id(tenant, &media, "alice", Role::Member),
+            ])
+            .await
+            .unwrap();
+        let outcome = results[0].as_ref().unwrap();
+        assert_eq!(outcome.media.id, media.id);
+        assert_eq!(outcome.media.blob_key, media.blob_key);
+        assert_eq!(outcome.removed.access_grants, 2);
+        assert_eq!(outcome.removed.tag_assignments, 2);
+        assert!(results[1].is_ok());
+        assert!(matches!(results[2], Err(RepoError::NotFound)));
+        let usage = repo.usage(tenant).await.unwrap();
+        assert_eq!((usage.media_count, usage.bytes_used), (0, 0));
+        let events = repo
+            .list_activity(
+                tenant,
+                &medialib_domain::ActivityQuery {
+                    action: Some("media_deleted".into()),
+                    limit: 100,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let deleted: Vec<_> = events
+            .iter()
+            .filter(|event| event.action == "media_deleted")
+            .collect();
+        assert_eq!(deleted.len(), 2);
+        assert!(deleted
+            .iter()
+            .any(|event| event.actor_id.as_str() == "dan" && event.media_id == Some(media.id)));
+
+        // A trashed row is not deleted by id (only purged), even by its owner.
+        let trashed = insert(repo, tenant, "trashed.png", 3).await.unwrap();
+        repo.trash_media(tenant, trashed.id, false, event(tenant, "media_trashed"))
+            .await
+            .unwrap();
+        let results = repo
+            .delete_requests(vec![by_id(tenant, &trashed, "alice", Role::Member)])
+            .await
+            .unwrap();
+        assert!(matches!(results[0], Err(RepoError::NotFound)));
+        assert_eq!(repo.usage(tenant).await.unwrap().trashed_count, 1);
+
+        // Authorized first, then held.
+        let held = insert(repo, tenant, "held-by-id.png", 3).await.unwrap();
+        repo.add_hold(tenant, held.id, "case 8", event(tenant, "hold_added"))
+            .await
+            .unwrap();
+        let results = repo
+            .delete_requests(vec![
+                by_id(tenant, &held, "bob", Role::Member),
+                by_id(tenant, &held, "alice", Role::Member),
+            ])
+            .await
+            .unwrap();
+        assert!(matches!(results[0], Err(RepoError::NotFound)));
+        assert!(matches!(results[1], Err(RepoError::Held(_))));
     }
 }
 

@@ -17,7 +17,7 @@ use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
 
-use super::{access_of, not_found_as_media, require, Access, MediaService};
+use super::{access, access_of, not_found_as_media, require, Access, MediaService};
 use crate::error::{RepoError, ServiceError};
 use crate::model::*;
 
@@ -71,6 +71,33 @@ impl DeletePlan {
     }
 }
 
+impl DeleteById {
+    /// Authorizes the delete against the row the transaction locked (live, of the caller's
+    /// tenant), by the rules of [`MediaService::delete_media`], and plans it.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] when the caller cannot see the media, [`RepoError::Forbidden`]
+    /// when it can see it but not delete it.
+    pub fn authorize(
+        self,
+        media: Media,
+        grant: Option<Permission>,
+    ) -> Result<DeletePlan, RepoError> {
+        match access(self.tenant_id, &self.user_id, self.role, &media, grant) {
+            Access::Hidden => Err(RepoError::NotFound),
+            Access::Read => Err(RepoError::Forbidden),
+            Access::Delete | Access::Manage => Ok(DeletePlan {
+                media,
+                actor_id: self.user_id,
+                reason: DeleteReason::Requested,
+                at: self.at,
+                purge_after: self.purge_after,
+                force: self.force,
+            }),
+        }
+    }
+}
+
 /// How a delete request wants to be carried out.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeleteOptions {
@@ -97,8 +124,24 @@ impl MediaService {
         options: DeleteOptions,
     ) -> Result<DeleteReceipt, ServiceError> {
         let id = MediaId::parse(id)?;
-        let (item, access) = self.load_to_delete(actor, id).await?;
-        self.delete_one(actor, item, access, options).await
+        if options
+            .trash
+            .unwrap_or(actor.settings.delete_moves_to_trash)
+        {
+            let (item, access) = self.load_to_delete(actor, id).await?;
+            return self.delete_one(actor, item, access, options).await;
+        }
+        // Read, authorized and deleted in one transaction.
+        let request = DeleteById {
+            id,
+            tenant_id: actor.tenant_id,
+            user_id: actor.user_id.clone(),
+            role: actor.role,
+            at: self.clock.now(),
+            purge_after: self.purge_after(),
+            force: options.force,
+        };
+        self.execute_one(DeleteRequest::ById(request)).await
     }
 
     /// Deletes a media item by its path relative to the owner's root (the caller's own, or
@@ -156,7 +199,7 @@ impl MediaService {
             return Err(ServiceError::Forbidden);
         }
         let plan = self.plan(&actor.user_id, media, DeleteReason::Requested);
-        self.execute_one(plan).await
+        self.execute_one(plan.into()).await
     }
 
     async fn delete_one(
@@ -184,37 +227,37 @@ impl MediaService {
         }
         let mut plan = self.plan(&actor.user_id, item.media, DeleteReason::Requested);
         plan.force = options.force;
-        self.execute_one(plan).await
+        self.execute_one(plan.into()).await
     }
 
-    /// Runs one authorized plan (in a shared transaction when group commit is on) and purges
-    /// its blobs.
+    /// Runs one delete (in a shared transaction when group commit is on) and purges its
+    /// blobs.
     pub(crate) async fn execute_one(
         &self,
-        plan: DeletePlan,
+        request: DeleteRequest,
     ) -> Result<DeleteReceipt, ServiceError> {
         let outcome = match &self.group {
-            Some(group) => match group.delete(plan).await {
+            Some(group) => match group.delete(request).await {
                 Ok(outcome) => outcome,
                 // The committer is gone: a transaction of its own.
-                Err(plan) => self.delete_alone(plan).await?,
+                Err(request) => self.delete_alone(request).await?,
             },
-            None => self.delete_alone(plan).await?,
+            None => self.delete_alone(request).await?,
         };
         let outcome = outcome.map_err(not_found_as_media)?;
         let purge = self.purge(&outcome.pending).await;
         Ok(receipt(&outcome, &purge))
     }
 
-    /// One plan in a transaction of its own: the outcome of the plan, inside the result of the
+    /// One delete in a transaction of its own: its outcome, inside the result of the
     /// transaction.
     async fn delete_alone(
         &self,
-        plan: DeletePlan,
+        request: DeleteRequest,
     ) -> Result<Result<DeleteOutcome, RepoError>, RepoError> {
         Ok(self
             .repo
-            .delete_media(vec![plan])
+            .delete_requests(vec![request])
             .await?
             .pop()
             .unwrap_or(Err(RepoError::NotFound)))
@@ -451,19 +494,99 @@ mod tests {
             });
     }
 
+    fn done(plan: &DeletePlan) -> Result<DeleteOutcome, RepoError> {
+        Ok(DeleteOutcome {
+            media: plan.media.clone(),
+            removed: Removed::default(),
+            pending: vec![plan.media.blob_key.clone()],
+            was_trashed: false,
+            broken_references: Vec::new(),
+        })
+    }
+
     fn outcome(plans: &[DeletePlan]) -> Vec<Result<DeleteOutcome, RepoError>> {
-        plans
-            .iter()
-            .map(|plan| {
-                Ok(DeleteOutcome {
-                    media: plan.media.clone(),
-                    removed: Removed::default(),
-                    pending: vec![plan.media.blob_key.clone()],
-                    was_trashed: false,
-                    broken_references: Vec::new(),
-                })
+        plans.iter().map(done).collect()
+    }
+
+    /// What the repository's transaction makes of `requests` when the only row is `item`, on
+    /// which the caller holds `grant`: each delete by id authorized against it, and every
+    /// authorized plan carried out.
+    fn against(
+        item: &Media,
+        grant: Option<Permission>,
+        requests: Vec<DeleteRequest>,
+    ) -> Vec<Result<DeleteOutcome, RepoError>> {
+        requests
+            .into_iter()
+            .map(|request| {
+                let plan = match request {
+                    DeleteRequest::Planned(plan) => plan,
+                    DeleteRequest::ById(request) if request.id == item.id => {
+                        request.authorize(item.clone(), grant)?
+                    }
+                    DeleteRequest::ById(_) => return Err(RepoError::NotFound),
+                };
+                done(&plan)
             })
             .collect()
+    }
+
+    /// The repository deletes by id against `item` (see [`against`]).
+    fn deletes(repo: &mut MockMediaRepo, item: Media, grant: Option<Permission>) {
+        repo.expect_delete_requests()
+            .times(1)
+            .returning(move |requests| Ok(against(&item, grant, requests)));
+    }
+
+    fn by_id(user: &str, role: Role, id: i64) -> DeleteById {
+        DeleteById {
+            id: MediaId::try_from(id).unwrap(),
+            tenant_id: TenantId(1),
+            user_id: UserId::parse(user).unwrap(),
+            role,
+            at: datetime!(2026-02-01 0:00 UTC),
+            purge_after: datetime!(2026-02-01 0:05 UTC),
+            force: true,
+        }
+    }
+
+    #[test]
+    fn a_delete_by_id_is_authorized_against_the_locked_row_by_the_rules_of_the_lookup() {
+        let row = media(7, "alice");
+        let refusal = |user: &str, role: Role, grant: Option<Permission>| {
+            by_id(user, role, 7).authorize(row.clone(), grant).err()
+        };
+        assert!(refusal("alice", Role::Member, None).is_none(), "owner");
+        assert!(refusal("root", Role::Admin, None).is_none(), "admin");
+        assert!(refusal("dan", Role::Member, Some(Permission::Delete)).is_none());
+        assert!(matches!(
+            refusal("rita", Role::Member, Some(Permission::Read)),
+            Some(RepoError::Forbidden)
+        ));
+        assert!(matches!(
+            refusal("vic", Role::Viewer, None),
+            Some(RepoError::Forbidden)
+        ));
+        assert!(matches!(
+            refusal("bob", Role::Member, None),
+            Some(RepoError::NotFound)
+        ));
+        let mut foreign = row.clone();
+        foreign.tenant_id = TenantId(2);
+        assert!(matches!(
+            by_id("root", Role::Admin, 7).authorize(foreign, None),
+            Err(RepoError::NotFound)
+        ));
+
+        let plan = by_id("dan", Role::Member, 7)
+            .authorize(row.clone(), Some(Permission::Delete))
+            .unwrap();
+        assert_eq!(plan.media, row);
+        assert_eq!(plan.actor_id.as_str(), "dan");
+        assert_eq!(plan.reason, DeleteReason::Requested);
+        assert!(plan.force);
+        assert_eq!(plan.at, datetime!(2026-02-01 0:00 UTC));
+        assert_eq!(plan.purge_after, datetime!(2026-02-01 0:05 UTC));
     }
 
     #[test]
@@ -471,11 +594,12 @@ mod tests {
         let mut repo = MockMediaRepo::new();
         let mut blobs = MockBlobStore::new();
         let mut seq = Sequence::new();
-        found(&mut repo, media(7, "alice"), None);
-        repo.expect_delete_media()
+        let row = media(7, "alice");
+        repo.expect_find_media_to_delete().never();
+        repo.expect_delete_requests()
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|plans| Ok(outcome(&plans)));
+            .returning(move |requests| Ok(against(&row, None, requests)));
         blobs
             .expect_delete_many()
             .times(1)
@@ -500,9 +624,7 @@ mod tests {
     fn blob_failure_after_commit_gives_a_pending_receipt_and_keeps_the_record() {
         let mut repo = MockMediaRepo::new();
         let mut blobs = MockBlobStore::new();
-        found(&mut repo, media(7, "alice"), None);
-        repo.expect_delete_media()
-            .returning(|plans| Ok(outcome(&plans)));
+        deletes(&mut repo, media(7, "alice"), None);
         blobs.expect_delete_many().returning(|keys| {
             keys.iter()
                 .map(|_| Err(BlobError::Unavailable("down".into())))
@@ -522,8 +644,7 @@ mod tests {
     fn repo_failure_deletes_nothing_and_touches_no_blob() {
         let mut repo = MockMediaRepo::new();
         let mut blobs = MockBlobStore::new();
-        found(&mut repo, media(7, "alice"), None);
-        repo.expect_delete_media()
+        repo.expect_delete_requests()
             .returning(|_| Err(RepoError::Backend("disk full".into())));
         blobs.expect_delete_many().never();
         let err = block_on(service(repo, blobs).delete_media(
@@ -542,8 +663,7 @@ mod tests {
     fn losing_a_concurrent_delete_is_not_found_and_touches_no_blob() {
         let mut repo = MockMediaRepo::new();
         let mut blobs = MockBlobStore::new();
-        found(&mut repo, media(7, "alice"), None);
-        repo.expect_delete_media()
+        repo.expect_delete_requests()
             .returning(|_| Ok(vec![Err(RepoError::NotFound)]));
         blobs.expect_delete_many().never();
         let err = block_on(service(repo, blobs).delete_media(
@@ -558,8 +678,7 @@ mod tests {
     #[test]
     fn read_grantee_cannot_delete() {
         let mut repo = MockMediaRepo::new();
-        found(&mut repo, media(7, "alice"), Some(Permission::Read));
-        repo.expect_delete_media().never();
+        deletes(&mut repo, media(7, "alice"), Some(Permission::Read));
         let err = block_on(service(repo, MockBlobStore::new()).delete_media(
             &actor("rita", Role::Member),
             "7",
@@ -572,8 +691,7 @@ mod tests {
     #[test]
     fn member_without_grant_gets_not_found() {
         let mut repo = MockMediaRepo::new();
-        found(&mut repo, media(7, "alice"), None);
-        repo.expect_delete_media().never();
+        deletes(&mut repo, media(7, "alice"), None);
         let err = block_on(service(repo, MockBlobStore::new()).delete_media(
             &actor("bob", Role::Member),
             "7",
@@ -586,8 +704,7 @@ mod tests {
     #[test]
     fn viewer_cannot_delete_and_delete_grantee_can() {
         let mut repo = MockMediaRepo::new();
-        found(&mut repo, media(7, "alice"), None);
-        repo.expect_delete_media().never();
+        deletes(&mut repo, media(7, "alice"), None);
         let err = block_on(service(repo, MockBlobStore::new()).delete_media(
             &actor("vic", Role::Viewer),
             "7",
@@ -598,10 +715,7 @@ mod tests {
 
         let mut repo = MockMediaRepo::new();
         let mut blobs = MockBlobStore::new();
-        found(&mut repo, media(7, "alice"), Some(Permission::Delete));
-        repo.expect_delete_media()
-            .times(1)
-            .returning(|plans| Ok(outcome(&plans)));
+        deletes(&mut repo, media(7, "alice"), Some(Permission::Delete));
         repo.expect_complete_pending_deletions()
             .returning(|_| Ok(()));
         blobs
@@ -680,7 +794,7 @@ mod tests {
 
         let mut repo = MockMediaRepo::new();
         found(&mut repo, media(7, "alice"), None);
-        repo.expect_delete_media().never();
+        repo.expect_delete_requests().never();
         repo.expect_trash_media()
             .times(1)
             .returning(|_, id, force, event| {
@@ -701,11 +815,8 @@ mod tests {
 
         let mut repo = MockMediaRepo::new();
         let mut blobs = MockBlobStore::new();
-        found(&mut repo, media(7, "alice"), None);
         repo.expect_trash_media().never();
-        repo.expect_delete_media()
-            .times(1)
-            .returning(|plans| Ok(outcome(&plans)));
+        deletes(&mut repo, media(7, "alice"), None);
         repo.expect_complete_pending_deletions()
             .returning(|_| Ok(()));
         blobs

@@ -2,12 +2,13 @@
 //!
 //! A delete's cost is its commit (a WAL flush on every backend). When deletes arrive while a
 //! commit is in flight they queue here, and the committer takes everything waiting (up to
-//! `max_batch`) into the next transaction: `MediaRepo::delete_media` already judges every plan
-//! on its own (a plan whose row is gone, held or in use gets its own refusal and the others
-//! proceed), so each caller still gets its own receipt and its own authorization, and the
-//! batch is atomic per plan. Should the batch's transaction itself fail, every plan is retried
-//! in a transaction of its own, so one bad plan never fails the others. A lone delete goes
-//! through at once: group commit adds no waiting, only sharing.
+//! `max_batch`) into the next transaction: `MediaRepo::delete_requests` already judges every
+//! delete on its own (one whose row is gone, unauthorized, held or in use gets its own
+//! refusal and the others proceed), so each caller still gets its own receipt and its own
+//! authorization, and the batch is atomic per delete. Should the batch's transaction itself
+//! fail, every delete is retried in a transaction of its own, so one bad delete never fails
+//! the others. A lone delete goes through at once: group commit adds no waiting, only
+//! sharing.
 //!
 //! The committer also forgets the pending records of purged blobs, many at a time and off the
 //! request's path, concurrently with the delete transactions (a delete never waits behind a
@@ -23,13 +24,13 @@ use futures_channel::{mpsc, oneshot};
 use futures_util::StreamExt;
 
 use crate::error::RepoError;
-use crate::model::{BlobKey, DeleteOutcome, DeletePlan};
+use crate::model::{BlobKey, DeleteOutcome, DeleteRequest};
 use crate::ports::MediaRepo;
 
 type Reply = oneshot::Sender<Result<DeleteOutcome, RepoError>>;
 
-/// A plan and where its outcome goes (boxed: a plan is large next to a channel).
-type Queued = (Box<DeletePlan>, Reply);
+/// A request and where its outcome goes (boxed: a plan is large next to a channel).
+type Queued = (Box<DeleteRequest>, Reply);
 
 /// The sending side, held by the service.
 #[derive(Debug, Clone)]
@@ -68,16 +69,16 @@ pub(crate) fn group_commit(
 }
 
 impl GroupCommit {
-    /// Queues a plan and waits for its outcome. The plan comes back, untouched, when the
-    /// committer is gone before taking it; once taken, a committer that stops without an
+    /// Queues a request and waits for its outcome. The request comes back, untouched, when
+    /// the committer is gone before taking it; once taken, a committer that stops without an
     /// answer leaves the outcome unknown, which is reported as unavailable (never retried
-    /// here: the plan may have committed).
+    /// here: the delete may have committed).
     pub(crate) async fn delete(
         &self,
-        plan: DeletePlan,
-    ) -> Result<Result<DeleteOutcome, RepoError>, DeletePlan> {
+        request: DeleteRequest,
+    ) -> Result<Result<DeleteOutcome, RepoError>, DeleteRequest> {
         let (reply, outcome) = oneshot::channel();
-        if let Err(refused) = self.deletes.unbounded_send((Box::new(plan), reply)) {
+        if let Err(refused) = self.deletes.unbounded_send((Box::new(request), reply)) {
             return Err(*refused.into_inner().0);
         }
         Ok(outcome
@@ -137,12 +138,12 @@ impl GroupCommitter {
 
 /// Commits one batch, answering every plan; one by one when the shared transaction fails.
 async fn commit(repo: &dyn MediaRepo, batch: Vec<Queued>) {
-    let (plans, replies): (Vec<DeletePlan>, Vec<Reply>) = batch
+    let (requests, replies): (Vec<DeleteRequest>, Vec<Reply>) = batch
         .into_iter()
-        .map(|(plan, reply)| (*plan, reply))
+        .map(|(request, reply)| (*request, reply))
         .unzip();
-    let size = plans.len();
-    let result = repo.delete_media(plans.clone()).await;
+    let size = requests.len();
+    let result = repo.delete_requests(requests.clone()).await;
     match result {
         Ok(outcomes) if outcomes.len() == size => {
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
@@ -157,8 +158,8 @@ async fn commit(repo: &dyn MediaRepo, batch: Vec<Queued>) {
         }
         _ => {
             tracing::warn!(size, "group commit failed; committing one by one");
-            for (plan, reply) in plans.into_iter().zip(replies) {
-                let outcome = match repo.delete_media(vec![plan]).await {
+            for (request, reply) in requests.into_iter().zip(replies) {
+                let outcome = match repo.delete_requests(vec![request]).await {
                     Ok(mut outcomes) => outcomes.pop().unwrap_or(Err(RepoError::NotFound)),
                     Err(err) => Err(err),
                 };
@@ -200,20 +201,15 @@ mod tests {
         }
     }
 
-    /// A repository in which every asked id is alice's live media.
-    fn finding_every_id() -> MockMediaRepo {
-        let mut repo = MockMediaRepo::new();
-        repo.expect_find_media_to_delete()
-            .returning(|_, ids, _, _| {
-                Ok(ids
-                    .iter()
-                    .map(|id| MediaAccess {
-                        media: media(id.get()),
-                        grant: None,
-                    })
-                    .collect())
-            });
-        repo
+    /// The plan of a delete by id when every id is alice's live media.
+    fn authorized(request: &DeleteRequest) -> DeletePlan {
+        match request.clone() {
+            DeleteRequest::Planned(plan) => plan,
+            DeleteRequest::ById(request) => {
+                let id = request.id.get();
+                request.authorize(media(id), None).unwrap()
+            }
+        }
     }
 
     fn done(plan: &DeletePlan) -> Result<DeleteOutcome, RepoError> {
@@ -228,21 +224,23 @@ mod tests {
 
     #[test]
     fn waiting_deletes_share_a_transaction_and_each_gets_its_own_receipt() {
-        let mut repo = finding_every_id();
+        let mut repo = MockMediaRepo::new();
         // One transaction for all three; the second row was taken by someone else.
-        repo.expect_delete_media().times(1).returning(|plans| {
-            assert_eq!(plans.len(), 3);
-            Ok(plans
-                .iter()
-                .map(|plan| {
-                    if plan.media.id.get() == 2 {
-                        Err(RepoError::NotFound)
-                    } else {
-                        done(plan)
-                    }
-                })
-                .collect())
-        });
+        repo.expect_delete_requests()
+            .times(1)
+            .returning(|requests| {
+                assert_eq!(requests.len(), 3);
+                Ok(requests
+                    .iter()
+                    .map(|request| {
+                        if request.media_id().get() == 2 {
+                            Err(RepoError::NotFound)
+                        } else {
+                            done(&authorized(request))
+                        }
+                    })
+                    .collect())
+            });
         repo.expect_complete_pending_deletions()
             .returning(|_| Ok(()));
         let mut blobs = MockBlobStore::new();
@@ -272,13 +270,15 @@ mod tests {
     fn a_failed_shared_transaction_is_retried_one_plan_at_a_time() {
         let calls = std::sync::Arc::new(AtomicUsize::new(0));
         let seen = calls.clone();
-        let mut repo = finding_every_id();
-        repo.expect_delete_media().returning(move |plans| {
+        let mut repo = MockMediaRepo::new();
+        repo.expect_delete_requests().returning(move |requests| {
             seen.fetch_add(1, Ordering::SeqCst);
-            match plans.as_slice() {
+            match requests.as_slice() {
                 [_, _] => Err(RepoError::Backend("deadlock".into())),
-                [plan] if plan.media.id.get() == 5 => Err(RepoError::Backend("bad row".into())),
-                [plan] => Ok(vec![done(plan)]),
+                [request] if request.media_id().get() == 5 => {
+                    Err(RepoError::Backend("bad row".into()))
+                }
+                [request] => Ok(vec![done(&authorized(request))]),
                 _ => unreachable!("batches of one or two"),
             }
         });

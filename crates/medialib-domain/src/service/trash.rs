@@ -136,7 +136,7 @@ impl MediaService {
         let media = self.load_trashed(actor, id).await?;
         let mut plan = self.plan(&actor.user_id, media, DeleteReason::Requested);
         plan.force = true;
-        self.execute_one(plan).await
+        self.execute_one(plan.into()).await
     }
 
     /// Purges every trashed item the caller may delete, in chunks; held items stay.

@@ -9,7 +9,8 @@
 use std::collections::{HashMap, HashSet};
 
 use medialib_domain::{
-    BlobKey, DeleteOutcome, DeletePlan, Hold, PendingStatus, RefName, Removed, RepoError, TenantId,
+    BlobKey, DeleteById, DeleteOutcome, DeletePlan, DeleteRequest, Hold, PendingStatus, RefName,
+    Removed, RepoError, TenantId,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -17,7 +18,7 @@ use sea_orm::{
     QueryOrder, QuerySelect, QueryTrait, Statement, TransactionTrait,
 };
 
-use super::media::CHUNK;
+use super::media::{permission, to_media, CHUNK};
 use super::pending::pending_inserts;
 use super::writes::Writes;
 use super::{
@@ -89,7 +90,8 @@ fn delete_in<E: EntityTrait>(
 }
 
 /// What hangs off a set of media rows, read in one round trip: holds, references, community
-/// copies, derivatives, and how many tag assignments and grants each has.
+/// copies, derivatives, how many tag assignments and grants each has, and the grants
+/// themselves (a delete by id is authorized with them).
 #[derive(Debug, Default)]
 pub(crate) struct Children {
     pub(crate) holds: HashMap<i64, Vec<Hold>>,
@@ -98,6 +100,8 @@ pub(crate) struct Children {
     derivatives: HashMap<i64, Vec<BlobKey>>,
     tags: HashMap<i64, u64>,
     grants: HashMap<i64, u64>,
+    /// The permission each (media, user) grant gives.
+    granted: HashMap<(i64, String), String>,
 }
 
 #[derive(Debug, FromQueryResult)]
@@ -144,8 +148,8 @@ pub(crate) async fn children<C: ConnectionTrait>(
                     FROM derivatives WHERE media_id {ids_in} \
              UNION ALL SELECT 'tags', media_id, COUNT(*), '', '', 0 \
                     FROM media_tags WHERE media_id {ids_in} GROUP BY media_id \
-             UNION ALL SELECT 'grants', media_id, COUNT(*), '', '', 0 \
-                    FROM access_grants WHERE media_id {ids_in} GROUP BY media_id"
+             UNION ALL SELECT 'grant', media_id, 0, permission, user_id, 0 \
+                    FROM access_grants WHERE media_id {ids_in}"
         );
         let statement = Statement::from_sql_and_values(backend, sql, values);
         let rows = ChildRow::find_by_statement(statement)
@@ -178,8 +182,9 @@ pub(crate) async fn children<C: ConnectionTrait>(
                 "tags" => {
                     out.tags.insert(row.media_id, count);
                 }
-                "grants" => {
-                    out.grants.insert(row.media_id, count);
+                "grant" => {
+                    *out.grants.entry(row.media_id).or_default() += 1;
+                    out.granted.insert((row.media_id, row.extra), row.label);
                 }
                 _ => return Err(corrupt("child kind")),
             }
@@ -197,27 +202,24 @@ pub(crate) async fn children<C: ConnectionTrait>(
 /// The planned rows still there, locked, each with its tenant and whether it is in the trash.
 type Live = HashMap<i64, (i64, bool)>;
 
-/// Deletes the planned rows that are still there as planned, with everything hanging off
-/// them, in one transaction; every plan gets its own outcome.
+/// Deletes the requested rows that are still there as planned (or, for a delete by id, as
+/// authorized against the locked row), with everything hanging off them, in one transaction;
+/// every request gets its own outcome.
 ///
 /// `BEGIN`, the row locks, the child tables, the writes (one statement on PostgreSQL) and
 /// `COMMIT`.
 pub(crate) async fn delete_media(
     db: &DatabaseConnection,
-    plans: Vec<DeletePlan>,
+    requests: Vec<DeleteRequest>,
 ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError> {
     let txn = db.begin().await.map_err(db_err)?;
     let backend = txn.get_database_backend();
     let result: Result<_, RepoError> = async {
-        // Which of the planned rows are still there (and still in the planned tenant)?
-        let wanted: Vec<i64> = plans.iter().map(|p| p.media.id.get()).collect();
-        let mut live = Live::new();
+        // Which of the requested rows are still there, as they are now?
+        let wanted: Vec<i64> = requests.iter().map(|r| r.media_id().get()).collect();
+        let mut rows: HashMap<i64, media::Model> = HashMap::new();
         for chunk in wanted.chunks(CHUNK) {
             let mut select = media::Entity::find()
-                .select_only()
-                .column(media::Column::Id)
-                .column(media::Column::TenantId)
-                .column(media::Column::TrashedAt)
                 .filter(any_of(backend, media::Column::Id, chunk.iter().copied()))
                 // One lock order for every transaction keeps concurrent bulk deletes from
                 // deadlocking each other.
@@ -225,28 +227,71 @@ pub(crate) async fn delete_media(
             if backend != DbBackend::Sqlite {
                 select = select.lock_exclusive();
             }
-            let rows: Vec<(i64, i64, Option<i64>)> =
-                select.into_tuple().all(&txn).await.map_err(db_err)?;
-            live.extend(
-                rows.into_iter()
-                    .map(|(id, tenant, trashed)| (id, (tenant, trashed.is_some()))),
-            );
+            let found = select.all(&txn).await.map_err(db_err)?;
+            rows.extend(found.into_iter().map(|row| (row.id, row)));
         }
-        // Holds and references are read under the row locks: one placed by a concurrent call
-        // either committed before (and is seen here) or waits for this transaction.
+        let live: Live = rows
+            .values()
+            .map(|row| (row.id, (row.tenant_id, row.trashed_at.is_some())))
+            .collect();
+        // Holds, references and grants are read under the row locks: one placed by a
+        // concurrent call either committed before (and is seen here) or waits for this
+        // transaction.
         let present: Vec<i64> = live.keys().copied().collect();
         let found = children(&txn, &present).await?;
+        let mut refused: Vec<Option<RepoError>> = Vec::with_capacity(requests.len());
+        let mut plans = Vec::with_capacity(requests.len());
+        for request in requests {
+            let plan = match request {
+                DeleteRequest::Planned(plan) => Ok(plan),
+                DeleteRequest::ById(request) => authorize(request, &rows, &found),
+            };
+            match plan {
+                Ok(plan) => {
+                    plans.push(plan);
+                    refused.push(None);
+                }
+                Err(err) => refused.push(Some(err)),
+            }
+        }
         // Read only where a delete meets a community copy (no statement for an empty list).
         let copies: Vec<i64> = found.copies.values().map(|(copy, _)| *copy).collect();
         let copy_tags =
             counts::<_, community_tag::Entity>(&txn, community_tag::Column::CommunityId, &copies)
                 .await?;
-        let (writes, results) = decide(backend, plans, &live, found, &copy_tags);
+        let (writes, decided) = decide(backend, plans, &live, found, &copy_tags);
         writes.run(&txn).await?;
-        Ok(results)
+        let mut decided = decided.into_iter();
+        Ok(refused
+            .into_iter()
+            .map(|refusal| match refusal {
+                Some(err) => Err(err),
+                None => decided.next().unwrap_or(Err(RepoError::NotFound)),
+            })
+            .collect())
     }
     .await;
     finish(txn, result).await
+}
+
+/// The plan of a delete by id, authorized against its locked row: a row that is gone,
+/// trashed or of another tenant is not found.
+fn authorize(
+    request: DeleteById,
+    rows: &HashMap<i64, media::Model>,
+    found: &Children,
+) -> Result<DeletePlan, RepoError> {
+    let id = request.id.get();
+    let row = rows
+        .get(&id)
+        .filter(|row| row.tenant_id == request.tenant_id.0 && row.trashed_at.is_none())
+        .ok_or(RepoError::NotFound)?;
+    let grant = found
+        .granted
+        .get(&(id, request.user_id.as_str().to_owned()))
+        .map(|raw| permission(raw))
+        .transpose()?;
+    request.authorize(to_media(row.clone(), Vec::new())?, grant)
 }
 
 /// Judges every plan against what the transaction found, and collects the writes of those

@@ -93,7 +93,7 @@ pub(crate) async fn with_tags<C: ConnectionTrait>(
         .collect()
 }
 
-fn permission(raw: &str) -> Result<Permission, RepoError> {
+pub(crate) fn permission(raw: &str) -> Result<Permission, RepoError> {
     Permission::parse(raw).map_err(|_| corrupt("permission"))
 }
 
