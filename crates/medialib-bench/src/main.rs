@@ -353,7 +353,7 @@ async fn main() -> anyhow::Result<()> {
         .await?
     };
     println!(
-        "DELETE of a missing id at 1 client (no transaction): {}",
+        "DELETE of a missing id at 1 client (authentication and a locked lookup that finds nothing): {}",
         rate(&lookup1)
     );
     raw.settle().await?;
@@ -582,7 +582,7 @@ async fn main() -> anyhow::Result<()> {
         "PostgreSQL: <= 1.2x",
     ));
     rows.push(row(
-        "DELETE 404 p50, 1 client (no txn)",
+        "DELETE 404 p50, 1 client",
         format!("{:.2} ms", lookup1.p50_ms),
         format!("trivial HTTP p50 {:.2} ms", http8.p50_ms),
         None,

@@ -744,6 +744,14 @@ impl DeleteRequest {
             Self::ById(request) => request.id,
         }
     }
+
+    /// The tenant the request is for.
+    pub fn tenant_id(&self) -> TenantId {
+        match self {
+            Self::Planned(plan) => plan.media.tenant_id,
+            Self::ById(request) => request.tenant_id,
+        }
+    }
 }
 
 impl From<DeletePlan> for DeleteRequest {

@@ -215,12 +215,22 @@ pub(crate) async fn delete_media(
     let txn = db.begin().await.map_err(db_err)?;
     let backend = txn.get_database_backend();
     let result: Result<_, RepoError> = async {
-        // Which of the requested rows are still there, as they are now?
+        // Which of the requested rows are still there, as they are now? Only rows of the
+        // requests' tenants are read (and locked): a delete by id of another tenant's row
+        // neither sees nor holds it.
         let wanted: Vec<i64> = requests.iter().map(|r| r.media_id().get()).collect();
+        let mut tenants: Vec<i64> = requests.iter().map(|r| r.tenant_id().0).collect();
+        tenants.sort_unstable();
+        tenants.dedup();
         let mut rows: HashMap<i64, media::Model> = HashMap::new();
         for chunk in wanted.chunks(CHUNK) {
             let mut select = media::Entity::find()
                 .filter(any_of(backend, media::Column::Id, chunk.iter().copied()))
+                .filter(any_of(
+                    backend,
+                    media::Column::TenantId,
+                    tenants.iter().copied(),
+                ))
                 // One lock order for every transaction keeps concurrent bulk deletes from
                 // deadlocking each other.
                 .order_by_asc(media::Column::Id);
