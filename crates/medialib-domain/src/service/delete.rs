@@ -2,7 +2,9 @@
 //!
 //! # The order of a delete
 //! 1. Authorize against the live row (404 when the caller cannot see it, 403 when it can see
-//!    but not delete it).
+//!    but not delete it). A delete by id does this inside the transaction of step 2, against
+//!    the row it locked ([`DeleteById::authorize`]); the others read the row first and the
+//!    transaction re-checks it.
 //! 2. One repository transaction removes the row (conditional on id and tenant), the community
 //!    copy, tag assignments and grants, decrements usage, writes the `media_deleted` event and
 //!    records every blob to purge as a pending deletion. If it fails nothing changed: 5xx.
@@ -460,7 +462,7 @@ mod tests {
     use crate::ports::{MockBlobStore, MockMediaRepo};
     use crate::service::ServiceConfig;
 
-    use super::super::fixtures::actor;
+    use super::super::fixtures::{actor, done};
 
     fn media(id: i64, owner: &str) -> Media {
         Media {
@@ -492,16 +494,6 @@ mod tests {
                     grant,
                 }])
             });
-    }
-
-    fn done(plan: &DeletePlan) -> Result<DeleteOutcome, RepoError> {
-        Ok(DeleteOutcome {
-            media: plan.media.clone(),
-            removed: Removed::default(),
-            pending: vec![plan.media.blob_key.clone()],
-            was_trashed: false,
-            broken_references: Vec::new(),
-        })
     }
 
     fn outcome(plans: &[DeletePlan]) -> Vec<Result<DeleteOutcome, RepoError>> {

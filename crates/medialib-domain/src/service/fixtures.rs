@@ -5,7 +5,8 @@ use std::sync::Arc;
 use time::macros::datetime;
 
 use super::{MediaService, ServiceConfig};
-use crate::model::{Actor, Role, TenantId, TenantSlug, UserId};
+use crate::error::RepoError;
+use crate::model::{Actor, DeleteOutcome, DeletePlan, Removed, Role, TenantId, TenantSlug, UserId};
 use crate::ports::{MockBlobStore, MockClock, MockMediaRepo};
 use crate::Sha256KeyHasher;
 
@@ -39,4 +40,15 @@ pub(crate) fn service(
         Arc::new(Sha256KeyHasher),
         config,
     )
+}
+
+/// The outcome of a plan carried out, its media's blob left to purge.
+pub(crate) fn done(plan: &DeletePlan) -> Result<DeleteOutcome, RepoError> {
+    Ok(DeleteOutcome {
+        media: plan.media.clone(),
+        removed: Removed::default(),
+        pending: vec![plan.media.blob_key.clone()],
+        was_trashed: false,
+        broken_references: Vec::new(),
+    })
 }

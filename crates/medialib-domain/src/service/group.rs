@@ -180,7 +180,7 @@ mod tests {
     use crate::model::*;
     use crate::ports::{MockBlobStore, MockMediaRepo};
     use crate::service::delete::DeleteOptions;
-    use crate::service::fixtures::{actor, service};
+    use crate::service::fixtures::{actor, done, service};
     use crate::service::ServiceConfig;
 
     fn media(id: i64) -> Media {
@@ -210,16 +210,6 @@ mod tests {
                 request.authorize(media(id), None).unwrap()
             }
         }
-    }
-
-    fn done(plan: &DeletePlan) -> Result<DeleteOutcome, RepoError> {
-        Ok(DeleteOutcome {
-            media: plan.media.clone(),
-            removed: Removed::default(),
-            pending: vec![plan.media.blob_key.clone()],
-            was_trashed: false,
-            broken_references: vec![],
-        })
     }
 
     #[test]
