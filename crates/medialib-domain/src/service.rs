@@ -55,6 +55,11 @@ pub struct ServiceConfig {
     pub lease: Duration,
     /// How long an upload may take before its blob counts as abandoned.
     pub upload_intent_ttl: Duration,
+    /// How long an API key read from the repository is trusted without reading it again (the
+    /// secret is still checked on every request). A key revoked elsewhere (another instance,
+    /// `medialib keys revoke`) stops working here within this time; zero reads the key on
+    /// every request.
+    pub key_cache_ttl: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -67,6 +72,7 @@ impl Default for ServiceConfig {
             max_attempts: 10,
             lease: Duration::from_secs(60),
             upload_intent_ttl: Duration::from_secs(3600),
+            key_cache_ttl: Duration::from_secs(1),
         }
     }
 }
@@ -81,6 +87,7 @@ pub struct MediaService {
     thumbnailer: Option<Arc<dyn Thumbnailer>>,
     verifier: Option<Arc<dyn TokenVerifier>>,
     group: Option<group::GroupCommit>,
+    keys: Arc<keys::KeyCache>,
     config: ServiceConfig,
 }
 
@@ -184,6 +191,7 @@ impl MediaService {
             thumbnailer: None,
             verifier: None,
             group: None,
+            keys: Arc::default(),
             config,
         }
     }

@@ -26,6 +26,7 @@ const ENV_KEYS: &[&str] = &[
     "reap_max_attempts",
     "reap_lease_secs",
     "upload_intent_ttl_secs",
+    "key_cache_secs",
     "shutdown_timeout_secs",
     "thumbnails",
     "thumbnail_size",
@@ -94,6 +95,9 @@ pub struct RawSettings {
     pub reap_lease_secs: u64,
     /// How long an upload may take before its blob counts as abandoned.
     pub upload_intent_ttl_secs: u64,
+    /// How long an API key read from the database is trusted before it is read again (a key
+    /// revoked elsewhere stops working here within this time; 0 reads it on every request).
+    pub key_cache_secs: u64,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_timeout_secs: u64,
     /// Whether thumbnails of uploaded images are made.
@@ -139,6 +143,7 @@ impl Default for RawSettings {
             reap_max_attempts: 10,
             reap_lease_secs: 60,
             upload_intent_ttl_secs: 3600,
+            key_cache_secs: 1,
             shutdown_timeout_secs: 30,
             thumbnails: true,
             thumbnail_size: 256,
@@ -198,6 +203,8 @@ pub struct Settings {
     pub reap_lease: Duration,
     /// Upload allowance.
     pub upload_intent_ttl: Duration,
+    /// How long an authenticated key is trusted without reading it again.
+    pub key_cache: Duration,
     /// Shutdown grace period.
     pub shutdown_timeout: Duration,
     /// Thumbnail sizes and limits, when thumbnails are on.
@@ -282,6 +289,7 @@ impl Settings {
             reap_max_attempts: raw.reap_max_attempts.max(1),
             reap_lease: Duration::from_secs(raw.reap_lease_secs.max(1)),
             upload_intent_ttl: Duration::from_secs(raw.upload_intent_ttl_secs.max(1)),
+            key_cache: Duration::from_secs(raw.key_cache_secs),
             shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
             thumbnails: raw.thumbnails.then(|| medialib_image::ThumbnailConfig {
                 size: raw.thumbnail_size,

@@ -63,6 +63,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
         max_attempts: settings.reap_max_attempts,
         lease: settings.reap_lease,
         upload_intent_ttl: settings.upload_intent_ttl,
+        key_cache_ttl: settings.key_cache,
         ..ServiceConfig::default()
     };
     let mut service = MediaService::new(

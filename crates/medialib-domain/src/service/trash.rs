@@ -225,7 +225,8 @@ impl MediaService {
     }
 
     /// Changes the tenant's settings (admins only); what `change` leaves out keeps its value,
-    /// even when another admin changed it meanwhile.
+    /// even when another admin changed it meanwhile. Requests to this service see the new
+    /// settings at once; other instances within [`super::ServiceConfig::key_cache_ttl`].
     ///
     /// # Errors
     /// `Forbidden` for non-admins, `invalid_settings`.
@@ -243,9 +244,12 @@ impl MediaService {
             "delete_moves_to_trash": change.delete_moves_to_trash,
         });
         let event = self.event(actor, "settings_updated", None, details);
-        Ok(self
+        let settings = self
             .repo
             .update_tenant_settings(actor.tenant_id, change, event)
-            .await?)
+            .await?;
+        // Cached keys carry their tenant's settings as they were read.
+        self.keys.clear();
+        Ok(settings)
     }
 }
