@@ -359,6 +359,40 @@ mod tests {
     }
 
     #[test]
+    fn changing_the_tenants_settings_here_is_seen_by_the_next_request() {
+        let mut repo = MockMediaRepo::new();
+        let changed = Arc::new(AtomicI64::new(0));
+        let seen = Arc::clone(&changed);
+        repo.expect_find_api_key().times(2).returning(move |_| {
+            let mut key = stored(false);
+            key.key.role = Role::Admin;
+            key.tenant_settings.delete_moves_to_trash = seen.load(Ordering::SeqCst) == 1;
+            Ok(Some(key))
+        });
+        let flag = Arc::clone(&changed);
+        repo.expect_update_tenant_settings()
+            .times(1)
+            .returning(move |_, _, _| {
+                flag.store(1, Ordering::SeqCst);
+                Ok(TenantSettings {
+                    delete_moves_to_trash: true,
+                    ..TenantSettings::default()
+                })
+            });
+        let seconds = Arc::new(AtomicI64::new(0));
+        let svc = service(repo, Duration::from_secs(60), &seconds);
+        let admin = block_on(svc.authenticate("mlk_k1_right")).unwrap();
+        assert!(!admin.settings.delete_moves_to_trash);
+        let change = SettingsChange {
+            trash_retention_days: None,
+            delete_moves_to_trash: Some(true),
+        };
+        block_on(svc.update_tenant_settings(&admin, change)).unwrap();
+        let again = block_on(svc.authenticate("mlk_k1_right")).unwrap();
+        assert!(again.settings.delete_moves_to_trash);
+    }
+
+    #[test]
     fn a_zero_ttl_reads_the_key_on_every_request() {
         let mut repo = MockMediaRepo::new();
         repo.expect_find_api_key()
