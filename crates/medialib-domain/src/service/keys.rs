@@ -2,7 +2,8 @@
 //!
 //! A key reads `mlk_<id>_<secret>`: the id is public (listed, used to revoke), the secret is
 //! shown once at creation and stored only as its hash. Authentication looks the key up by id
-//! and compares the hashes in constant time.
+//! (kept for [`super::ServiceConfig::key_cache_ttl`] once it authenticated) and compares the
+//! hashes in constant time.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};

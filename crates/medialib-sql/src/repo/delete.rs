@@ -1,10 +1,11 @@
 //! The delete transaction: rows, cascades, usage, events and pending blob records at once.
 //!
-//! Every statement is set-based (`IN (…)` over the batch) so that a bulk delete of a thousand
-//! ids costs a dozen statements, not thousands. The rows are read and removed inside the same
-//! transaction (on SQLite the single writer connection serializes it; on servers the read takes
-//! row locks), so a row that a concurrent delete removed first is reported as `NotFound` to
-//! exactly one of the two callers.
+//! Every statement is set-based (`IN (…)` over the batch, `= ANY($1)` with one bound array on
+//! PostgreSQL) so that a bulk delete of a thousand ids costs a dozen statements, not thousands.
+//! The rows are read and removed inside the same transaction (on SQLite the single writer
+//! connection serializes it; on servers the read takes row locks), so a row that a concurrent
+//! delete removed first is reported as `NotFound` to exactly one of the two callers, and a
+//! delete by id is authorized against the row as it is locked.
 
 use std::collections::{HashMap, HashSet};
 
@@ -73,7 +74,7 @@ fn keyed<V>(ids: &[i64], found: &HashMap<i64, V>) -> Vec<i64> {
         .collect()
 }
 
-/// `DELETE FROM <table> WHERE <column> IN (ids)`, a statement per chunk.
+/// `DELETE FROM <table> WHERE <column> IN (ids)` (see [`any_of`]), a statement per chunk.
 fn delete_in<E: EntityTrait>(
     writes: &mut Writes,
     backend: DbBackend,
