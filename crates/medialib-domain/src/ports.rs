@@ -202,7 +202,10 @@ pub trait MediaRepo: Send + Sync + std::fmt::Debug {
     async fn delete_media(
         &self,
         plans: Vec<DeletePlan>,
-    ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError>;
+    ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError> {
+        self.delete_requests(plans.into_iter().map(DeleteRequest::from).collect())
+            .await
+    }
 
     /// Carries out deletions as [`MediaRepo::delete_media`] does, in one transaction, where
     /// some are by id: the row of a [`DeleteRequest::ById`] is locked and read in the

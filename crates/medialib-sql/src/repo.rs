@@ -17,11 +17,11 @@ mod writes;
 use std::time::Duration;
 
 use medialib_domain::{
-    Activity, ActivityQuery, ApiKey, BlobKey, CommunityItem, DeleteOutcome, DeletePlan,
-    DeleteRequest, Derivative, Grant, Hold, Media, MediaAccess, MediaId, MediaPath, MediaQuery,
-    MediaRepo, MediaState, NewActivity, NewMedia, PendingBlob, PendingStatus, RefName, Reference,
-    RepoError, Role, SettingsChange, StoredApiKey, Tag, Tenant, TenantId, TenantSettings,
-    TenantSlug, ThumbnailState, Usage, UserId,
+    Activity, ActivityQuery, ApiKey, BlobKey, CommunityItem, DeleteOutcome, DeleteRequest,
+    Derivative, Grant, Hold, Media, MediaAccess, MediaId, MediaPath, MediaQuery, MediaRepo,
+    MediaState, NewActivity, NewMedia, PendingBlob, PendingStatus, RefName, Reference, RepoError,
+    Role, SettingsChange, StoredApiKey, Tag, Tenant, TenantId, TenantSettings, TenantSlug,
+    ThumbnailState, Usage, UserId,
 };
 use sea_orm::sea_query::extension::postgres::PgFunc;
 use sea_orm::sea_query::{Expr, SimpleExpr};
@@ -711,14 +711,6 @@ impl MediaRepo for SeaOrmMediaRepo {
         event: NewActivity,
     ) -> Result<(), RepoError> {
         retrying(|| media::delete_grant(&self.writer, id, user, event.clone())).await
-    }
-
-    async fn delete_media(
-        &self,
-        plans: Vec<DeletePlan>,
-    ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError> {
-        let requests: Vec<DeleteRequest> = plans.into_iter().map(DeleteRequest::from).collect();
-        self.delete_requests(requests).await
     }
 
     async fn delete_requests(

@@ -74,17 +74,21 @@ impl DeletePlan {
 }
 
 impl DeleteById {
-    /// Authorizes the delete against the row the transaction locked (live, of the caller's
-    /// tenant), by the rules of [`MediaService::delete_media`], and plans it.
+    /// Authorizes the delete against the row the transaction locked, by the rules of
+    /// [`MediaService::delete_media`], and plans it.
     ///
     /// # Errors
-    /// [`RepoError::NotFound`] when the caller cannot see the media, [`RepoError::Forbidden`]
-    /// when it can see it but not delete it.
+    /// [`RepoError::NotFound`] when the caller cannot see the media (another tenant's, or in
+    /// the trash: a delete by id deletes live media only), [`RepoError::Forbidden`] when it can
+    /// see it but not delete it.
     pub fn authorize(
         self,
         media: Media,
         grant: Option<Permission>,
     ) -> Result<DeletePlan, RepoError> {
+        if media.trashed_at.is_some() {
+            return Err(RepoError::NotFound);
+        }
         match access(self.tenant_id, &self.user_id, self.role, &media, grant) {
             Access::Hidden => Err(RepoError::NotFound),
             Access::Read => Err(RepoError::Forbidden),
@@ -110,6 +114,13 @@ pub struct DeleteOptions {
     pub force: bool,
 }
 
+impl DeleteOptions {
+    /// Whether the delete moves to the trash: as asked, else as `actor`'s tenant is set.
+    fn trashes(self, actor: &Actor) -> bool {
+        self.trash.unwrap_or(actor.settings.delete_moves_to_trash)
+    }
+}
+
 impl MediaService {
     /// Deletes a media item by id: permanently, or into the trash when `options` (or the
     /// tenant's setting) say so.
@@ -126,10 +137,7 @@ impl MediaService {
         options: DeleteOptions,
     ) -> Result<DeleteReceipt, ServiceError> {
         let id = MediaId::parse(id)?;
-        if options
-            .trash
-            .unwrap_or(actor.settings.delete_moves_to_trash)
-        {
+        if options.trashes(actor) {
             let (item, access) = self.load_to_delete(actor, id).await?;
             return self.delete_one(actor, item, access, options).await;
         }
@@ -212,10 +220,7 @@ impl MediaService {
         options: DeleteOptions,
     ) -> Result<DeleteReceipt, ServiceError> {
         require(access, Access::Delete)?;
-        if options
-            .trash
-            .unwrap_or(actor.settings.delete_moves_to_trash)
-        {
+        if options.trashes(actor) {
             let media = self
                 .trash_loaded(actor, item.media.id, options.force)
                 .await?;
@@ -567,6 +572,12 @@ mod tests {
         foreign.tenant_id = TenantId(2);
         assert!(matches!(
             by_id("root", Role::Admin, 7).authorize(foreign, None),
+            Err(RepoError::NotFound)
+        ));
+        let mut trashed = row.clone();
+        trashed.trashed_at = Some(datetime!(2026-01-02 0:00 UTC));
+        assert!(matches!(
+            by_id("alice", Role::Member, 7).authorize(trashed, None),
             Err(RepoError::NotFound)
         ));
 

@@ -200,8 +200,8 @@ pub(crate) async fn children<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// The planned rows still there, locked, each with its tenant and whether it is in the trash.
-type Live = HashMap<i64, (i64, bool)>;
+/// The requested rows still there, locked, by id.
+type Rows = HashMap<i64, media::Model>;
 
 /// Deletes the requested rows that are still there as planned (or, for a delete by id, as
 /// authorized against the locked row), with everything hanging off them, in one transaction;
@@ -223,7 +223,7 @@ pub(crate) async fn delete_media(
         let mut tenants: Vec<i64> = requests.iter().map(|r| r.tenant_id().0).collect();
         tenants.sort_unstable();
         tenants.dedup();
-        let mut rows: HashMap<i64, media::Model> = HashMap::new();
+        let mut rows = Rows::new();
         for chunk in wanted.chunks(CHUNK) {
             let mut select = media::Entity::find()
                 .filter(any_of(backend, media::Column::Id, chunk.iter().copied()))
@@ -241,14 +241,10 @@ pub(crate) async fn delete_media(
             let found = select.all(&txn).await.map_err(db_err)?;
             rows.extend(found.into_iter().map(|row| (row.id, row)));
         }
-        let live: Live = rows
-            .values()
-            .map(|row| (row.id, (row.tenant_id, row.trashed_at.is_some())))
-            .collect();
         // Holds, references and grants are read under the row locks: one placed by a
         // concurrent call either committed before (and is seen here) or waits for this
         // transaction.
-        let present: Vec<i64> = live.keys().copied().collect();
+        let present: Vec<i64> = rows.keys().copied().collect();
         let found = children(&txn, &present).await?;
         let mut refused: Vec<Option<RepoError>> = Vec::with_capacity(requests.len());
         let mut plans = Vec::with_capacity(requests.len());
@@ -270,7 +266,7 @@ pub(crate) async fn delete_media(
         let copy_tags =
             counts::<_, community_tag::Entity>(&txn, community_tag::Column::CommunityId, &copies)
                 .await?;
-        let (writes, decided) = decide(backend, plans, &live, found, &copy_tags);
+        let (writes, decided) = decide(backend, plans, &rows, found, &copy_tags);
         writes.run(&txn).await?;
         let mut decided = decided.into_iter();
         Ok(refused
@@ -285,18 +281,11 @@ pub(crate) async fn delete_media(
     finish(txn, result).await
 }
 
-/// The plan of a delete by id, authorized against its locked row: a row that is gone,
-/// trashed or of another tenant is not found.
-fn authorize(
-    request: DeleteById,
-    rows: &HashMap<i64, media::Model>,
-    found: &Children,
-) -> Result<DeletePlan, RepoError> {
+/// The plan of a delete by id, authorized by the domain against its locked row (a row that
+/// is gone is not found).
+fn authorize(request: DeleteById, rows: &Rows, found: &Children) -> Result<DeletePlan, RepoError> {
     let id = request.id.get();
-    let row = rows
-        .get(&id)
-        .filter(|row| row.tenant_id == request.tenant_id.0 && row.trashed_at.is_none())
-        .ok_or(RepoError::NotFound)?;
+    let row = rows.get(&id).ok_or(RepoError::NotFound)?;
     let grant = found
         .granted
         .get(&(id, request.user_id.as_str().to_owned()))
@@ -311,7 +300,7 @@ fn authorize(
 fn decide(
     backend: DbBackend,
     plans: Vec<DeletePlan>,
-    live: &Live,
+    rows: &Rows,
     mut found: Children,
     copy_tag_counts: &HashMap<i64, u64>,
 ) -> (Writes, Vec<Result<DeleteOutcome, RepoError>>) {
@@ -323,12 +312,12 @@ fn decide(
     let mut verdicts: Vec<Result<Vec<RefName>, RepoError>> = Vec::with_capacity(plans.len());
     for plan in &plans {
         let id = plan.media.id.get();
-        let verdict = match live.get(&id) {
+        let verdict = match rows.get(&id) {
             // Conditional on tenant and state: a plan made for a live row does not delete
             // it once it was trashed meanwhile, nor a purge a row restored meanwhile.
-            Some((tenant, trashed))
-                if *tenant == plan.media.tenant_id.0
-                    && *trashed == plan.media.trashed_at.is_some()
+            Some(row)
+                if row.tenant_id == plan.media.tenant_id.0
+                    && row.trashed_at.is_some() == plan.media.trashed_at.is_some()
                     && !taken.contains(&id) =>
             {
                 if let Some(held) = holds.get(&id) {
@@ -417,7 +406,7 @@ fn decide(
             }
         };
         let id = plan.media.id.get();
-        let was_trashed = live.get(&id).is_some_and(|(_, trashed)| *trashed);
+        let was_trashed = rows.get(&id).is_some_and(|row| row.trashed_at.is_some());
         let derivatives = derived.remove(&id).unwrap_or_default();
         let copy = copy_of.get(&id);
         let removed = Removed {
