@@ -57,6 +57,13 @@ struct Args {
     /// for quick before-and-after comparisons.
     #[arg(long)]
     deletes_only: bool,
+    /// Only the bulk delete, the raw blob delete at 8 and the reaper's purge: for quick
+    /// before-and-after comparisons of those.
+    #[arg(long, conflicts_with = "deletes_only")]
+    bulk_only: bool,
+    /// Items of the bulk delete phase (1,000 per request).
+    #[arg(long)]
+    bulk_items: Option<usize>,
     /// Where to write the JSON results.
     #[arg(long, default_value = "target/bench-results.json")]
     json: PathBuf,
@@ -221,6 +228,121 @@ async fn count_blobs(store: &Arc<dyn ObjectStore>, prefix: &str) -> anyhow::Resu
     Ok(n)
 }
 
+/// Deletes `items` freshly uploaded files, 1,000 ids per request, one request after another;
+/// returns items/s until the last receipt and until every blob is gone.
+async fn bulk_delete(
+    client: &Client,
+    backend: &Backend,
+    items: usize,
+) -> anyhow::Result<(f64, f64)> {
+    let (bulk_ids, _) = client.fill("bulk", items).await?;
+    let before = count_blobs(&backend.store, "media").await?;
+    let t0 = Instant::now();
+    for chunk in bulk_ids.chunks(1000) {
+        let response = client
+            .http
+            .post(format!("{}/v1/media/bulk-delete", client.base))
+            .bearer_auth(&client.key)
+            .json(&json!({ "ids": chunk }))
+            .send()
+            .await?
+            .error_for_status()?;
+        let receipt: Value = response.json().await?;
+        if receipt["deleted"].as_u64() != Some(chunk.len() as u64) {
+            bail!("bulk delete: {receipt}");
+        }
+    }
+    let to_receipt = t0.elapsed().as_secs_f64();
+    let deadline = Instant::now() + std::time::Duration::from_secs(120);
+    while count_blobs(&backend.store, "media").await? > before.saturating_sub(items) {
+        if Instant::now() > deadline {
+            bail!("bulk delete: blobs not purged within 2 minutes");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let to_purged = t0.elapsed().as_secs_f64();
+    let bulk_rate = items as f64 / to_receipt;
+    let purge_rate = items as f64 / to_purged;
+    println!(
+        "bulk delete: {bulk_rate:.0} items/s to the receipt, {purge_rate:.0} items/s until purged"
+    );
+    Ok((bulk_rate, purge_rate))
+}
+
+/// The reaper's purge of `items` recorded blobs (`medialib reap --all`).
+struct Reap {
+    /// Keys/s, the process start taken out.
+    rate: f64,
+    /// Keys/s with the process start.
+    gross: f64,
+    startup_ms: f64,
+    /// CPU per purged blob.
+    split: Value,
+}
+
+/// Records `items` blobs as pending deletions and times `medialib reap --all` over them (the
+/// same command with nothing to do is timed first: process start, connecting, migration check).
+async fn reap_purge(
+    bin: &std::path::Path,
+    dir: &std::path::Path,
+    backend: &Backend,
+    raw: &RawDb,
+    tenant: i64,
+    items: usize,
+) -> anyhow::Result<Reap> {
+    let reap = || {
+        std::process::Command::new(bin)
+            .args(["reap", "--all", "--json"])
+            .current_dir(dir)
+            .env("MEDIALIB_DATABASE_URL", &backend.database_url)
+            .env("MEDIALIB_BLOB_URL", &backend.blob_url)
+            .env("RUST_LOG", "error")
+            .output()
+    };
+    let t0 = Instant::now();
+    let idle = reap()?;
+    let startup_seconds = t0.elapsed().as_secs_f64();
+    if !idle.status.success() {
+        bail!("reap --all: {}", String::from_utf8_lossy(&idle.stderr));
+    }
+    let keys: Vec<String> = (0..items).map(|i| format!("media/reap/{i}")).collect();
+    let paths = raw::put_objects(&backend.store, "media/reap", items).await?;
+    debug_assert_eq!(paths.len(), keys.len());
+    for chunk in keys.chunks(1000) {
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|key| format!("('{key}', 0, 0, 0, {tenant}, 'pending')"))
+            .collect();
+        raw.exec(&format!(
+            "INSERT INTO pending_deletions (blob_key, attempts, next_attempt_at, created_at, \
+             tenant_id, status) VALUES {}",
+            rows.join(", ")
+        ))
+        .await?;
+    }
+    let t0 = Instant::now();
+    let used = ProcessCpu::now(None);
+    let output = reap()?;
+    let split = used.per_op_since(None, items as u64);
+    let reap_seconds = t0.elapsed().as_secs_f64();
+    if !output.status.success() || count_blobs(&backend.store, "media/reap").await? != 0 {
+        bail!("reap --all: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let gross = items as f64 / reap_seconds;
+    let rate = items as f64 / (reap_seconds - startup_seconds).max(1e-6);
+    println!(
+        "reaper purge of {items} blobs (medialib reap --all): {rate:.0}/s after {:.0} ms of \
+         process start ({gross:.0}/s with it)",
+        startup_seconds * 1000.0
+    );
+    Ok(Reap {
+        rate,
+        gross,
+        startup_ms: startup_seconds * 1000.0,
+        split,
+    })
+}
+
 /// One line of the report: a figure, its ceiling and the ratio.
 struct Row {
     what: String,
@@ -258,7 +380,10 @@ async fn main() -> anyhow::Result<()> {
     let ops = args.ops.unwrap_or(if smoke { 200 } else { 2000 });
     // Operations of each one-client phase.
     let seq = ops / 2;
-    let bulk_items = if smoke { 2000 } else { 10_000 };
+    let bulk_items = args.bulk_items.unwrap_or(if smoke { 2000 } else { 10_000 });
+    // The blob ceiling at 8 deletes as many blobs as the reaper does, from one directory
+    // alike: a phase of a few milliseconds would be mostly noise.
+    let reap_items = if smoke { 500 } else { 20_000 };
     let small_rows: u64 = if smoke { 1000 } else { 10_000 };
     let big_rows = args
         .big_rows
@@ -296,6 +421,24 @@ async fn main() -> anyhow::Result<()> {
         .error_for_status()?;
     let idle_rss = server.rss_mib();
     println!("idle RSS {idle_rss:.1} MiB");
+    if args.bulk_only {
+        let raw = RawDb::connect(&backend.database_url, 8).await?;
+        let tenant = raw
+            .scalar("SELECT id FROM tenants WHERE slug = 'default'")
+            .await?;
+        let (bulk_rate, _) = bulk_delete(&client, &backend, bulk_items).await?;
+        quiet().await;
+        let paths = raw::put_objects(&backend.store, "raw-blobs", reap_items).await?;
+        let blob8 = raw::blob_ceiling(&backend.store, paths, 8).await?;
+        println!("raw blob delete at 8: {}", rate(&blob8));
+        server.stop();
+        let reap = reap_purge(&bin, dir.path(), &backend, &raw, tenant, reap_items).await?;
+        println!(
+            "ratios: bulk {bulk_rate:.0} items/s; reaper purge / raw blob delete at 8 {:.2}x",
+            reap.rate / blob8.per_second
+        );
+        return Ok(());
+    }
 
     // --- uploads, then DELETE at 1 and 8 clients against the raw transaction -----------------
     let (ids, upload) = client.fill("seq", seq + ops).await?;
@@ -407,43 +550,10 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // --- bulk delete -------------------------------------------------------------------------
-    let (bulk_ids, _) = client.fill("bulk", bulk_items).await?;
-    let before = count_blobs(&backend.store, "media").await?;
-    let t0 = Instant::now();
-    for chunk in bulk_ids.chunks(1000) {
-        let response = client
-            .http
-            .post(format!("{}/v1/media/bulk-delete", client.base))
-            .bearer_auth(&client.key)
-            .json(&json!({ "ids": chunk }))
-            .send()
-            .await?
-            .error_for_status()?;
-        let receipt: Value = response.json().await?;
-        if receipt["deleted"].as_u64() != Some(chunk.len() as u64) {
-            bail!("bulk delete: {receipt}");
-        }
-    }
-    let to_receipt = t0.elapsed().as_secs_f64();
-    let deadline = Instant::now() + std::time::Duration::from_secs(120);
-    while count_blobs(&backend.store, "media").await? > before.saturating_sub(bulk_items) {
-        if Instant::now() > deadline {
-            bail!("bulk delete: blobs not purged within 2 minutes");
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let to_purged = t0.elapsed().as_secs_f64();
-    let bulk_rate = bulk_items as f64 / to_receipt;
-    let purge_rate = bulk_items as f64 / to_purged;
-    println!(
-        "bulk delete: {bulk_rate:.0} items/s to the receipt, {purge_rate:.0} items/s until purged"
-    );
+    let (bulk_rate, purge_rate) = bulk_delete(&client, &backend, bulk_items).await?;
 
     // --- the other raw ceilings --------------------------------------------------------------
     quiet().await;
-    // The blob ceiling at 8 deletes as many blobs as the reaper does below, from one
-    // directory alike: a phase of a few milliseconds would be mostly noise.
-    let reap_items = if smoke { 500 } else { 20_000 };
     let paths = raw::put_objects(&backend.store, "raw-blobs", seq + reap_items).await?;
     let blob1 = raw::blob_ceiling(&backend.store, paths[..seq].to_vec(), 1).await?;
     let used = ProcessCpu::now(None);
@@ -500,52 +610,10 @@ async fn main() -> anyhow::Result<()> {
     server.stop();
 
     // --- the reaper: blob purge through medialib, without the delete transaction -------------
-    let reap = || {
-        std::process::Command::new(&bin)
-            .args(["reap", "--all", "--json"])
-            .current_dir(dir.path())
-            .env("MEDIALIB_DATABASE_URL", &backend.database_url)
-            .env("MEDIALIB_BLOB_URL", &backend.blob_url)
-            .env("RUST_LOG", "error")
-            .output()
-    };
-    // The same command with nothing to do: process start, connecting, migration check.
-    let t0 = Instant::now();
-    let idle = reap()?;
-    let startup_seconds = t0.elapsed().as_secs_f64();
-    if !idle.status.success() {
-        bail!("reap --all: {}", String::from_utf8_lossy(&idle.stderr));
-    }
-    let keys: Vec<String> = (0..reap_items).map(|i| format!("media/reap/{i}")).collect();
-    let paths = raw::put_objects(&backend.store, "media/reap", reap_items).await?;
-    debug_assert_eq!(paths.len(), keys.len());
-    for chunk in keys.chunks(1000) {
-        let rows: Vec<String> = chunk
-            .iter()
-            .map(|key| format!("('{key}', 0, 0, 0, {tenant}, 'pending')"))
-            .collect();
-        raw.exec(&format!(
-            "INSERT INTO pending_deletions (blob_key, attempts, next_attempt_at, created_at, \
-             tenant_id, status) VALUES {}",
-            rows.join(", ")
-        ))
-        .await?;
-    }
-    let t0 = Instant::now();
-    let used = ProcessCpu::now(None);
-    let output = reap()?;
-    let reap_split = used.per_op_since(None, reap_items as u64);
-    let reap_seconds = t0.elapsed().as_secs_f64();
-    if !output.status.success() || count_blobs(&backend.store, "media/reap").await? != 0 {
-        bail!("reap --all: {}", String::from_utf8_lossy(&output.stderr));
-    }
-    let reap_gross = reap_items as f64 / reap_seconds;
-    let reap_rate = reap_items as f64 / (reap_seconds - startup_seconds).max(1e-6);
-    println!("CPU per purged blob, reaper: {reap_split}; raw blob delete at 8: {blob8_split}");
+    let reap = reap_purge(&bin, dir.path(), &backend, &raw, tenant, reap_items).await?;
     println!(
-        "reaper purge of {reap_items} blobs (medialib reap --all): {reap_rate:.0}/s after \
-         {:.0} ms of process start ({reap_gross:.0}/s with it)",
-        startup_seconds * 1000.0
+        "CPU per purged blob, reaper: {}; raw blob delete at 8: {blob8_split}",
+        reap.split
     );
 
     // --- group commit off, for comparison ------------------------------------------------------
@@ -632,9 +700,9 @@ async fn main() -> anyhow::Result<()> {
     ));
     rows.push(row(
         "blob purge by the reaper",
-        format!("{reap_rate:.0} keys/s"),
+        format!("{:.0} keys/s", reap.rate),
         format!("raw blob delete {:.0}/s", blob8.per_second),
-        ratio(reap_rate, blob8.per_second),
+        ratio(reap.rate, blob8.per_second),
         ">= 0.8x (S3: >= 1000 keys/s)",
     ));
     rows.push(row(
@@ -717,9 +785,9 @@ async fn main() -> anyhow::Result<()> {
         "bulk".into(),
         json!({
             "items": bulk_items, "to_receipt_per_s": bulk_rate, "until_purged_per_s": purge_rate,
-            "reaper_purge_per_s": reap_rate, "reaper_items": reap_items,
-            "reaper_purge_with_start_per_s": reap_gross, "reaper_start_ms": startup_seconds * 1000.0,
-            "reaper_cpu_per_key": reap_split, "raw_blob_8_cpu_per_key": blob8_split,
+            "reaper_purge_per_s": reap.rate, "reaper_items": reap_items,
+            "reaper_purge_with_start_per_s": reap.gross, "reaper_start_ms": reap.startup_ms,
+            "reaper_cpu_per_key": reap.split, "raw_blob_8_cpu_per_key": blob8_split,
         }),
     );
     let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);

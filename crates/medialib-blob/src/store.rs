@@ -36,6 +36,9 @@ const BATCHES_IN_FLIGHT: usize = 4;
 const LOCAL_GROUPS_IN_FLIGHT: usize = 4;
 /// Files one blocking task of a local store deletes.
 const LOCAL_DELETE_GROUP: usize = 128;
+/// Files a local store deletes without a blocking task (a single delete's blob and its
+/// thumbnails).
+const INLINE_FILES: usize = 4;
 
 /// Settings of the blob adapter.
 #[derive(Debug, Clone)]
@@ -77,6 +80,43 @@ fn map_err(err: object_store::Error) -> BlobError {
         | object_store::Error::Unauthenticated { .. } => BlobError::Unavailable(Box::new(err)),
         other => BlobError::Backend(Box::new(other)),
     }
+}
+
+/// Unlinks `files` (blocking); a file already gone counts as deleted. Parent directories
+/// left empty are removed up to `root`.
+fn unlink_files(
+    files: Vec<Result<PathBuf, BlobError>>,
+    root: Option<&std::path::Path>,
+) -> Vec<Result<(), BlobError>> {
+    let mut parents: Vec<PathBuf> = Vec::new();
+    let outcomes: Vec<Result<(), BlobError>> = files
+        .into_iter()
+        .map(|file| {
+            let file = file?;
+            match std::fs::remove_file(&file) {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    tracing::warn!(
+                        blob = %file.display(),
+                        "blob already missing; counted as deleted"
+                    );
+                }
+                Err(err) => return Err(BlobError::Unavailable(Box::new(err))),
+            }
+            if let Some(parent) = file.parent() {
+                if parents.last().map(PathBuf::as_path) != Some(parent) {
+                    parents.push(parent.to_path_buf());
+                }
+            }
+            Ok(())
+        })
+        .collect();
+    parents.sort_unstable();
+    parents.dedup();
+    for dir in parents {
+        remove_empty_dirs(&dir, root);
+    }
+    outcomes
 }
 
 /// Removes `dir` and its parents below `root` while they are empty.
@@ -210,8 +250,9 @@ impl ObjectStoreBlobStore {
             .collect()
     }
 
-    /// Deletes the files of a local store in one blocking task. A file already gone counts
-    /// as deleted; directories left empty are removed, as the store does itself.
+    /// Deletes the files of a local store: a few inline, more in one blocking task. A file
+    /// already gone counts as deleted; directories left empty are removed, as the store does
+    /// itself.
     async fn delete_files(
         &self,
         local: &LocalFileSystem,
@@ -223,37 +264,12 @@ impl ObjectStoreBlobStore {
             .collect();
         let count = files.len();
         let root = self.local_root.clone();
-        let work = tokio::task::spawn_blocking(move || {
-            let mut parents: Vec<PathBuf> = Vec::new();
-            let outcomes: Vec<Result<(), BlobError>> = files
-                .into_iter()
-                .map(|file| {
-                    let file = file?;
-                    match std::fs::remove_file(&file) {
-                        Ok(()) => {}
-                        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                            tracing::warn!(
-                                blob = %file.display(),
-                                "blob already missing; counted as deleted"
-                            );
-                        }
-                        Err(err) => return Err(BlobError::Unavailable(Box::new(err))),
-                    }
-                    if let Some(parent) = file.parent() {
-                        if parents.last().map(PathBuf::as_path) != Some(parent) {
-                            parents.push(parent.to_path_buf());
-                        }
-                    }
-                    Ok(())
-                })
-                .collect();
-            parents.sort_unstable();
-            parents.dedup();
-            for dir in parents {
-                remove_empty_dirs(&dir, root.as_deref());
-            }
-            outcomes
-        });
+        if count <= INLINE_FILES {
+            // An unlink takes microseconds; handing it to a blocking thread and back took
+            // longer than the unlink itself (a single delete's purge).
+            return unlink_files(files, root.as_deref());
+        }
+        let work = tokio::task::spawn_blocking(move || unlink_files(files, root.as_deref()));
         match tokio::time::timeout(self.timeout, work).await {
             Ok(Ok(outcomes)) => outcomes,
             Ok(Err(join)) => (0..count)

@@ -164,7 +164,8 @@ async fn every_store_lists_and_batch_deletes() {
 }
 
 /// A local batch delete answers per key, in order: a key that cannot be deleted fails alone,
-/// and the directories its deletes left empty are gone.
+/// and the directories its deletes left empty are gone (for many keys, and for the few that
+/// are deleted inline).
 #[tokio::test]
 async fn local_batch_deletes_answer_per_key_and_tidy_empty_directories() {
     let dir = tempfile::tempdir().unwrap();
@@ -196,6 +197,19 @@ async fn local_batch_deletes_answer_per_key_and_tidy_empty_directories() {
         }
     }
     assert!(files_under(dir.path()).is_empty());
+    // A few keys are deleted without a blocking task, with the same answers.
+    let kept = BlobKey::new_media(TenantId(7));
+    store
+        .put(&kept, body(vec![Ok(Bytes::from_static(b"y"))]))
+        .await
+        .unwrap();
+    let few = store.delete_many(&[stuck.clone(), kept.clone()]).await;
+    assert!(matches!(few[0], Err(BlobError::Unavailable(_))), "{few:?}");
+    assert!(few[1].is_ok(), "{few:?}");
+    assert!(matches!(
+        store.get(&kept, None).await,
+        Err(BlobError::NotFound)
+    ));
     // Only the stuck directory remains below the root.
     std::fs::remove_dir_all(dir.path().join("media/7/stuck")).unwrap();
     let again = store.delete_many(&[stuck]).await;
