@@ -22,6 +22,9 @@ use std::time::Duration;
 use super::{MediaService, ServiceError};
 use crate::model::*;
 
+/// Records of the first pass of [`MediaService::reap_until_done`].
+const FIRST_PASS: u64 = 200;
+
 /// Counts of one reaper pass.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ReapReport {
@@ -77,9 +80,13 @@ impl MediaService {
         keep_going: &(dyn Fn(&ReapReport) -> bool + Sync),
     ) -> Result<ReapReport, ServiceError> {
         let mut total = ReapReport::default();
-        let mut claimed = self.claim(limit, everything, None).await?;
+        // The first pass is small, so that the blob store starts working while the database
+        // claims the first full pass.
+        let mut asked = limit.min(FIRST_PASS);
+        let mut claimed = self.claim(asked, everything, None).await?;
         while !claimed.is_empty() {
-            let full = claimed.len() as u64 >= limit;
+            let full = claimed.len() as u64 >= asked;
+            asked = limit;
             let after = claimed.iter().map(|p| p.id).max();
             let next = async {
                 if full && keep_going(&total) {
@@ -326,6 +333,39 @@ mod tests {
         let report = block_on(svc.reap_until_done(2, true, &|_| true)).unwrap();
         assert_eq!(report.claimed, 3);
         assert_eq!(report.purged, 3);
+    }
+
+    #[test]
+    fn the_first_pass_is_small_and_the_next_are_full() {
+        let mut repo = MockMediaRepo::new();
+        let mut blobs = MockBlobStore::new();
+        let mut seq = mockall::Sequence::new();
+        let limit = FIRST_PASS * 5;
+        let first: Vec<PendingBlob> = (1..=FIRST_PASS as i64)
+            .map(|id| pending(id, &format!("k{id}"), 0))
+            .collect();
+        repo.expect_claim_pending_deletions()
+            .withf(|_, _, asked, after| *asked == FIRST_PASS && after.is_none())
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(move |_, _, _, _| Ok(first.clone()));
+        // The first pass came back full: the next one is claimed, at the full size.
+        repo.expect_claim_pending_deletions()
+            .withf(move |_, _, asked, after| *asked == limit && *after == Some(FIRST_PASS as i64))
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _, _| Ok(vec![pending(900, "last", 0)]));
+        blobs
+            .expect_delete_many()
+            .times(2)
+            .returning(|keys| keys.iter().map(|_| Ok(())).collect());
+        repo.expect_complete_pending_deletions()
+            .times(2)
+            .returning(|_| Ok(()));
+        let svc = fixtures::service(repo, blobs, ServiceConfig::default());
+        let report = block_on(svc.reap_until_done(limit, true, &|_| true)).unwrap();
+        assert_eq!(report.claimed, FIRST_PASS as usize + 1);
+        assert_eq!(report.purged, FIRST_PASS as usize + 1);
     }
 
     #[test]
