@@ -220,6 +220,32 @@ pub trait MediaRepo: Send + Sync + std::fmt::Debug {
         requests: Vec<DeleteRequest>,
     ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError>;
 
+    /// [`MediaRepo::delete_requests`], forgetting in the same transaction the pending
+    /// deletions of `purged` blobs (confirmed gone), as
+    /// [`MediaRepo::complete_pending_deletions`] does: the forget costs no commit of its own.
+    /// When the transaction fails nothing is forgotten.
+    ///
+    /// The default runs the two one after the other (a failed forget is only logged: the
+    /// reaper forgets those records later).
+    ///
+    /// # Errors
+    /// As [`MediaRepo::delete_requests`].
+    async fn delete_requests_forgetting(
+        &self,
+        requests: Vec<DeleteRequest>,
+        purged: &[BlobKey],
+    ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError> {
+        let outcomes = self.delete_requests(requests).await?;
+        if let Err(err) = self.complete_pending_deletions(purged).await {
+            // The deletes are done; the reaper finds these blobs gone and forgets them.
+            tracing::warn!(
+                error = &err as &dyn std::error::Error,
+                "could not clear pending deletions"
+            );
+        }
+        Ok(outcomes)
+    }
+
     /// Records blobs to purge outside of a row delete (for example an upload whose row could
     /// not be written), due at `not_before`. A key already recorded becomes `pending`.
     async fn add_pending_deletions(

@@ -256,7 +256,7 @@ async fn reap(settings: &Settings, all: bool, json: bool) -> anyhow::Result<()> 
         .service
         .clone()
         .with_group_commit(settings.group_commit_max_batch);
-    let committer = tokio::spawn(committer.run());
+    let committer = tokio::spawn(committer.run(wiring::forget_pause));
     let bar = progress_bar("blob deletions worked");
     let progress = |done: &ReapReport| {
         bar.set_position(done.claimed as u64);

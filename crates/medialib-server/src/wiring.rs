@@ -131,7 +131,7 @@ pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
             .service
             .clone()
             .with_group_commit(settings.group_commit_max_batch);
-        (service, Some(tokio::spawn(committer.run())))
+        (service, Some(tokio::spawn(committer.run(forget_pause))))
     } else {
         (app.service.clone(), None)
     };
@@ -245,6 +245,12 @@ async fn reaper_loop(
 
 /// Pending deletions claimed per reaper pass.
 pub const REAP_BATCH: u64 = 2000;
+
+/// How long the group committer waits for a delete to carry the forget of purged blobs'
+/// records before it forgets them in a transaction of their own.
+pub fn forget_pause() -> tokio::time::Sleep {
+    tokio::time::sleep(std::time::Duration::from_millis(10))
+}
 
 /// On a store without keys, creates tenant `default` with an admin key and writes the key to
 /// the admin key file (mode 0600).

@@ -717,7 +717,15 @@ impl MediaRepo for SeaOrmMediaRepo {
         &self,
         requests: Vec<DeleteRequest>,
     ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError> {
-        retrying(|| delete::delete_media(&self.writer, requests.clone())).await
+        retrying(|| delete::delete_media(&self.writer, requests.clone(), &[])).await
+    }
+
+    async fn delete_requests_forgetting(
+        &self,
+        requests: Vec<DeleteRequest>,
+        purged: &[BlobKey],
+    ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError> {
+        retrying(|| delete::delete_media(&self.writer, requests.clone(), purged)).await
     }
 
     async fn record_upload_intent(

@@ -229,6 +229,71 @@ fn by_id(
     })
 }
 
+/// A delete transaction forgets the records of blobs purged earlier, whatever becomes of its
+/// own requests; the records it writes itself stay.
+#[tokio::test]
+async fn delete_transactions_forget_purged_records_alongside() {
+    for backend in backends::all().await {
+        let repo = &backend.repo;
+        let tenant = tenant(repo).await;
+        eprintln!("on {}", backend.name);
+        let purged: Vec<BlobKey> = (0..3).map(|_| BlobKey::new_media(tenant)).collect();
+        repo.add_pending_deletions(tenant, &purged, AT)
+            .await
+            .unwrap();
+        let media = insert(repo, tenant, "gone.png", 5).await.unwrap();
+        let missing = insert(repo, tenant, "missing.png", 5).await.unwrap();
+        repo.delete_requests(vec![plan(missing.clone()).into()])
+            .await
+            .unwrap();
+        let pending_keys = |list: Vec<medialib_domain::PendingBlob>| -> Vec<BlobKey> {
+            list.into_iter().map(|p| p.blob_key).collect()
+        };
+        let before = pending_keys(
+            repo.list_pending_deletions(tenant, None, None, 100)
+                .await
+                .unwrap(),
+        );
+        assert!(purged.iter().all(|key| before.contains(key)));
+
+        // One request goes ahead, one finds its row gone: the forget happens either way.
+        let results = repo
+            .delete_requests_forgetting(
+                vec![plan(media.clone()).into(), plan(missing.clone()).into()],
+                &purged[..2],
+            )
+            .await
+            .unwrap();
+        assert!(results[0].is_ok());
+        assert!(matches!(results[1], Err(RepoError::NotFound)));
+        let after = pending_keys(
+            repo.list_pending_deletions(tenant, None, None, 100)
+                .await
+                .unwrap(),
+        );
+        assert!(!after.contains(&purged[0]) && !after.contains(&purged[1]));
+        assert!(
+            after.contains(&purged[2]),
+            "only the keys given are forgotten"
+        );
+        assert!(after.contains(&media.blob_key), "the delete's own record");
+        assert!(after.contains(&missing.blob_key));
+
+        // Nothing to delete at all: the forget still commits.
+        let results = repo
+            .delete_requests_forgetting(vec![plan(missing.clone()).into()], &purged[2..])
+            .await
+            .unwrap();
+        assert!(matches!(results[0], Err(RepoError::NotFound)));
+        let last = pending_keys(
+            repo.list_pending_deletions(tenant, None, None, 100)
+                .await
+                .unwrap(),
+        );
+        assert!(!last.contains(&purged[2]));
+    }
+}
+
 #[tokio::test]
 async fn deletes_by_id_are_authorized_against_the_locked_row() {
     for backend in backends::all().await {

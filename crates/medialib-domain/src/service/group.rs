@@ -11,16 +11,21 @@
 //! sharing.
 //!
 //! The committer also forgets the pending records of purged blobs, many at a time and off the
-//! request's path, concurrently with the delete transactions (a delete never waits behind a
-//! forget): a record it has not forgotten yet (say the process stops first) falls due later,
-//! and the reaper finds its blob gone and forgets it then.
+//! request's path, inside the next batch's transaction (a statement more in it, no commit of
+//! its own: a forget in a transaction of its own cost the next delete its log flush), or on
+//! their own when no delete follows shortly: a record it has not forgotten yet (say the
+//! process stops first, or the transaction carrying it fails) falls due later, and the reaper
+//! finds its blob gone and forgets it then.
 //!
 //! The committer is a future the embedding runtime spawns ([`GroupCommitter::run`]); the
 //! domain spawns nothing. Without a committer, deletes run their own transactions.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use futures_channel::{mpsc, oneshot};
+use futures_util::future::{select, Either};
 use futures_util::StreamExt;
 
 use crate::error::RepoError;
@@ -96,60 +101,124 @@ impl GroupCommit {
 }
 
 impl GroupCommitter {
-    /// Commits batches, and forgets purged blobs' records alongside, until every service clone
-    /// is dropped.
-    pub async fn run(self) {
+    /// Commits batches, and forgets purged blobs' records, until every service clone is
+    /// dropped. Records to forget ride along with the next batch's transaction (one statement
+    /// more in it, no commit of their own); when no delete comes within `pause()` they are
+    /// forgotten in a transaction of their own.
+    pub async fn run<P, F>(self, pause: P)
+    where
+        P: Fn() -> F,
+        F: Future<Output = ()>,
+    {
         let Self {
             mut deletes,
             mut purged,
             repo,
             max_batch,
         } = self;
-        let commits = async {
-            while let Some(first) = deletes.next().await {
-                let mut batch = vec![first];
-                while batch.len() < max_batch {
-                    match deletes.try_recv() {
-                        Ok(queued) => batch.push(queued),
-                        Err(_) => break,
+        let mut forget: Vec<BlobKey> = Vec::new();
+        let mut purged_open = true;
+        // Started when the first record to forget arrived; it is not restarted by later ones.
+        let mut waiting: Option<Pin<Box<F>>> = None;
+        loop {
+            while purged_open {
+                match purged.try_recv() {
+                    Ok(keys) => forget.extend(keys),
+                    Err(mpsc::TryRecvError::Closed) => purged_open = false,
+                    Err(mpsc::TryRecvError::Empty) => break,
+                }
+            }
+            let next = if forget.is_empty() {
+                waiting = None;
+                if !purged_open {
+                    // Only deletes can come now.
+                    deletes.next().await.map(Next::Delete)
+                } else {
+                    match select(deletes.next(), purged.next()).await {
+                        Either::Left((queued, _)) => queued.map(Next::Delete),
+                        Either::Right((keys, _)) => Some(Next::Purged(keys)),
                     }
                 }
-                commit(repo.as_ref(), batch).await;
-            }
-        };
-        let forgets = async {
-            while let Some(mut keys) = purged.next().await {
-                // Everything purged meanwhile goes in the same statement.
-                while let Ok(more) = purged.try_recv() {
-                    keys.extend(more);
+            } else {
+                let pause = waiting.get_or_insert_with(|| Box::pin(pause()));
+                match select(deletes.next(), pause.as_mut()).await {
+                    Either::Left((queued, _)) => queued.map(Next::Delete),
+                    Either::Right(((), _)) => Some(Next::Pause),
                 }
-                if let Err(err) = repo.complete_pending_deletions(&keys).await {
-                    // The blobs are gone; the reaper finds that and forgets the records.
-                    tracing::warn!(
-                        error = &err as &dyn std::error::Error,
-                        "could not clear pending deletions"
-                    );
+            };
+            match next {
+                Some(Next::Delete(first)) => {
+                    // What was purged meanwhile rides along too.
+                    while let Ok(keys) = purged.try_recv() {
+                        forget.extend(keys);
+                    }
+                    let mut batch = vec![first];
+                    while batch.len() < max_batch {
+                        match deletes.try_recv() {
+                            Ok(queued) => batch.push(queued),
+                            Err(_) => break,
+                        }
+                    }
+                    commit(repo.as_ref(), batch, std::mem::take(&mut forget)).await;
+                }
+                Some(Next::Purged(Some(keys))) => forget.extend(keys),
+                Some(Next::Purged(None)) => purged_open = false,
+                Some(Next::Pause) => forget_alone(repo.as_ref(), std::mem::take(&mut forget)).await,
+                // Every service clone is gone: nothing more will be purged either.
+                None => {
+                    while let Ok(keys) = purged.try_recv() {
+                        forget.extend(keys);
+                    }
+                    forget_alone(repo.as_ref(), forget).await;
+                    return;
                 }
             }
-        };
-        futures_util::future::join(commits, forgets).await;
+        }
     }
 }
 
-/// Commits one batch, answering every plan; one by one when the shared transaction fails.
-async fn commit(repo: &dyn MediaRepo, batch: Vec<Queued>) {
+/// What woke the committer.
+enum Next {
+    Delete(Queued),
+    Purged(Option<Vec<BlobKey>>),
+    Pause,
+}
+
+/// Forgets the records of purged blobs in a transaction of their own.
+async fn forget_alone(repo: &dyn MediaRepo, keys: Vec<BlobKey>) {
+    if keys.is_empty() {
+        return;
+    }
+    if let Err(err) = repo.complete_pending_deletions(&keys).await {
+        // The blobs are gone; the reaper finds that and forgets the records.
+        tracing::warn!(
+            error = &err as &dyn std::error::Error,
+            "could not clear pending deletions"
+        );
+    }
+}
+
+/// Commits one batch, answering every plan, and forgets `forget` in the same transaction;
+/// one by one (and the forget on its own) when the shared transaction fails.
+async fn commit(repo: &dyn MediaRepo, batch: Vec<Queued>, forget: Vec<BlobKey>) {
     let (requests, replies): (Vec<DeleteRequest>, Vec<Reply>) = batch
         .into_iter()
         .map(|(request, reply)| (*request, reply))
         .unzip();
     let size = requests.len();
-    let result = repo.delete_requests(requests.clone()).await;
+    let result = if forget.is_empty() {
+        repo.delete_requests(requests.clone()).await
+    } else {
+        repo.delete_requests_forgetting(requests.clone(), &forget)
+            .await
+    };
     match result {
         Ok(outcomes) if outcomes.len() == size => {
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 // A caller that went away (its request was cancelled) needs no answer.
                 let _ = reply.send(outcome);
             }
+            return;
         }
         Err(err) if size == 1 => {
             if let Some(reply) = replies.into_iter().next() {
@@ -167,6 +236,8 @@ async fn commit(repo: &dyn MediaRepo, batch: Vec<Queued>) {
             }
         }
     }
+    // The shared transaction failed, and the forget with it.
+    forget_alone(repo, forget).await;
 }
 
 #[cfg(test)]
@@ -249,11 +320,108 @@ mod tests {
                 drop(svc);
                 results
             };
-            futures::join!(deletes, committer.run())
+            futures::join!(deletes, committer.run(|| futures::future::ready(())))
         });
         assert_eq!(results.0.unwrap().id.get(), 1);
         assert!(matches!(results.1, Err(crate::ServiceError::MediaNotFound)));
         assert_eq!(results.2.unwrap().id.get(), 3);
+    }
+
+    /// Yields to the executor `n` times (other futures of a `join!` run meanwhile).
+    async fn yield_times(n: usize) {
+        for _ in 0..n {
+            let mut yielded = false;
+            futures::future::poll_fn(|cx| {
+                if yielded {
+                    std::task::Poll::Ready(())
+                } else {
+                    yielded = true;
+                    cx.waker().wake_by_ref();
+                    std::task::Poll::Pending
+                }
+            })
+            .await;
+        }
+    }
+
+    fn deletes_by_id(repo: &mut MockMediaRepo) {
+        repo.expect_delete_requests()
+            .returning(|requests| Ok(requests.iter().map(|r| done(&authorized(r))).collect()));
+    }
+
+    fn blobs() -> MockBlobStore {
+        let mut blobs = MockBlobStore::new();
+        blobs
+            .expect_delete_many()
+            .returning(|keys| keys.iter().map(|_| Ok(())).collect());
+        blobs
+    }
+
+    #[test]
+    fn purged_records_are_forgotten_in_the_next_batch_transaction() {
+        let mut repo = MockMediaRepo::new();
+        deletes_by_id(&mut repo);
+        // The second delete's transaction forgets the first delete's record.
+        repo.expect_delete_requests_forgetting()
+            .withf(|requests, purged| {
+                requests.len() == 1
+                    && requests[0].media_id().get() == 2
+                    && purged == [BlobKey::from_stored("media/1/1".to_owned())]
+            })
+            .times(1)
+            .returning(|requests, _| Ok(requests.iter().map(|r| done(&authorized(r))).collect()));
+        // The last one's is forgotten on its own when the service goes away.
+        repo.expect_complete_pending_deletions()
+            .withf(|keys| keys == [BlobKey::from_stored("media/1/2".to_owned())])
+            .times(1)
+            .returning(|_| Ok(()));
+        let (svc, committer) =
+            service(repo, blobs(), ServiceConfig::default()).with_group_commit(8);
+        let alice = actor("alice", Role::Member);
+        block_on(async {
+            let deletes = async {
+                svc.delete_media(&alice, "1", DeleteOptions::default())
+                    .await
+                    .unwrap();
+                svc.delete_media(&alice, "2", DeleteOptions::default())
+                    .await
+                    .unwrap();
+                drop(svc);
+            };
+            // The pause never ends: only a delete or the end carries a forget.
+            futures::join!(deletes, committer.run(futures::future::pending::<()>))
+        });
+    }
+
+    #[test]
+    fn purged_records_are_forgotten_alone_when_no_delete_follows() {
+        let forgotten = std::sync::Arc::new(AtomicUsize::new(0));
+        let count = std::sync::Arc::clone(&forgotten);
+        let mut repo = MockMediaRepo::new();
+        deletes_by_id(&mut repo);
+        repo.expect_delete_requests_forgetting().never();
+        repo.expect_complete_pending_deletions()
+            .withf(|keys| keys == [BlobKey::from_stored("media/1/1".to_owned())])
+            .times(1)
+            .returning(move |_| {
+                count.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            });
+        let (svc, committer) =
+            service(repo, blobs(), ServiceConfig::default()).with_group_commit(8);
+        let alice = actor("alice", Role::Member);
+        block_on(async {
+            let deletes = async {
+                svc.delete_media(&alice, "1", DeleteOptions::default())
+                    .await
+                    .unwrap();
+                // The service stays; the committer's pause (over at once here) ends the wait.
+                yield_times(10).await;
+                assert_eq!(forgotten.load(Ordering::SeqCst), 1);
+                drop(svc);
+            };
+            futures::join!(deletes, committer.run(|| futures::future::ready(())))
+        });
     }
 
     #[test]
@@ -289,7 +457,7 @@ mod tests {
                 drop(svc);
                 results
             };
-            futures::join!(deletes, committer.run())
+            futures::join!(deletes, committer.run(|| futures::future::ready(())))
         });
         assert!(
             results.0.is_ok(),

@@ -20,7 +20,7 @@ use sea_orm::{
 };
 
 use super::media::{permission, to_media, CHUNK};
-use super::pending::pending_inserts;
+use super::pending::{forget, pending_inserts};
 use super::writes::Writes;
 use super::{
     any_of, corrupt, db_err, event_row, finish, from_millis, media_id, usage_update, user,
@@ -205,13 +205,15 @@ type Rows = HashMap<i64, media::Model>;
 
 /// Deletes the requested rows that are still there as planned (or, for a delete by id, as
 /// authorized against the locked row), with everything hanging off them, in one transaction;
-/// every request gets its own outcome.
+/// every request gets its own outcome. The pending deletions of `purged` blobs are forgotten
+/// in the same transaction.
 ///
 /// `BEGIN`, the row locks, the child tables, the writes (one statement on PostgreSQL) and
 /// `COMMIT`.
 pub(crate) async fn delete_media(
     db: &DatabaseConnection,
     requests: Vec<DeleteRequest>,
+    purged: &[BlobKey],
 ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError> {
     let txn = db.begin().await.map_err(db_err)?;
     let backend = txn.get_database_backend();
@@ -266,7 +268,10 @@ pub(crate) async fn delete_media(
         let copy_tags =
             counts::<_, community_tag::Entity>(&txn, community_tag::Column::CommunityId, &copies)
                 .await?;
-        let (writes, decided) = decide(backend, plans, &rows, found, &copy_tags);
+        let (mut writes, decided) = decide(backend, plans, &rows, found, &copy_tags);
+        // The pending deletions of blobs purged earlier: other rows than the ones these
+        // deletes record.
+        writes.extend(forget(backend, purged));
         writes.run(&txn).await?;
         let mut decided = decided.into_iter();
         Ok(refused

@@ -2,7 +2,9 @@
 //! reconciler's lookups.
 
 use medialib_domain::{BlobKey, Media, PendingBlob, PendingStatus, RepoError, TenantId};
-use sea_orm::sea_query::{Expr, InsertStatement, LockBehavior, LockType, OnConflict};
+use sea_orm::sea_query::{
+    DeleteStatement, Expr, InsertStatement, LockBehavior, LockType, OnConflict,
+};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
@@ -138,14 +140,23 @@ pub(crate) async fn claim(
 
 pub(crate) async fn complete(db: &DatabaseConnection, keys: &[BlobKey]) -> Result<(), RepoError> {
     let backend = db.get_database_backend();
-    for chunk in keys.chunks(CHUNK) {
-        pending::Entity::delete_many()
-            .filter(any_of(backend, pending::Column::BlobKey, owned(chunk)))
-            .exec(db)
+    for statement in forget(backend, keys) {
+        db.execute(backend.build(&statement))
             .await
             .map_err(db_err)?;
     }
     Ok(())
+}
+
+/// The statements that forget the pending deletions of `keys` (a statement per chunk).
+pub(crate) fn forget(backend: DbBackend, keys: &[BlobKey]) -> Vec<DeleteStatement> {
+    keys.chunks(CHUNK)
+        .map(|chunk| {
+            pending::Entity::delete_many()
+                .filter(any_of(backend, pending::Column::BlobKey, owned(chunk)))
+                .into_query()
+        })
+        .collect()
 }
 
 pub(crate) async fn fail(
