@@ -121,12 +121,8 @@ impl GroupCommitter {
         // Started when the first record to forget arrived; it is not restarted by later ones.
         let mut waiting: Option<Pin<Box<F>>> = None;
         loop {
-            while purged_open {
-                match purged.try_recv() {
-                    Ok(keys) => forget.extend(keys),
-                    Err(mpsc::TryRecvError::Closed) => purged_open = false,
-                    Err(mpsc::TryRecvError::Empty) => break,
-                }
+            if purged_open {
+                purged_open = drain(&mut purged, &mut forget);
             }
             let next = if forget.is_empty() {
                 waiting = None;
@@ -149,8 +145,8 @@ impl GroupCommitter {
             match next {
                 Some(Next::Delete(first)) => {
                     // What was purged meanwhile rides along too.
-                    while let Ok(keys) = purged.try_recv() {
-                        forget.extend(keys);
+                    if purged_open {
+                        purged_open = drain(&mut purged, &mut forget);
                     }
                     let mut batch = vec![first];
                     while batch.len() < max_batch {
@@ -166,13 +162,22 @@ impl GroupCommitter {
                 Some(Next::Pause) => forget_alone(repo.as_ref(), std::mem::take(&mut forget)).await,
                 // Every service clone is gone: nothing more will be purged either.
                 None => {
-                    while let Ok(keys) = purged.try_recv() {
-                        forget.extend(keys);
-                    }
+                    drain(&mut purged, &mut forget);
                     forget_alone(repo.as_ref(), forget).await;
                     return;
                 }
             }
+        }
+    }
+}
+
+/// Takes every purged key waiting in `purged` into `forget`; false once the channel is closed.
+fn drain(purged: &mut mpsc::UnboundedReceiver<Vec<BlobKey>>, forget: &mut Vec<BlobKey>) -> bool {
+    loop {
+        match purged.try_recv() {
+            Ok(keys) => forget.extend(keys),
+            Err(mpsc::TryRecvError::Closed) => return false,
+            Err(mpsc::TryRecvError::Empty) => return true,
         }
     }
 }
