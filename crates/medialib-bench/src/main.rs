@@ -270,7 +270,6 @@ async fn bulk_delete(
 }
 
 /// The reaper's purge of recorded blobs (`medialib reap --all`).
-#[derive(Clone)]
 struct Reap {
     /// Keys/s, the process start taken out.
     rate: f64,
@@ -281,111 +280,108 @@ struct Reap {
     split: Value,
 }
 
-/// Records `items` blobs as pending deletions and times `medialib reap --all` over them (the
-/// same command with nothing to do is timed first: process start, connecting, migration check).
-async fn reap_purge(
-    bin: &std::path::Path,
-    dir: &std::path::Path,
-    backend: &Backend,
-    raw: &RawDb,
+/// What the purge phases run against: the `medialib` binary, its working directory, the
+/// backend and the tenant the pending records belong to.
+struct Purge<'a> {
+    bin: &'a std::path::Path,
+    dir: &'a std::path::Path,
+    backend: &'a Backend,
+    raw: &'a RawDb,
     tenant: i64,
-    prefix: &str,
-    items: usize,
-) -> anyhow::Result<Reap> {
-    let reap = || {
-        std::process::Command::new(bin)
-            .args(["reap", "--all", "--json"])
-            .current_dir(dir)
-            .env("MEDIALIB_DATABASE_URL", &backend.database_url)
-            .env("MEDIALIB_BLOB_URL", &backend.blob_url)
-            .env("RUST_LOG", "error")
-            .output()
-    };
-    let t0 = Instant::now();
-    let idle = reap()?;
-    let startup_seconds = t0.elapsed().as_secs_f64();
-    if !idle.status.success() {
-        bail!("reap --all: {}", String::from_utf8_lossy(&idle.stderr));
-    }
-    let keys: Vec<String> = (0..items).map(|i| format!("{prefix}/{i}")).collect();
-    let paths = raw::put_objects(&backend.store, prefix, items).await?;
-    debug_assert_eq!(paths.len(), keys.len());
-    for chunk in keys.chunks(1000) {
-        let rows: Vec<String> = chunk
-            .iter()
-            .map(|key| format!("('{key}', 0, 0, 0, {tenant}, 'pending')"))
-            .collect();
-        raw.exec(&format!(
-            "INSERT INTO pending_deletions (blob_key, attempts, next_attempt_at, created_at, \
-             tenant_id, status) VALUES {}",
-            rows.join(", ")
-        ))
-        .await?;
-    }
-    let t0 = Instant::now();
-    let used = ProcessCpu::now(None);
-    let output = reap()?;
-    let split = used.per_op_since(None, items as u64);
-    let reap_seconds = t0.elapsed().as_secs_f64();
-    if !output.status.success() || count_blobs(&backend.store, prefix).await? != 0 {
-        bail!("reap --all: {}", String::from_utf8_lossy(&output.stderr));
-    }
-    let gross = items as f64 / reap_seconds;
-    let rate = items as f64 / (reap_seconds - startup_seconds).max(1e-6);
-    println!(
-        "reaper purge of {items} blobs (medialib reap --all): {rate:.0}/s after {:.0} ms of \
-         process start ({gross:.0}/s with it)",
-        startup_seconds * 1000.0
-    );
-    Ok(Reap {
-        rate,
-        gross,
-        startup_ms: startup_seconds * 1000.0,
-        split,
-    })
 }
 
-/// Rounds of the purge against its ceiling, taking turns as the compared DELETE phases do:
-/// the raw blob delete at 8 over `items` fresh objects, then `medialib reap --all` over as
-/// many recorded blobs. Returns the pooled ceiling, its CPU per delete, and the pooled purge
-/// (keys over the rounds' summed times).
-async fn purge_rounds(
-    bin: &std::path::Path,
-    dir: &std::path::Path,
-    backend: &Backend,
-    raw: &RawDb,
-    tenant: i64,
-    items: usize,
-) -> anyhow::Result<(Stats, Value, Reap)> {
-    let (mut ceilings, mut ceiling_cpu, mut reaps) = (Vec::new(), Vec::new(), Vec::new());
-    for round in 0..ROUNDS {
-        quiet().await;
-        let paths = raw::put_objects(&backend.store, &format!("raw-blobs/{round}"), items).await?;
+impl Purge<'_> {
+    /// Records `items` blobs under `prefix` as pending deletions and times `medialib reap
+    /// --all` over them (the same command with nothing to do is timed first: process start,
+    /// connecting, migration check).
+    async fn reap(&self, prefix: &str, items: usize) -> anyhow::Result<Reap> {
+        let reap = || {
+            std::process::Command::new(self.bin)
+                .args(["reap", "--all", "--json"])
+                .current_dir(self.dir)
+                .env("MEDIALIB_DATABASE_URL", &self.backend.database_url)
+                .env("MEDIALIB_BLOB_URL", &self.backend.blob_url)
+                .env("RUST_LOG", "error")
+                .output()
+        };
+        let t0 = Instant::now();
+        let idle = reap()?;
+        let startup_seconds = t0.elapsed().as_secs_f64();
+        if !idle.status.success() {
+            bail!("reap --all: {}", String::from_utf8_lossy(&idle.stderr));
+        }
+        let paths = raw::put_objects(&self.backend.store, prefix, items).await?;
+        for chunk in paths.chunks(1000) {
+            let rows: Vec<String> = chunk
+                .iter()
+                .map(|key| format!("('{key}', 0, 0, 0, {}, 'pending')", self.tenant))
+                .collect();
+            self.raw
+                .exec(&format!(
+                    "INSERT INTO pending_deletions (blob_key, attempts, next_attempt_at, \
+                     created_at, tenant_id, status) VALUES {}",
+                    rows.join(", ")
+                ))
+                .await?;
+        }
+        let t0 = Instant::now();
         let used = ProcessCpu::now(None);
-        ceilings.push(raw::blob_ceiling(&backend.store, paths, 8).await?);
-        ceiling_cpu.push(used.per_op_since(None, items as u64));
-        quiet().await;
-        let prefix = format!("media/reap/{round}");
-        reaps.push(reap_purge(bin, dir, backend, raw, tenant, &prefix, items).await?);
+        let output = reap()?;
+        let split = used.per_op_since(None, items as u64);
+        let reap_seconds = t0.elapsed().as_secs_f64();
+        if !output.status.success() || count_blobs(&self.backend.store, prefix).await? != 0 {
+            bail!("reap --all: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        let gross = items as f64 / reap_seconds;
+        let rate = items as f64 / (reap_seconds - startup_seconds).max(1e-6);
+        println!(
+            "reaper purge of {items} blobs (medialib reap --all): {rate:.0}/s after {:.0} ms of \
+             process start ({gross:.0}/s with it)",
+            startup_seconds * 1000.0
+        );
+        Ok(Reap {
+            rate,
+            gross,
+            startup_ms: startup_seconds * 1000.0,
+            split,
+        })
     }
-    let ceiling = Stats::pooled(&ceilings)?;
-    let seconds: f64 = reaps.iter().map(|r| items as f64 / r.rate).sum();
-    let gross_seconds: f64 = reaps.iter().map(|r| items as f64 / r.gross).sum();
-    let total = (items * reaps.len()) as f64;
-    let reap = Reap {
-        rate: total / seconds,
-        gross: total / gross_seconds,
-        startup_ms: reaps.iter().map(|r| r.startup_ms).sum::<f64>() / reaps.len().max(1) as f64,
-        split: mean_split(&reaps.iter().map(|r| r.split.clone()).collect::<Vec<_>>()),
-    };
-    println!(
-        "raw blob delete at 8, {ROUNDS} rounds of {items}: {}; reaper purge, taking turns with \
-         it: {:.0}/s ({:.0}/s with process start)",
-        rate(&ceiling),
-        reap.rate,
-        reap.gross
-    );
-    Ok((ceiling, mean_split(&ceiling_cpu), reap))
+
+    /// Rounds of the purge against its ceiling, taking turns as the compared DELETE phases
+    /// do: the raw blob delete at 8 over `items` fresh objects, then `medialib reap --all` over
+    /// as many recorded blobs. Returns the pooled ceiling, its CPU per delete, and the pooled
+    /// purge (keys over the rounds' summed times).
+    async fn rounds(&self, items: usize) -> anyhow::Result<(Stats, Value, Reap)> {
+        let store = &self.backend.store;
+        let (mut ceilings, mut ceiling_cpu, mut reaps) = (Vec::new(), Vec::new(), Vec::new());
+        for round in 0..ROUNDS {
+            quiet().await;
+            let paths = raw::put_objects(store, &format!("raw-blobs/{round}"), items).await?;
+            let used = ProcessCpu::now(None);
+            ceilings.push(raw::blob_ceiling(store, paths, 8).await?);
+            ceiling_cpu.push(used.per_op_since(None, items as u64));
+            quiet().await;
+            reaps.push(self.reap(&format!("media/reap/{round}"), items).await?);
+        }
+        let ceiling = Stats::pooled(&ceilings)?;
+        let seconds: f64 = reaps.iter().map(|r| items as f64 / r.rate).sum();
+        let gross_seconds: f64 = reaps.iter().map(|r| items as f64 / r.gross).sum();
+        let total = (items * reaps.len()) as f64;
+        let reap = Reap {
+            rate: total / seconds,
+            gross: total / gross_seconds,
+            startup_ms: reaps.iter().map(|r| r.startup_ms).sum::<f64>() / reaps.len().max(1) as f64,
+            split: mean_split(&reaps.iter().map(|r| r.split.clone()).collect::<Vec<_>>()),
+        };
+        println!(
+            "raw blob delete at 8, {ROUNDS} rounds of {items}: {}; reaper purge, taking turns \
+             with it: {:.0}/s ({:.0}/s with process start)",
+            rate(&ceiling),
+            reap.rate,
+            reap.gross
+        );
+        Ok((ceiling, mean_split(&ceiling_cpu), reap))
+    }
 }
 
 /// One line of the report: a figure, its ceiling and the ratio.
@@ -466,15 +462,21 @@ async fn main() -> anyhow::Result<()> {
         .error_for_status()?;
     let idle_rss = server.rss_mib();
     println!("idle RSS {idle_rss:.1} MiB");
+    let raw = RawDb::connect(&backend.database_url, 8).await?;
+    let tenant = raw
+        .scalar("SELECT id FROM tenants WHERE slug = 'default'")
+        .await?;
+    let purge = Purge {
+        bin: &bin,
+        dir: dir.path(),
+        backend: &backend,
+        raw: &raw,
+        tenant,
+    };
     if args.bulk_only {
-        let raw = RawDb::connect(&backend.database_url, 8).await?;
-        let tenant = raw
-            .scalar("SELECT id FROM tenants WHERE slug = 'default'")
-            .await?;
         let (bulk_rate, _) = bulk_delete(&client, &backend, bulk_items).await?;
         server.stop();
-        let (blob8, _, reap) =
-            purge_rounds(&bin, dir.path(), &backend, &raw, tenant, reap_items).await?;
+        let (blob8, _, reap) = purge.rounds(reap_items).await?;
         println!(
             "ratios: bulk {bulk_rate:.0} items/s; reaper purge / raw blob delete at 8 {:.2}x",
             reap.rate / blob8.per_second
@@ -489,10 +491,6 @@ async fn main() -> anyhow::Result<()> {
         upload.ops,
         rate(&upload)
     );
-    let raw = RawDb::connect(&backend.database_url, 8).await?;
-    let tenant = raw
-        .scalar("SELECT id FROM tenants WHERE slug = 'default'")
-        .await?;
     let raw_ids = raw.fill(tenant, "raw", (seq + ops) as u64).await?;
     // medialib and its ceiling take turns, a quarter of the operations at a time, so that
     // both meet the same machine (a checkpoint, a vacuum, a busy neighbour) alike.
@@ -649,8 +647,7 @@ async fn main() -> anyhow::Result<()> {
 
     // --- the reaper: blob purge through medialib, without the delete transaction, taking -----
     // --- turns with the raw blob delete at 8 -------------------------------------------------
-    let (blob8, blob8_split, reap) =
-        purge_rounds(&bin, dir.path(), &backend, &raw, tenant, reap_items).await?;
+    let (blob8, blob8_split, reap) = purge.rounds(reap_items).await?;
     println!(
         "CPU per purged blob, reaper: {}; raw blob delete at 8: {blob8_split}",
         reap.split

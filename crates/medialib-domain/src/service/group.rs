@@ -354,6 +354,13 @@ mod tests {
             .returning(|requests| Ok(requests.iter().map(|r| done(&authorized(r))).collect()));
     }
 
+    /// A service over `repo` with group commit, its committer, and alice, a member.
+    fn committing(repo: MockMediaRepo) -> (crate::MediaService, GroupCommitter, Actor) {
+        let (svc, committer) =
+            service(repo, blobs(), ServiceConfig::default()).with_group_commit(8);
+        (svc, committer, actor("alice", Role::Member))
+    }
+
     fn blobs() -> MockBlobStore {
         let mut blobs = MockBlobStore::new();
         blobs
@@ -380,9 +387,7 @@ mod tests {
             .withf(|keys| keys == [BlobKey::from_stored("media/1/2".to_owned())])
             .times(1)
             .returning(|_| Ok(()));
-        let (svc, committer) =
-            service(repo, blobs(), ServiceConfig::default()).with_group_commit(8);
-        let alice = actor("alice", Role::Member);
+        let (svc, committer, alice) = committing(repo);
         block_on(async {
             let deletes = async {
                 svc.delete_media(&alice, "1", DeleteOptions::default())
@@ -412,9 +417,7 @@ mod tests {
                 count.fetch_add(1, Ordering::SeqCst);
                 Ok(())
             });
-        let (svc, committer) =
-            service(repo, blobs(), ServiceConfig::default()).with_group_commit(8);
-        let alice = actor("alice", Role::Member);
+        let (svc, committer, alice) = committing(repo);
         block_on(async {
             let deletes = async {
                 svc.delete_media(&alice, "1", DeleteOptions::default())

@@ -307,6 +307,17 @@ mod tests {
         );
     }
 
+    /// `passes` passes whose blobs are all deleted and whose records are forgotten.
+    fn purges(repo: &mut MockMediaRepo, blobs: &mut MockBlobStore, passes: usize) {
+        blobs
+            .expect_delete_many()
+            .times(passes)
+            .returning(|keys| keys.iter().map(|_| Ok(())).collect());
+        repo.expect_complete_pending_deletions()
+            .times(passes)
+            .returning(|_| Ok(()));
+    }
+
     #[test]
     fn passes_continue_after_the_last_claimed_id_until_a_short_pass() {
         let mut repo = MockMediaRepo::new();
@@ -322,13 +333,7 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _, _, _| Ok(vec![pending(12, "c", 0)]));
-        blobs
-            .expect_delete_many()
-            .times(2)
-            .returning(|keys| keys.iter().map(|_| Ok(())).collect());
-        repo.expect_complete_pending_deletions()
-            .times(2)
-            .returning(|_| Ok(()));
+        purges(&mut repo, &mut blobs, 2);
         let svc = fixtures::service(repo, blobs, ServiceConfig::default());
         let report = block_on(svc.reap_until_done(2, true, &|_| true)).unwrap();
         assert_eq!(report.claimed, 3);
@@ -355,13 +360,7 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _, _, _| Ok(vec![pending(900, "last", 0)]));
-        blobs
-            .expect_delete_many()
-            .times(2)
-            .returning(|keys| keys.iter().map(|_| Ok(())).collect());
-        repo.expect_complete_pending_deletions()
-            .times(2)
-            .returning(|_| Ok(()));
+        purges(&mut repo, &mut blobs, 2);
         let svc = fixtures::service(repo, blobs, ServiceConfig::default());
         let report = block_on(svc.reap_until_done(limit, true, &|_| true)).unwrap();
         assert_eq!(report.claimed, FIRST_PASS as usize + 1);
@@ -375,13 +374,7 @@ mod tests {
         repo.expect_claim_pending_deletions()
             .times(1)
             .returning(|_, _, _, _| Ok(vec![pending(1, "a", 0), pending(2, "b", 0)]));
-        blobs
-            .expect_delete_many()
-            .times(1)
-            .returning(|keys| keys.iter().map(|_| Ok(())).collect());
-        repo.expect_complete_pending_deletions()
-            .times(1)
-            .returning(|_| Ok(()));
+        purges(&mut repo, &mut blobs, 1);
         let svc = fixtures::service(repo, blobs, ServiceConfig::default());
         let report = block_on(svc.reap_until_done(2, false, &|_| false)).unwrap();
         assert_eq!(report.purged, 2);

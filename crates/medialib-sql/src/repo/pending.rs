@@ -139,13 +139,9 @@ pub(crate) async fn claim(
 }
 
 pub(crate) async fn complete(db: &DatabaseConnection, keys: &[BlobKey]) -> Result<(), RepoError> {
-    let backend = db.get_database_backend();
-    for statement in forget(backend, keys) {
-        db.execute(backend.build(&statement))
-            .await
-            .map_err(db_err)?;
-    }
-    Ok(())
+    let mut writes = Writes::default();
+    writes.extend(forget(db.get_database_backend(), keys));
+    writes.run(db).await
 }
 
 /// The statements that forget the pending deletions of `keys` (a statement per chunk).
