@@ -146,3 +146,15 @@ pub enum RenderError {
     #[error("image could not be decoded")]
     Corrupt(#[source] BoxError),
 }
+
+/// An error and its sources on one line.
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -15,7 +15,7 @@ pub mod service;
 pub use error::{BlobError, RenderError, RepoError, ServiceError};
 pub use model::*;
 pub use ports::{
-    BlobStore, ByteStream, Clock, KeyHasher, MediaRepo, Sha256KeyHasher, SystemClock, Thumbnailer,
-    TokenClaims, TokenVerifier,
+    BlobStore, ByteStream, ClaimedPass, Clock, KeyHasher, MediaRepo, PendingClaim, PendingFailure,
+    Sha256KeyHasher, SystemClock, Thumbnailer, TokenClaims, TokenVerifier,
 };
 pub use service::MediaService;

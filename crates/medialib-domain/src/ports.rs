@@ -21,6 +21,52 @@ pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, BoxError>> + Send>
 /// A streamed listing of a [`BlobStore`].
 pub type BlobListing = Pin<Box<dyn Stream<Item = Result<BlobMeta, BlobError>> + Send>>;
 
+/// The records of a reaper pass, held by its [`PendingClaim`] (see
+/// [`MediaRepo::claim_pending_pass`]).
+pub struct ClaimedPass {
+    /// The claimed records, oldest first.
+    pub records: Vec<PendingBlob>,
+    /// The hold on them, to settle once their blobs were worked.
+    pub claim: Box<dyn PendingClaim>,
+}
+
+impl std::fmt::Debug for ClaimedPass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClaimedPass")
+            .field("records", &self.records)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A failed blob deletion of a claimed record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingFailure {
+    /// The record.
+    pub id: i64,
+    /// When to try again; `None` parks the record as `failed`.
+    pub retry_at: Option<OffsetDateTime>,
+    /// What went wrong.
+    pub error: String,
+}
+
+/// A reaper pass's hold on the records it claimed.
+#[cfg_attr(any(test, feature = "testkit"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait PendingClaim: Send {
+    /// Ends the pass, in one transaction: forgets the records of `purged` (ids of the claimed
+    /// records whose blobs are gone), records each failure (one more attempt, the next due
+    /// time or `failed`, the error), and releases the rest unchanged.
+    ///
+    /// # Errors
+    /// As every [`MediaRepo`] method; on an error nothing was written, and the records are
+    /// due again once the hold ends (a blob deleted twice is no harm).
+    async fn settle(
+        self: Box<Self>,
+        purged: &[i64],
+        failures: &[PendingFailure],
+    ) -> Result<(), RepoError>;
+}
+
 /// Durable record of tenants, keys, media rows, their cascades, usage and activity.
 ///
 /// # Errors
@@ -255,32 +301,29 @@ pub trait MediaRepo: Send + Sync + std::fmt::Debug {
         not_before: OffsetDateTime,
     ) -> Result<(), RepoError>;
 
-    /// Claims up to `limit` due records (status `pending` or `upload`, `next_attempt_at <=
-    /// now`, no live lease) by setting their lease to `lease_until`, oldest (lowest id)
-    /// first; with `after`, only records whose id is greater.
+    /// Claims a reaper pass: up to `limit` due records (status `pending` or `upload`,
+    /// `next_attempt_at <= now`, not claimed by a pass still open), oldest (lowest id) first;
+    /// with `after`, only records whose id is greater. The pass holds its records until
+    /// [`PendingClaim::settle`] (or until the claim is dropped, or the process dies).
+    ///
+    /// How a claim holds is the adapter's: a server database keeps the records' rows locked in
+    /// a transaction that stays open for the pass (`FOR UPDATE SKIP LOCKED`: nothing is written
+    /// to claim, and an abandoned pass's records are due again the moment its connection
+    /// closes); a single-writer database writes a lease, `lease_until`, after which another
+    /// pass may take the records over.
     ///
     /// # Errors
-    /// MUST NOT hand the same record to two concurrent callers while its lease runs (servers
-    /// use `FOR UPDATE SKIP LOCKED`).
-    async fn claim_pending_deletions(
+    /// MUST NOT hand the same record to two concurrent passes while both hold it.
+    async fn claim_pending_pass(
         &self,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
         limit: u64,
         after: Option<i64>,
-    ) -> Result<Vec<PendingBlob>, RepoError>;
+    ) -> Result<ClaimedPass, RepoError>;
 
     /// Forgets pending deletions whose blobs are confirmed gone.
     async fn complete_pending_deletions(&self, keys: &[BlobKey]) -> Result<(), RepoError>;
-
-    /// Records a failed attempt: schedules the next one at `retry_at`, or parks the record as
-    /// `failed` when `retry_at` is `None`. Releases the lease.
-    async fn fail_pending_deletion(
-        &self,
-        id: i64,
-        retry_at: Option<OffsetDateTime>,
-        error: &str,
-    ) -> Result<(), RepoError>;
 
     /// Lists a tenant's pending deletions (all statuses unless `status`), newest first.
     async fn list_pending_deletions(

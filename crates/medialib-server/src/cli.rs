@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use medialib_domain::error::chain;
 use medialib_domain::service::gc::{GcOptions, GcProgress};
 use medialib_domain::service::reaper::ReapReport;
 
 use crate::config::{Overrides, Settings};
-use crate::wiring::{self, chain};
+use crate::wiring;
 
 /// medialib: a media library whose deletes are durable, consistent, authorized and fast.
 #[derive(Debug, Parser)]

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use medialib_blob::{BlobConfig, ObjectStoreBlobStore};
+use medialib_domain::error::chain;
 use medialib_domain::service::ServiceConfig;
 use medialib_domain::{MediaService, Sha256KeyHasher, SystemClock};
 use medialib_image::ImageThumbnailer;
@@ -81,18 +82,6 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
         service = service.with_thumbnailer(Arc::new(ImageThumbnailer::new(thumbnails)));
     }
     Ok(App { service, blobs })
-}
-
-/// An error and its sources on one line.
-pub fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Runs the server until SIGINT or SIGTERM: stops accepting, lets in-flight requests finish

@@ -17,11 +17,11 @@ mod writes;
 use std::time::Duration;
 
 use medialib_domain::{
-    Activity, ActivityQuery, ApiKey, BlobKey, CommunityItem, DeleteOutcome, DeleteRequest,
-    Derivative, Grant, Hold, Media, MediaAccess, MediaId, MediaPath, MediaQuery, MediaRepo,
-    MediaState, NewActivity, NewMedia, PendingBlob, PendingStatus, RefName, Reference, RepoError,
-    Role, SettingsChange, StoredApiKey, Tag, Tenant, TenantId, TenantSettings, TenantSlug,
-    ThumbnailState, Usage, UserId,
+    Activity, ActivityQuery, ApiKey, BlobKey, ClaimedPass, CommunityItem, DeleteOutcome,
+    DeleteRequest, Derivative, Grant, Hold, Media, MediaAccess, MediaId, MediaPath, MediaQuery,
+    MediaRepo, MediaState, NewActivity, NewMedia, PendingBlob, PendingStatus, RefName, Reference,
+    RepoError, Role, SettingsChange, StoredApiKey, Tag, Tenant, TenantId, TenantSettings,
+    TenantSlug, ThumbnailState, Usage, UserId,
 };
 use sea_orm::sea_query::extension::postgres::PgFunc;
 use sea_orm::sea_query::{Expr, SimpleExpr};
@@ -760,27 +760,18 @@ impl MediaRepo for SeaOrmMediaRepo {
         .await
     }
 
-    async fn claim_pending_deletions(
+    async fn claim_pending_pass(
         &self,
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
         limit: u64,
         after: Option<i64>,
-    ) -> Result<Vec<PendingBlob>, RepoError> {
-        retrying(|| pending::claim(&self.writer, now, lease_until, limit, after)).await
+    ) -> Result<ClaimedPass, RepoError> {
+        pending::claim_pass(&self.writer, now, lease_until, limit, after).await
     }
 
     async fn complete_pending_deletions(&self, keys: &[BlobKey]) -> Result<(), RepoError> {
         pending::complete(&self.writer, keys).await
-    }
-
-    async fn fail_pending_deletion(
-        &self,
-        id: i64,
-        retry_at: Option<OffsetDateTime>,
-        error: &str,
-    ) -> Result<(), RepoError> {
-        pending::fail(&self.writer, id, retry_at, error).await
     }
 
     async fn list_pending_deletions(

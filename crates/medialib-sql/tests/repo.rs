@@ -3,8 +3,8 @@
 
 use medialib_domain::{
     BlobKey, DeleteById, DeletePlan, DeleteReason, DeleteRequest, Grant, MediaId, MediaPath,
-    MediaRepo, NewActivity, NewMedia, PendingStatus, Permission, RepoError, Role, Tag, TenantId,
-    TenantSlug, UserId,
+    MediaRepo, NewActivity, NewMedia, PendingBlob, PendingFailure, PendingStatus, Permission,
+    RepoError, Role, Tag, TenantId, TenantSlug, UserId,
 };
 use medialib_domain::{
     Derivative, RefName, Reference, SettingsChange, TenantSettings, ThumbnailState, THUMBNAIL,
@@ -24,6 +24,16 @@ async fn tenant(repo: &SeaOrmMediaRepo) -> TenantId {
         .await
         .unwrap()
         .id
+}
+
+/// The records a reaper pass would claim at `now`, released again untouched.
+async fn due(repo: &SeaOrmMediaRepo, now: OffsetDateTime, limit: u64) -> Vec<PendingBlob> {
+    let pass = repo
+        .claim_pending_pass(now, now + LEASE, limit, None)
+        .await
+        .unwrap();
+    pass.claim.settle(&[], &[]).await.unwrap();
+    pass.records
 }
 
 fn event(tenant: TenantId, action: &'static str) -> NewActivity {
@@ -125,11 +135,11 @@ async fn the_second_delete_of_a_row_is_not_found_and_cascades_are_counted() {
         assert_eq!(outcome.removed.tag_assignments, 4);
         assert_eq!(outcome.removed.access_grants, 1);
         assert_eq!(outcome.pending.len(), 2);
-        let due = repo
-            .claim_pending_deletions(AT, AT + LEASE, 10, None)
-            .await
-            .unwrap();
-        assert_eq!(due.len(), 2, "both blobs recorded in the same transaction");
+        assert_eq!(
+            due(repo, AT, 10).await.len(),
+            2,
+            "both blobs recorded in the same transaction"
+        );
 
         let second = repo.delete_media(vec![plan(media.clone())]).await.unwrap();
         assert!(matches!(second[0], Err(RepoError::NotFound)));
@@ -138,12 +148,7 @@ async fn the_second_delete_of_a_row_is_not_found_and_cascades_are_counted() {
         repo.complete_pending_deletions(&outcome.pending)
             .await
             .unwrap();
-        let later = AT + LEASE + LEASE;
-        assert!(repo
-            .claim_pending_deletions(later, later + LEASE, 10, None)
-            .await
-            .unwrap()
-            .is_empty());
+        assert!(due(repo, AT + LEASE + LEASE, 10).await.is_empty());
     }
 }
 
@@ -457,68 +462,70 @@ async fn a_row_without_its_upload_intent_is_refused() {
 }
 
 #[tokio::test]
-async fn leases_hide_claimed_records_until_they_expire_and_failures_park() {
+async fn a_pass_hides_its_records_until_settled_which_forgets_reschedules_and_parks() {
     for backend in backends::all().await {
         let repo = &backend.repo;
         let tenant = tenant(repo).await;
         eprintln!("on {}", backend.name);
-        let keys: Vec<BlobKey> = (0..3).map(|_| BlobKey::new_media(tenant)).collect();
+        let keys: Vec<BlobKey> = (0..4).map(|_| BlobKey::new_media(tenant)).collect();
         repo.add_pending_deletions(tenant, &keys, AT).await.unwrap();
         let first = repo
-            .claim_pending_deletions(AT, AT + LEASE, 2, None)
+            .claim_pending_pass(AT, AT + LEASE, 3, None)
             .await
             .unwrap();
-        assert_eq!(first.len(), 2);
+        let ids: Vec<i64> = first.records.iter().map(|p| p.id).collect();
+        assert_eq!(ids.len(), 3);
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "oldest first");
+        // The next pass, claimed while the first is worked, continues after its highest id.
         let second = repo
-            .claim_pending_deletions(AT, AT + LEASE, 10, None)
+            .claim_pending_pass(AT, AT + LEASE, 10, Some(ids[2]))
             .await
             .unwrap();
-        assert_eq!(second.len(), 1, "leased records are not handed out twice");
-        assert_ne!(second[0].id, first[0].id);
-        assert!(repo
-            .claim_pending_deletions(AT, AT + LEASE, 10, None)
-            .await
-            .unwrap()
-            .is_empty());
-        // After the lease expires another claimer takes them over; a cursor skips the ids
-        // at or below it, oldest first.
-        let after = AT + LEASE;
-        let lowest = first.iter().chain(&second).map(|p| p.id).min().unwrap();
-        let past_lowest = repo
-            .claim_pending_deletions(after, after + LEASE, 10, Some(lowest))
-            .await
-            .unwrap();
-        assert_eq!(past_lowest.len(), 2);
-        assert!(past_lowest.windows(2).all(|w| w[0].id < w[1].id));
-        assert!(past_lowest.iter().all(|p| p.id > lowest));
-        assert_eq!(
-            repo.claim_pending_deletions(after, after + LEASE, 10, None)
-                .await
-                .unwrap()
-                .len(),
-            1,
-            "the cursor's claims hold their leases"
+        assert_eq!(second.records.len(), 1);
+        let fourth = second.records[0].id;
+        assert!(fourth > ids[2]);
+        assert!(
+            due(repo, AT, 10).await.is_empty(),
+            "claimed records are not handed out twice"
         );
 
-        repo.fail_pending_deletion(first[0].id, Some(AT + LEASE * 10), "down")
-            .await
-            .unwrap();
-        repo.fail_pending_deletion(first[1].id, None, "down")
-            .await
-            .unwrap();
+        let failures = [
+            PendingFailure {
+                id: ids[1],
+                retry_at: Some(AT + LEASE * 10),
+                error: "down".into(),
+            },
+            PendingFailure {
+                id: ids[2],
+                retry_at: None,
+                error: "gone for good".into(),
+            },
+        ];
+        first.claim.settle(&ids[..1], &failures).await.unwrap();
+        second.claim.settle(&[], &[]).await.unwrap();
+        // Purged: forgotten; retried: not yet due; parked: never claimed; released: due.
+        let now_due: Vec<i64> = due(repo, AT, 10).await.iter().map(|p| p.id).collect();
+        assert_eq!(now_due, vec![fourth]);
+        let later: Vec<PendingBlob> = due(repo, AT + LEASE * 10, 10).await;
+        assert_eq!(
+            later.iter().map(|p| p.id).collect::<Vec<_>>(),
+            vec![ids[1], fourth]
+        );
+        assert_eq!(
+            (later[0].attempts, later[0].last_error.as_deref()),
+            (1, Some("down"))
+        );
         let failed = repo
             .list_pending_deletions(tenant, Some(PendingStatus::Failed), None, 10)
             .await
             .unwrap();
         assert_eq!(failed.len(), 1);
-        assert_eq!(failed[0].attempts, 1);
-        assert_eq!(failed[0].last_error.as_deref(), Some("down"));
-        let much_later = AT + LEASE * 100;
-        let due = repo
-            .claim_pending_deletions(much_later, much_later + LEASE, 10, None)
-            .await
-            .unwrap();
-        assert_eq!(due.len(), 2, "parked records are not claimed");
+        assert_eq!(
+            (failed[0].id, failed[0].attempts),
+            (ids[2], 1),
+            "parked after its attempt"
+        );
+        assert_eq!(failed[0].last_error.as_deref(), Some("gone for good"));
         assert_eq!(
             repo.requeue_pending_deletions(TenantId(tenant.0 + 1), None, AT)
                 .await
@@ -536,6 +543,75 @@ async fn leases_hide_claimed_records_until_they_expire_and_failures_park() {
             .await
             .unwrap()
             .is_empty());
+        assert_eq!(due(repo, AT, 10).await.len(), 2, "requeued and released");
+    }
+}
+
+#[tokio::test]
+async fn an_abandoned_pass_gives_its_records_back() {
+    for backend in backends::all().await {
+        let repo = &backend.repo;
+        let tenant = tenant(repo).await;
+        eprintln!("on {}", backend.name);
+        let keys: Vec<BlobKey> = (0..2).map(|_| BlobKey::new_media(tenant)).collect();
+        repo.add_pending_deletions(tenant, &keys, AT).await.unwrap();
+        let pass = repo
+            .claim_pending_pass(AT, AT + LEASE, 10, None)
+            .await
+            .unwrap();
+        assert_eq!(pass.records.len(), 2);
+        // A reaper that dies mid-pass: its claim is dropped unsettled.
+        drop(pass);
+        if backend.name == "sqlite" {
+            // The lease holds the records until it runs out.
+            assert!(due(repo, AT, 10).await.is_empty());
+            assert_eq!(due(repo, AT + LEASE, 10).await.len(), 2);
+        } else {
+            // The transaction is rolled back as its connection goes back to the pool (in a
+            // task of the pool's): the rows are due again without waiting for any lease.
+            let mut back = Vec::new();
+            for _ in 0..100 {
+                back = due(repo, AT, 10).await;
+                if !back.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            assert_eq!(back.len(), 2);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_pass_holds_no_lock_that_keeps_deletes_from_recording_blobs() {
+    for backend in backends::all().await {
+        let repo = &backend.repo;
+        let tenant = tenant(repo).await;
+        eprintln!("on {}", backend.name);
+        let keys: Vec<BlobKey> = (0..3).map(|_| BlobKey::new_media(tenant)).collect();
+        repo.add_pending_deletions(tenant, &keys, AT).await.unwrap();
+        let pass = repo
+            .claim_pending_pass(AT, AT + LEASE, 10, None)
+            .await
+            .unwrap();
+        // While the pass is open, a delete records its blob and another pass claims it.
+        let media = insert(repo, tenant, "during.png", 1).await.unwrap();
+        let deleted = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            repo.delete_media(vec![plan(media.clone())]),
+        )
+        .await
+        .expect("the delete does not wait for the open pass")
+        .unwrap();
+        assert!(deleted[0].is_ok());
+        let other = due(repo, AT, 10).await;
+        assert_eq!(
+            other.iter().map(|p| &p.blob_key).collect::<Vec<_>>(),
+            vec![&media.blob_key]
+        );
+        let ids: Vec<i64> = pass.records.iter().map(|p| p.id).collect();
+        pass.claim.settle(&ids, &[]).await.unwrap();
+        assert_eq!(due(repo, AT, 10).await.len(), 1);
     }
 }
 
@@ -590,14 +666,18 @@ async fn concurrent_claimers_never_share_a_record() {
             tokio::spawn(async move {
                 let mut mine = Vec::new();
                 loop {
-                    let batch = repo
-                        .claim_pending_deletions(AT, AT + LEASE, 7, None)
+                    let pass = repo
+                        .claim_pending_pass(AT, AT + LEASE, 7, None)
                         .await
                         .unwrap();
-                    if batch.is_empty() {
+                    let ids: Vec<i64> = pass.records.iter().map(|p| p.id).collect();
+                    if ids.is_empty() {
                         return mine;
                     }
-                    mine.extend(batch.into_iter().map(|p| p.id));
+                    // Each pass is worked a little while the others claim.
+                    tokio::task::yield_now().await;
+                    pass.claim.settle(&ids, &[]).await.unwrap();
+                    mine.extend(ids);
                 }
             })
         });
@@ -790,10 +870,7 @@ async fn quotes_backslashes_and_dollars_survive_the_delete_transaction() {
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].details["media"]["path"], path);
         assert_eq!(events[0].details["media"]["sha256"], "ab");
-        let due = repo
-            .claim_pending_deletions(AT, AT + LEASE, 10, None)
-            .await
-            .unwrap();
+        let due = due(repo, AT, 10).await;
         assert_eq!(due.len(), 1);
         assert_eq!(due[0].blob_key, media.blob_key);
     }

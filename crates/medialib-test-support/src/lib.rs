@@ -3,7 +3,7 @@
 //! `MEDIALIB_TEST_S3_ENDPOINT`; a configured server that cannot be reached panics, so the test
 //! fails instead of passing without having checked anything.
 
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database, Statement};
 
 /// A name no other test, run or process uses: `prefix` + time + process + counter.
 pub fn unique(prefix: &str) -> String {
@@ -90,6 +90,24 @@ impl Drop for TestDatabase {
                     let force = if admin_url.starts_with("postgres") {
                         " WITH (FORCE)"
                     } else {
+                        // MariaDB waits for them instead, for as long as a transaction left
+                        // open (by a test that failed while holding one) keeps its tables: end
+                        // them first.
+                        let sessions = db
+                            .query_all(Statement::from_string(
+                                db.get_database_backend(),
+                                format!(
+                                    "SELECT id FROM information_schema.processlist \
+                                     WHERE db = '{name}'"
+                                ),
+                            ))
+                            .await
+                            .unwrap_or_default();
+                        for session in sessions {
+                            if let Ok(id) = session.try_get_by_index::<u64>(0) {
+                                let _ = db.execute_unprepared(&format!("KILL {id}")).await;
+                            }
+                        }
                         ""
                     };
                     let _ = db

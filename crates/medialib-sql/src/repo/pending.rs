@@ -1,19 +1,27 @@
 //! Pending deletions: records of blobs to delete, upload intents, the reaper's claims, and the
 //! reconciler's lookups.
 
-use medialib_domain::{BlobKey, Media, PendingBlob, PendingStatus, RepoError, TenantId};
+use std::collections::HashSet;
+
+use medialib_domain::{
+    BlobKey, ClaimedPass, Media, PendingBlob, PendingClaim, PendingFailure, PendingStatus,
+    RepoError, TenantId,
+};
+use sea_orm::sea_query::extension::mysql::{IndexHintScope, MySqlSelectStatementExt};
 use sea_orm::sea_query::{
-    DeleteStatement, Expr, InsertStatement, LockBehavior, LockType, OnConflict,
+    Alias, DeleteStatement, Expr, InsertStatement, LockBehavior, LockType, OnConflict,
+    UpdateStatement,
 };
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, EntityTrait, IsolationLevel, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    TransactionTrait,
 };
 use time::OffsetDateTime;
 
 use super::media::{with_tags, CHUNK};
 use super::writes::Writes;
-use super::{any_of, corrupt, db_err, finish, from_millis, to_millis};
+use super::{any_of, corrupt, db_err, finish, from_millis, retrying, to_millis};
 use crate::entity::{community, derivative, media, pending};
 
 /// Records blobs inside a transaction. A key already recorded takes the new status and due
@@ -89,7 +97,101 @@ fn to_pending(row: pending::Model) -> Result<PendingBlob, RepoError> {
     })
 }
 
-pub(crate) async fn claim(
+/// The due records of a pass: `pending` or `upload`, due by `now`, under no live lease, oldest
+/// first.
+fn due(now: OffsetDateTime, limit: u64, after: Option<i64>) -> sea_orm::Select<pending::Entity> {
+    let now = to_millis(now);
+    let mut select = pending::Entity::find()
+        .filter(pending::Column::Status.is_in([
+            PendingStatus::Pending.as_str(),
+            PendingStatus::Upload.as_str(),
+        ]))
+        .filter(pending::Column::NextAttemptAt.lte(now))
+        .filter(
+            sea_orm::Condition::any()
+                .add(pending::Column::LeaseUntil.is_null())
+                .add(pending::Column::LeaseUntil.lte(now)),
+        )
+        .order_by_asc(pending::Column::Id)
+        .limit(limit);
+    if let Some(after) = after {
+        select = select.filter(pending::Column::Id.gt(after));
+    }
+    select
+}
+
+/// Claims a reaper pass. On PostgreSQL and MariaDB the records' rows stay locked in a
+/// transaction that the pass's settlement commits: nothing is written to claim, and the rows
+/// are free again the moment the transaction ends, however it ends. On SQLite, whose single
+/// writer cannot be held for a pass, the claim writes a lease.
+pub(crate) async fn claim_pass(
+    db: &DatabaseConnection,
+    now: OffsetDateTime,
+    lease_until: OffsetDateTime,
+    limit: u64,
+    after: Option<i64>,
+) -> Result<ClaimedPass, RepoError> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        let records = retrying(|| lease(db, now, lease_until, limit, after)).await?;
+        let ids = records.iter().map(|p| p.id).collect();
+        return Ok(ClaimedPass {
+            records,
+            claim: Box::new(Claim::Leased {
+                db: db.clone(),
+                ids,
+            }),
+        });
+    }
+    let (records, txn) = retrying(|| lock(db, now, limit, after)).await?;
+    if records.is_empty() {
+        txn.commit().await.map_err(db_err)?;
+        return Ok(ClaimedPass {
+            records,
+            claim: Box::new(Claim::Empty),
+        });
+    }
+    Ok(ClaimedPass {
+        records,
+        claim: Box::new(Claim::Locked(txn)),
+    })
+}
+
+/// Locks a pass's records in a transaction left open. MariaDB's transaction reads committed
+/// data, so that its locking scan keeps no lock on the rows it passes over (nor on the gaps
+/// between them, where deletes insert new records) while the pass is worked.
+async fn lock(
+    db: &DatabaseConnection,
+    now: OffsetDateTime,
+    limit: u64,
+    after: Option<i64>,
+) -> Result<(Vec<PendingBlob>, DatabaseTransaction), RepoError> {
+    let backend = db.get_database_backend();
+    let txn = match backend {
+        DbBackend::MySql => db.begin_with_config(Some(IsolationLevel::ReadCommitted), None),
+        _ => db.begin(),
+    }
+    .await
+    .map_err(db_err)?;
+    let mut select = due(now, limit, after);
+    if backend == DbBackend::MySql {
+        // Over the due index, InnoDB sorts every due row by id and keeps each one it read
+        // locked: the pass would hold them all. Walking the primary key stops at `limit`.
+        QuerySelect::query(&mut select).force_index(Alias::new("PRIMARY"), IndexHintScope::All);
+    }
+    let rows = select
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .all(&txn)
+        .await
+        .map_err(db_err)
+        .and_then(|rows| rows.into_iter().map(to_pending).collect());
+    match rows {
+        Ok(records) => Ok((records, txn)),
+        Err(err) => finish(txn, Err(err)).await,
+    }
+}
+
+/// Claims records by writing their lease (SQLite).
+async fn lease(
     db: &DatabaseConnection,
     now: OffsetDateTime,
     lease_until: OffsetDateTime,
@@ -98,44 +200,139 @@ pub(crate) async fn claim(
 ) -> Result<Vec<PendingBlob>, RepoError> {
     let txn = db.begin().await.map_err(db_err)?;
     let result: Result<_, RepoError> = async {
-        let now = to_millis(now);
-        let mut select = pending::Entity::find()
-            .filter(pending::Column::Status.is_in([
-                PendingStatus::Pending.as_str(),
-                PendingStatus::Upload.as_str(),
-            ]))
-            .filter(pending::Column::NextAttemptAt.lte(now))
-            .filter(
-                sea_orm::Condition::any()
-                    .add(pending::Column::LeaseUntil.is_null())
-                    .add(pending::Column::LeaseUntil.lte(now)),
-            )
-            .order_by_asc(pending::Column::Id)
-            .limit(limit);
-        if let Some(after) = after {
-            select = select.filter(pending::Column::Id.gt(after));
-        }
-        if txn.get_database_backend() != DbBackend::Sqlite {
-            select = select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-        }
-        let rows = select.all(&txn).await.map_err(db_err)?;
+        let rows = due(now, limit, after).all(&txn).await.map_err(db_err)?;
         let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-        let backend = txn.get_database_backend();
-        for chunk in ids.chunks(CHUNK) {
-            pending::Entity::update_many()
-                .col_expr(
-                    pending::Column::LeaseUntil,
-                    Expr::value(to_millis(lease_until)),
-                )
-                .filter(any_of(backend, pending::Column::Id, chunk.iter().copied()))
-                .exec(&txn)
-                .await
-                .map_err(db_err)?;
-        }
+        let mut writes = Writes::default();
+        writes.extend(by_ids(txn.get_database_backend(), &ids, |update| {
+            update.col_expr(
+                pending::Column::LeaseUntil,
+                Expr::value(to_millis(lease_until)),
+            )
+        }));
+        writes.run(&txn).await?;
         rows.into_iter().map(to_pending).collect()
     }
     .await;
     finish(txn, result).await
+}
+
+/// A pass's hold on its records.
+#[derive(Debug)]
+enum Claim {
+    /// Nothing was claimed.
+    Empty,
+    /// The rows are locked by this open transaction.
+    Locked(DatabaseTransaction),
+    /// The rows `ids` carry a lease.
+    Leased {
+        db: DatabaseConnection,
+        ids: Vec<i64>,
+    },
+}
+
+#[async_trait::async_trait]
+impl PendingClaim for Claim {
+    async fn settle(
+        self: Box<Self>,
+        purged: &[i64],
+        failures: &[PendingFailure],
+    ) -> Result<(), RepoError> {
+        match *self {
+            Self::Empty => Ok(()),
+            Self::Locked(txn) => {
+                let result = settlement(txn.get_database_backend(), purged, failures, &[])
+                    .run(&txn)
+                    .await;
+                finish(txn, result).await
+            }
+            Self::Leased { db, ids } => {
+                let worked: HashSet<i64> = purged
+                    .iter()
+                    .copied()
+                    .chain(failures.iter().map(|f| f.id))
+                    .collect();
+                let rest: Vec<i64> = ids.into_iter().filter(|id| !worked.contains(id)).collect();
+                retrying(|| async {
+                    let txn = db.begin().await.map_err(db_err)?;
+                    let result = settlement(db.get_database_backend(), purged, failures, &rest)
+                        .run(&txn)
+                        .await;
+                    finish(txn, result).await
+                })
+                .await
+            }
+        }
+    }
+}
+
+/// The writes that settle a pass: forget `purged`, record `failures`, release the lease of
+/// `rest`.
+fn settlement(
+    backend: DbBackend,
+    purged: &[i64],
+    failures: &[PendingFailure],
+    rest: &[i64],
+) -> Writes {
+    let mut writes = Writes::default();
+    writes.extend(purged.chunks(CHUNK).map(|chunk| {
+        pending::Entity::delete_many()
+            .filter(any_of(backend, pending::Column::Id, chunk.iter().copied()))
+            .into_query()
+    }));
+    writes.extend(failures.iter().map(failure));
+    writes.extend(by_ids(backend, rest, |update| {
+        update.col_expr(
+            pending::Column::LeaseUntil,
+            Expr::value(Option::<i64>::None),
+        )
+    }));
+    writes
+}
+
+/// An update of the records `ids` (a statement per chunk).
+fn by_ids(
+    backend: DbBackend,
+    ids: &[i64],
+    set: impl Fn(sea_orm::UpdateMany<pending::Entity>) -> sea_orm::UpdateMany<pending::Entity>,
+) -> Vec<UpdateStatement> {
+    ids.chunks(CHUNK)
+        .map(|chunk| {
+            set(pending::Entity::update_many())
+                .filter(any_of(backend, pending::Column::Id, chunk.iter().copied()))
+                .into_query()
+        })
+        .collect()
+}
+
+/// The update recording a failed attempt: the next one at `retry_at`, or parked as `failed`.
+fn failure(failure: &PendingFailure) -> UpdateStatement {
+    let update = pending::Entity::update_many()
+        .col_expr(
+            pending::Column::Attempts,
+            Expr::col(pending::Column::Attempts).add(1),
+        )
+        .col_expr(
+            pending::Column::LastError,
+            Expr::value(failure.error.chars().take(1000).collect::<String>()),
+        )
+        .col_expr(
+            pending::Column::LeaseUntil,
+            Expr::value(Option::<i64>::None),
+        );
+    match failure.retry_at {
+        Some(at) => update
+            .col_expr(pending::Column::NextAttemptAt, Expr::value(to_millis(at)))
+            .col_expr(
+                pending::Column::Status,
+                Expr::value(PendingStatus::Pending.as_str()),
+            ),
+        None => update.col_expr(
+            pending::Column::Status,
+            Expr::value(PendingStatus::Failed.as_str()),
+        ),
+    }
+    .filter(pending::Column::Id.eq(failure.id))
+    .into_query()
 }
 
 pub(crate) async fn complete(db: &DatabaseConnection, keys: &[BlobKey]) -> Result<(), RepoError> {
@@ -153,45 +350,6 @@ pub(crate) fn forget(backend: DbBackend, keys: &[BlobKey]) -> Vec<DeleteStatemen
                 .into_query()
         })
         .collect()
-}
-
-pub(crate) async fn fail(
-    db: &DatabaseConnection,
-    id: i64,
-    retry_at: Option<OffsetDateTime>,
-    error: &str,
-) -> Result<(), RepoError> {
-    let mut update = pending::Entity::update_many()
-        .col_expr(
-            pending::Column::Attempts,
-            Expr::col(pending::Column::Attempts).add(1),
-        )
-        .col_expr(
-            pending::Column::LastError,
-            Expr::value(error.chars().take(1000).collect::<String>()),
-        )
-        .col_expr(
-            pending::Column::LeaseUntil,
-            Expr::value(Option::<i64>::None),
-        );
-    update = match retry_at {
-        Some(at) => update
-            .col_expr(pending::Column::NextAttemptAt, Expr::value(to_millis(at)))
-            .col_expr(
-                pending::Column::Status,
-                Expr::value(PendingStatus::Pending.as_str()),
-            ),
-        None => update.col_expr(
-            pending::Column::Status,
-            Expr::value(PendingStatus::Failed.as_str()),
-        ),
-    };
-    update
-        .filter(pending::Column::Id.eq(id))
-        .exec(db)
-        .await
-        .map_err(db_err)?;
-    Ok(())
 }
 
 pub(crate) async fn list(
