@@ -777,7 +777,7 @@ pub struct Removed {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PendingStatus {
-    /// Waiting for the reaper (or being worked under a lease).
+    /// Waiting for the reaper (or claimed by a reaper pass that is deleting its blob).
     Pending,
     /// Parked after too many failed attempts; an admin may retry it.
     Failed,
