@@ -67,6 +67,21 @@ pub trait PendingClaim: Send {
     ) -> Result<(), RepoError>;
 }
 
+/// Forgets the pending deletions of `keys`, blobs confirmed gone
+/// ([`MediaRepo::complete_pending_deletions`]). A failure is only logged: those records fall
+/// due later, and the reaper finds their blobs gone and forgets them then.
+pub(crate) async fn forget_purged<R: MediaRepo + ?Sized>(repo: &R, keys: &[BlobKey]) {
+    if keys.is_empty() {
+        return;
+    }
+    if let Err(err) = repo.complete_pending_deletions(keys).await {
+        tracing::warn!(
+            error = &err as &dyn std::error::Error,
+            "could not clear pending deletions"
+        );
+    }
+}
+
 /// Durable record of tenants, keys, media rows, their cascades, usage and activity.
 ///
 /// # Errors
@@ -282,13 +297,7 @@ pub trait MediaRepo: Send + Sync + std::fmt::Debug {
         purged: &[BlobKey],
     ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError> {
         let outcomes = self.delete_requests(requests).await?;
-        if let Err(err) = self.complete_pending_deletions(purged).await {
-            // The deletes are done; the reaper finds these blobs gone and forgets them.
-            tracing::warn!(
-                error = &err as &dyn std::error::Error,
-                "could not clear pending deletions"
-            );
-        }
+        forget_purged(self, purged).await;
         Ok(outcomes)
     }
 

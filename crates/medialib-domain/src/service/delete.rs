@@ -412,13 +412,7 @@ impl MediaService {
             },
             None => done,
         };
-        if let Err(err) = self.repo.complete_pending_deletions(&done).await {
-            // The blobs are gone; the retry loop will find that and forget the records.
-            tracing::warn!(
-                error = &err as &dyn std::error::Error,
-                "could not clear pending deletions"
-            );
-        }
+        crate::ports::forget_purged(self.repo.as_ref(), &done).await;
         result
     }
 

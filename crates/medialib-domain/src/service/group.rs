@@ -30,7 +30,7 @@ use futures_util::StreamExt;
 
 use crate::error::RepoError;
 use crate::model::{BlobKey, DeleteOutcome, DeleteRequest};
-use crate::ports::MediaRepo;
+use crate::ports::{forget_purged, MediaRepo};
 
 type Reply = oneshot::Sender<Result<DeleteOutcome, RepoError>>;
 
@@ -159,11 +159,13 @@ impl GroupCommitter {
                 }
                 Some(Next::Purged(Some(keys))) => forget.extend(keys),
                 Some(Next::Purged(None)) => purged_open = false,
-                Some(Next::Pause) => forget_alone(repo.as_ref(), std::mem::take(&mut forget)).await,
+                Some(Next::Pause) => {
+                    forget_purged(repo.as_ref(), &std::mem::take(&mut forget)).await
+                }
                 // Every service clone is gone: nothing more will be purged either.
                 None => {
                     drain(&mut purged, &mut forget);
-                    forget_alone(repo.as_ref(), forget).await;
+                    forget_purged(repo.as_ref(), &forget).await;
                     return;
                 }
             }
@@ -187,20 +189,6 @@ enum Next {
     Delete(Queued),
     Purged(Option<Vec<BlobKey>>),
     Pause,
-}
-
-/// Forgets the records of purged blobs in a transaction of their own.
-async fn forget_alone(repo: &dyn MediaRepo, keys: Vec<BlobKey>) {
-    if keys.is_empty() {
-        return;
-    }
-    if let Err(err) = repo.complete_pending_deletions(&keys).await {
-        // The blobs are gone; the reaper finds that and forgets the records.
-        tracing::warn!(
-            error = &err as &dyn std::error::Error,
-            "could not clear pending deletions"
-        );
-    }
 }
 
 /// Commits one batch, answering every plan, and forgets `forget` in the same transaction;
@@ -242,7 +230,7 @@ async fn commit(repo: &dyn MediaRepo, batch: Vec<Queued>, forget: Vec<BlobKey>) 
         }
     }
     // The shared transaction failed, and the forget with it.
-    forget_alone(repo, forget).await;
+    forget_purged(repo, &forget).await;
 }
 
 #[cfg(test)]
