@@ -16,13 +16,20 @@ async fn a_hundred_concurrent_deletes_of_one_id_give_one_receipt() {
 #[tokio::test]
 async fn sigterm_lets_in_flight_requests_finish_then_stops() {
     let mut server = TestServer::start().await;
-    // An upload whose body trickles in over half a second.
-    let chunks = futures::stream::unfold(0u8, |i| async move {
+    // An upload whose body trickles in over half a second; SIGTERM is sent once part of the
+    // body has been handed to the connection, so the request is in flight whatever the load.
+    let (sending, sent) = tokio::sync::oneshot::channel();
+    let chunks = futures::stream::unfold((0u8, Some(sending)), |(i, mut sending)| async move {
         if i == 5 {
             return None;
         }
+        if i == 2 {
+            if let Some(sending) = sending.take() {
+                let _ = sending.send(());
+            }
+        }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        Some((Ok::<_, std::io::Error>(vec![i; 100]), i + 1))
+        Some((Ok::<_, std::io::Error>(vec![i; 100]), (i + 1, sending)))
     });
     let request = server
         .http
@@ -31,7 +38,7 @@ async fn sigterm_lets_in_flight_requests_finish_then_stops() {
         .body(reqwest::Body::wrap_stream(chunks))
         .send();
     let upload = tokio::spawn(request);
-    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    sent.await.expect("the body is being sent");
     let stopped = tokio::task::spawn_blocking(move || {
         let ok = server.terminate();
         (ok, server)

@@ -6,39 +6,31 @@ use reqwest::Method;
 
 use crate::helpers::*;
 
-fn without_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c == 'm' {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// The blobs a server's reaper says it purged, from its log.
-fn purged_by(log: &std::path::Path) -> u64 {
-    let text = without_ansi(&std::fs::read_to_string(log).unwrap_or_default());
+/// The value of one counter (`name` with its labels, as exposed) on a server's `/metrics`.
+async fn counter(http: &reqwest::Client, base: &str, series: &str) -> u64 {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics text");
     text.lines()
-        .filter(|line| line.contains("reaper pass"))
-        .filter_map(|line| line.split("purged=").nth(1))
-        .filter_map(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+        .filter_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .filter_map(|value| value.trim().parse::<f64>().ok())
+        .map(|value| value as u64)
         .sum()
 }
+
+const RUNS: &str = "medialib_reaper_runs_total{outcome=\"ok\"}";
+const PURGED: &str = "medialib_reaper_purged_total";
 
 #[tokio::test]
 async fn two_instances_share_media_deletes_and_the_reaper_work() {
     let fast_reaper = [
         ("MEDIALIB_RETRY_INTERVAL_SECS", "1"),
         ("MEDIALIB_RETRY_GRACE_SECS", "0"),
-        ("RUST_LOG", "info"),
     ];
     let a = TestServer::start_with(&fast_reaper).await;
     let b = a.start_peer(&fast_reaper, "server-2.log");
@@ -113,9 +105,27 @@ async fn two_instances_share_media_deletes_and_the_reaper_work() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     a.assert_blobs(a.blobs().await, 0);
+    // Every record is gone, so no pass can claim one any more; a reaper run that started
+    // after this point has ended once a server counts two more runs (the one in progress
+    // may have started before). Each run counts what it purged before counting itself.
+    let servers = [a.base.as_str(), b.base.as_str()];
+    let mut seen = Vec::new();
+    for base in servers {
+        seen.push(counter(&a.http, base, RUNS).await);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    for (base, before) in servers.into_iter().zip(seen) {
+        while counter(&a.http, base, RUNS).await < before + 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the reaper of {base} did not run again"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
     let (one, two) = (
-        purged_by(&a.dir.path().join("server-1.log")),
-        purged_by(&a.dir.path().join("server-2.log")),
+        counter(&a.http, &a.base, PURGED).await,
+        counter(&a.http, &b.base, PURGED).await,
     );
     // The deletes above were purged inline; the planted records went to the reapers, and
     // a record claimed by both would be counted twice.

@@ -2,6 +2,7 @@
 
 mod cli;
 mod config;
+mod prometheus;
 mod telemetry;
 mod wiring;
 

@@ -99,6 +99,7 @@ pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
         )
     })?;
     bootstrap_admin_key(&app.service, settings).await?;
+    let metrics = crate::prometheus::install();
 
     let acceptor = TcpListener::bind(settings.listen)
         .into_acceptor()
@@ -132,7 +133,10 @@ pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
     ));
     let result = poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(
-            medialib_api::app(service.clone(), &settings.compat),
+            crate::prometheus::with_endpoint(
+                medialib_api::app(service.clone(), &settings.compat),
+                metrics,
+            ),
             shutdown_signal(),
             Some(settings.shutdown_timeout),
         )
@@ -196,6 +200,7 @@ async fn reaper_loop(
         let running = |_: &_| !*stop.borrow();
         match service.reap_until_done(REAP_BATCH, false, &running).await {
             Ok(report) => {
+                crate::prometheus::record_reaper_run(&report);
                 if report.claimed > 0 {
                     tracing::info!(
                         purged = report.purged,
@@ -206,6 +211,7 @@ async fn reaper_loop(
                 }
             }
             Err(err) => {
+                crate::prometheus::record_reaper_failure();
                 tracing::warn!(error = &err as &dyn std::error::Error, "reaper pass failed");
             }
         }
