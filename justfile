@@ -24,9 +24,10 @@ lint:
 fmt:
     cargo fmt --all
 
-# Regenerate openapi/medialib.json from the code
+# Regenerate openapi/medialib.json and openapi/compat/*.json from the code
 openapi:
     cargo run -q -- openapi > openapi/medialib.json
+    for p in gallery swiftia swonkie catdata defdrive; do cargo run -q -- openapi --compat $p > openapi/compat/$p.json; done
 
 # Crash campaign: SIGKILL the real server N times under load, then check every invariant
 crash runs="20":

@@ -267,5 +267,5 @@ async fn revoked_grants_stop_working() {
             json!({"user_id": "rita", "permission": "own"}),
         )
         .await
-        .expect(400, Some("invalid_permission"));
+        .expect(400, Some("invalid_body"));
 }

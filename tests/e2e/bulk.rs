@@ -80,12 +80,12 @@ async fn bulk_delete_bounds_and_body_errors_are_400() {
     server
         .post(key, "/v1/media/bulk-delete", bulk(&[]))
         .await
-        .expect(400, Some("invalid_bulk_request"));
+        .expect(400, Some("invalid_body"));
     let too_many: Vec<i64> = (1..=1001).collect();
     server
         .post(key, "/v1/media/bulk-delete", bulk(&too_many))
         .await
-        .expect(400, Some("invalid_bulk_request"));
+        .expect(400, Some("invalid_body"));
     server
         .post(key, "/v1/media/bulk-delete", json!({"ids": ["a"]}))
         .await

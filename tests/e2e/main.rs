@@ -6,6 +6,7 @@ mod backend;
 mod bulk;
 mod cli;
 mod compat;
+mod contract;
 mod delete;
 mod derivatives;
 mod durable;

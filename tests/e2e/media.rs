@@ -140,6 +140,10 @@ async fn list_media_pages_stay_stable_under_concurrent_deletes() {
     server
         .get(&server.admin, "/v1/media?limit=abc")
         .await
+        .expect(400, Some("invalid_limit"));
+    server
+        .get(&server.admin, "/v1/media?created_before=yesterday")
+        .await
         .expect(400, Some("invalid_parameter"));
 }
 

@@ -1,7 +1,8 @@
 //! Compatibility profiles: the delete routes of five existing media APIs, answered with their
 //! documented request and response shapes, all served by the same use cases as `/v1` (there is
 //! no second delete implementation). Each profile is mounted only when configured; its routes
-//! are in the spec under their own tag either way, so clients can be generated for them.
+//! are documented in a spec of their own (`openapi/compat/<profile>.json`, served at
+//! `/compat/<profile>/openapi.json` while mounted), so clients can be generated for them.
 //!
 //! The profiles keep each API's contract but not its failure modes: a file already missing from
 //! storage is a successful delete, storage failures after the commit are retried by the reaper
@@ -25,6 +26,21 @@ use poem_openapi::Object;
 use serde_json::json;
 
 use crate::error::{framework_error, ApiError};
+
+/// The tag of each profile's operations in its spec.
+#[derive(Debug, poem_openapi::Tags)]
+pub enum CompatTags {
+    /// Compatibility profile `gallery`: a media gallery's delete by id and legacy delete by path.
+    CompatGallery,
+    /// Compatibility profile `swiftia`: Swiftia's file delete and file list.
+    CompatSwiftia,
+    /// Compatibility profile `swonkie`: Swonkie's media delete with X-API-ID / X-API-KEY.
+    CompatSwonkie,
+    /// Compatibility profile `catdata`: the Cat Data API's image delete (204).
+    CompatCatdata,
+    /// Compatibility profile `defdrive`: DefDrive's owner-only file delete.
+    CompatDefdrive,
+}
 
 /// One compatibility profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

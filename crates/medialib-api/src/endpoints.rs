@@ -24,14 +24,4 @@ pub enum ApiTags {
     Admin,
     /// Health checks.
     System,
-    /// Compatibility profile `gallery`: a media gallery's delete by id and legacy delete by path.
-    CompatGallery,
-    /// Compatibility profile `swiftia`: Swiftia's file delete and file list.
-    CompatSwiftia,
-    /// Compatibility profile `swonkie`: Swonkie's media delete with X-API-ID / X-API-KEY.
-    CompatSwonkie,
-    /// Compatibility profile `catdata`: the Cat Data API's image delete (204).
-    CompatCatdata,
-    /// Compatibility profile `defdrive`: DefDrive's owner-only file delete.
-    CompatDefdrive,
 }

@@ -6,6 +6,9 @@
 //! here. Errors produced by the framework itself (bad parameter, bad JSON, unknown route,
 //! wrong method, missing credentials) get the same body through [`framework_error`].
 
+pub mod declared;
+
+pub use declared::Errors;
 use medialib_domain::{RepoError, ServiceError};
 use poem::http::StatusCode;
 use poem::IntoResponse;
@@ -50,6 +53,9 @@ pub enum ApiError {
     /// The upload is larger than `max_upload_bytes` (`payload_too_large`).
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not of the content type the operation takes (`unsupported_media_type`).
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// The `Range` cannot be served (`range_not_satisfiable`).
     #[oai(status = 416)]
     RangeNotSatisfiable(Json<ErrorBody>, #[oai(header = "Content-Range")] String),
@@ -213,9 +219,20 @@ pub fn framework_error(err: poem::Error) -> poem::Response {
     if err.is_from_response() {
         return err.into_response();
     }
+    // Path parameters that fail to parse are named by position (`param0`); in `/v1` the first
+    // one is always the media id. Media ids are declared as integers from 1 and limits as 1 to
+    // 1000: a value outside them gets the code the service uses for it.
+    let parameter = err
+        .downcast_ref::<ParseParamError>()
+        .map(|e| e.name)
+        .or_else(|| err.downcast_ref::<ParsePathError>().map(|e| e.name));
     let api = if err.is::<AuthorizationError>() {
         ApiError::unauthorized()
-    } else if err.is::<ParseParamError>() || err.is::<ParsePathError>() {
+    } else if matches!(parameter, Some("id" | "param0")) {
+        ApiError::bad_request("invalid_media_id", "Invalid media ID")
+    } else if parameter == Some("limit") {
+        ApiError::bad_request("invalid_limit", "limit must be 1 to 1000")
+    } else if parameter.is_some() {
         ApiError::bad_request("invalid_parameter", err.to_string())
     } else if err.is::<ParseRequestPayloadError>() {
         ApiError::bad_request("invalid_body", err.to_string())
@@ -228,11 +245,7 @@ pub fn framework_error(err: poem::Error) -> poem::Response {
         )
             .into_response();
     } else if err.is::<ContentTypeError>() {
-        return (
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            body("unsupported_media_type", err.to_string()),
-        )
-            .into_response();
+        ApiError::UnsupportedMediaType(body("unsupported_media_type", err.to_string()))
     } else if err.status().is_server_error() {
         tracing::error!(error = %err, "request failed");
         ApiError::internal()
@@ -258,6 +271,7 @@ impl ApiError {
             Self::NotFound(b) => (404, b),
             Self::Conflict(b) => (409, b),
             Self::PayloadTooLarge(b) => (413, b),
+            Self::UnsupportedMediaType(b) => (415, b),
             Self::RangeNotSatisfiable(b, _) => (416, b),
             Self::Internal(b) => (500, b),
             Self::Unavailable(b) => (503, b),

@@ -4,20 +4,23 @@
 //! Nothing else in the workspace speaks HTTP. This crate depends on the domain only, never on
 //! the SQL or blob adapters: the server hands it a wired [`MediaService`].
 
+mod body;
 pub mod compat;
 mod download;
 pub mod endpoints;
 pub mod error;
 pub mod schema;
 pub mod security;
+mod spec;
 
 use std::sync::Arc;
 
 use medialib_domain::MediaService;
 use poem::http::HeaderValue;
+use poem::web::Html;
 use poem::web::Path;
 use poem::{handler, Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
-use poem_openapi::OpenApiService;
+use poem_openapi::{OpenApiService, ServerObject};
 
 use crate::compat::catdata::CatdataApi;
 use crate::compat::defdrive::DefdriveApi;
@@ -35,12 +38,13 @@ use crate::error::{framework_error, ApiError};
 /// The API's version, as published in the spec.
 pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-type Apis = (
-    MediaApi,
-    LifecycleApi,
-    SharingApi,
-    AdminApi,
-    SystemApi,
+/// The documented API: everything under `/v1` and the health checks.
+type Apis = (MediaApi, LifecycleApi, SharingApi, AdminApi, SystemApi);
+
+/// Every route the server can answer: the documented API and the compatibility profiles (the
+/// profiles that are not configured are answered as unknown routes by [`compat::guard`]).
+type Routes = (
+    Apis,
     GalleryApi,
     SwiftiaApi,
     SwonkieApi,
@@ -48,8 +52,8 @@ type Apis = (
     DefdriveApi,
 );
 
-fn service(media: MediaService) -> OpenApiService<Apis, ()> {
-    let apis = (
+fn apis(media: &MediaService) -> Apis {
+    (
         MediaApi {
             service: media.clone(),
         },
@@ -65,50 +69,131 @@ fn service(media: MediaService) -> OpenApiService<Apis, ()> {
         SystemApi {
             service: media.clone(),
         },
-        GalleryApi {
-            service: media.clone(),
-        },
-        SwiftiaApi {
-            service: media.clone(),
-        },
-        SwonkieApi {
-            service: media.clone(),
-        },
-        CatdataApi {
-            service: media.clone(),
-        },
-        DefdriveApi { service: media },
-    );
-    OpenApiService::new(apis, "medialib", API_VERSION).description(
-        "Media library with durable, consistent, authorized deletes. \
-         Every error body is {\"code\", \"message\"}.",
     )
 }
 
-/// The OpenAPI document, as committed under `openapi/medialib.json`.
-pub fn openapi_json(media: MediaService) -> String {
-    service(media).spec()
+fn documented(media: &MediaService) -> OpenApiService<Apis, ()> {
+    OpenApiService::new(apis(media), "medialib", API_VERSION)
+        .description(
+            "Media library with durable, consistent, authorized deletes. \
+             Every error body is {\"code\", \"message\"}; every response carries \
+             `X-Request-Id`.",
+        )
+        .server(local_server())
 }
 
-/// The whole HTTP application: the API, the routes of the `compat` profiles, `/openapi.json`,
-/// the docs UI at `/docs`, request ids and JSON bodies for every framework error.
+/// The server the specs name: one on its default listen address (clients pass their own).
+fn local_server() -> ServerObject {
+    ServerObject::new("http://127.0.0.1:8080").description("A server on its default listen address")
+}
+
+fn routes(media: &MediaService) -> OpenApiService<Routes, ()> {
+    let service = || media.clone();
+    let routes = (
+        apis(media),
+        GalleryApi { service: service() },
+        SwiftiaApi { service: service() },
+        SwonkieApi { service: service() },
+        CatdataApi { service: service() },
+        DefdriveApi { service: service() },
+    );
+    OpenApiService::new(routes, "medialib", API_VERSION)
+}
+
+/// The OpenAPI document of `/v1`, as committed under `openapi/medialib.json` and served at
+/// `/openapi.json`.
+pub fn openapi_json(media: &MediaService) -> String {
+    spec::finish(&documented(media).spec())
+}
+
+/// The OpenAPI document of one compatibility profile, as committed under
+/// `openapi/compat/<profile>.json` and served at `/compat/<profile>/openapi.json` when the
+/// profile is mounted.
+pub fn compat_openapi_json(media: &MediaService, profile: Profile) -> String {
+    let raw = match profile {
+        Profile::Gallery => compat_service(
+            profile,
+            GalleryApi {
+                service: media.clone(),
+            },
+        )
+        .spec(),
+        Profile::Swiftia => compat_service(
+            profile,
+            SwiftiaApi {
+                service: media.clone(),
+            },
+        )
+        .spec(),
+        Profile::Swonkie => compat_service(
+            profile,
+            SwonkieApi {
+                service: media.clone(),
+            },
+        )
+        .spec(),
+        Profile::Catdata => compat_service(
+            profile,
+            CatdataApi {
+                service: media.clone(),
+            },
+        )
+        .spec(),
+        Profile::Defdrive => compat_service(
+            profile,
+            DefdriveApi {
+                service: media.clone(),
+            },
+        )
+        .spec(),
+    };
+    spec::finish(&raw)
+}
+
+fn compat_service<T: poem_openapi::OpenApi>(profile: Profile, api: T) -> OpenApiService<T, ()> {
+    OpenApiService::new(
+        api,
+        format!("medialib compatibility profile {}", profile.name()),
+        API_VERSION,
+    )
+    .description(format!(
+        "The routes of the `{}` profile, mounted with `compat = [\"{}\"]`; see docs/compat.md.",
+        profile.name(),
+        profile.name()
+    ))
+    .server(local_server())
+}
+
+/// The whole HTTP application: the API, the routes of the `compat` profiles, `/openapi.json`
+/// (and `/compat/<profile>/openapi.json` for each mounted profile), the docs UI at `/docs`,
+/// request ids and JSON bodies for every framework error.
 pub fn app(media: MediaService, compat: &[Profile]) -> impl Endpoint<Output = Response> {
-    let api = service(media.clone());
-    let spec = api.spec_endpoint();
-    let docs = api.swagger_ui();
+    let docs = documented(&media);
+    let spec = spec::finish(&docs.spec());
+    let docs_html = docs.swagger_ui_html().replace(&docs.spec(), &spec);
     let enabled: Arc<[Profile]> = compat.into();
-    Route::new()
+    let mut route = Route::new()
         .at(
             "/v1/media/by-path/*path",
             poem::delete(delete_by_raw_path).data(media.clone()),
         )
         .at(
             "/api/user/media/*path",
-            poem::delete(compat::gallery::delete_by_raw_path).data(media),
+            poem::delete(compat::gallery::delete_by_raw_path).data(media.clone()),
         )
-        .nest("/", api)
-        .at("/openapi.json", spec)
-        .nest("/docs", docs)
+        .at("/openapi.json", poem::get(spec::served(spec)))
+        .at(
+            "/docs",
+            poem::get(poem::endpoint::make_sync(move |_| Html(docs_html.clone()))),
+        );
+    for &profile in compat {
+        route = route.at(
+            format!("/compat/{}/openapi.json", profile.name()),
+            poem::get(spec::served(compat_openapi_json(&media, profile))),
+        );
+    }
+    route
+        .nest("/", routes(&media))
         .around(move |next, request| compat::guard(next, request, enabled.clone()))
         .catch_all_error(|err| async move { framework_error(err) })
         .around(request_id)

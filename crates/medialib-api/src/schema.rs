@@ -5,7 +5,7 @@ use medialib_domain::service::filter::FilterReport;
 use medialib_domain::service::media::Page;
 use medialib_domain::service::trash::TrashSummary;
 use medialib_domain::{
-    Activity, BulkReceipt, CommunityItem, DeleteReceipt, Grant, Hold, Media, Reference,
+    Activity, BulkReceipt, CommunityItem, DeleteReceipt, Grant, Hold, Media, Permission, Reference,
     StorageState, TenantSettings, ThumbnailState, Usage,
 };
 use poem_openapi::{Enum, Object};
@@ -15,6 +15,7 @@ use crate::error::ApiError;
 
 /// A media item.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "Media")]
 pub struct MediaDto {
     /// Never reused id.
     pub id: i64,
@@ -39,7 +40,6 @@ pub struct MediaDto {
     /// When it was moved to the trash; absent while live.
     #[oai(skip_serializing_if_is_none)]
     pub trashed_at: Option<OffsetDateTime>,
-    /// Where its thumbnail stands.
     pub thumbnail: ThumbnailStatus,
 }
 
@@ -89,6 +89,7 @@ impl From<Media> for MediaDto {
 
 /// A page of media, newest first.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MediaPage {
     /// The items.
     pub items: Vec<MediaDto>,
@@ -105,7 +106,8 @@ impl From<Page<Media>> for MediaPage {
     }
 }
 
-/// Whether the blobs of a delete are gone yet.
+/// Whether the blobs of a delete are gone yet: `purged`; `pending` when a blob deletion will
+/// be retried; `trashed` (and absent from a bulk item that was not deleted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
 pub enum StorageStatus {
@@ -127,8 +129,9 @@ impl From<StorageState> for StorageStatus {
     }
 }
 
-/// What was removed together with the media row.
+/// What was removed together with the media row (what cascaded).
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "Removed")]
 pub struct RemovedDto {
     /// Whether a community copy (row and blob) was removed.
     pub community_copy: bool,
@@ -142,6 +145,7 @@ pub struct RemovedDto {
 
 /// The receipt of a delete.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "DeleteReceipt")]
 pub struct DeleteReceiptDto {
     /// The deleted media's id.
     pub id: i64,
@@ -151,9 +155,7 @@ pub struct DeleteReceiptDto {
     pub message: String,
     /// Bytes no longer counted in usage.
     pub freed_bytes: i64,
-    /// `purged`; `pending` when a blob deletion will be retried; `trashed`.
     pub storage: StorageStatus,
-    /// What cascaded.
     pub removed: RemovedDto,
     /// The in-use references a forced delete removed.
     pub broken_references: Vec<String>,
@@ -192,14 +194,15 @@ impl From<DeleteReceipt> for DeleteReceiptDto {
 #[derive(Debug, Clone, Object)]
 pub struct BulkDeleteRequest {
     /// 1 to 1000 media ids.
+    #[oai(validator(min_items = 1, max_items = 1000))]
     pub ids: Vec<i64>,
-    /// Delete referenced media too (default `false`: such ids fail with `media_in_use`).
-    #[oai(default)]
-    pub force: bool,
+    /// Delete referenced media too (absent: `false`, such ids fail with `media_in_use`).
+    pub force: Option<bool>,
 }
 
 /// The verdict on one id of a bulk delete.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct BulkDeleteItem {
     /// The id as sent.
     pub id: i64,
@@ -209,7 +212,6 @@ pub struct BulkDeleteItem {
     pub status: u16,
     /// The error code when not deleted.
     pub code: Option<String>,
-    /// `purged` or `pending`, when deleted.
     pub storage: Option<StorageStatus>,
 }
 
@@ -275,24 +277,54 @@ pub struct TagsRequest {
     pub tags: Vec<String>,
 }
 
+/// What an access grant allows: `read` (see and download) or `delete` (see, download and
+/// delete).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+#[oai(rename = "Permission")]
+pub enum PermissionDto {
+    /// See and download.
+    Read,
+    /// See, download and delete.
+    Delete,
+}
+
+impl PermissionDto {
+    /// The wire name, as the domain parses it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Delete => "delete",
+        }
+    }
+}
+
+impl From<Permission> for PermissionDto {
+    fn from(permission: Permission) -> Self {
+        match permission {
+            Permission::Read => Self::Read,
+            Permission::Delete => Self::Delete,
+        }
+    }
+}
+
 /// A grant to create.
 #[derive(Debug, Clone, Object)]
 pub struct GrantRequest {
     /// The grantee.
     pub user_id: String,
-    /// `read` or `delete`.
-    pub permission: String,
+    pub permission: PermissionDto,
 }
 
 /// An access grant.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "Grant")]
 pub struct GrantDto {
     /// The media.
     pub media_id: i64,
     /// The grantee.
     pub user_id: String,
-    /// `read` or `delete`.
-    pub permission: String,
+    pub permission: PermissionDto,
     /// When it was given.
     pub created_at: OffsetDateTime,
 }
@@ -302,7 +334,7 @@ impl From<Grant> for GrantDto {
         Self {
             media_id: grant.media_id.get(),
             user_id: grant.user_id.to_string(),
-            permission: grant.permission.as_str().to_owned(),
+            permission: grant.permission.into(),
             created_at: grant.created_at,
         }
     }
@@ -310,6 +342,7 @@ impl From<Grant> for GrantDto {
 
 /// A community copy.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "CommunityItem")]
 pub struct CommunityItemDto {
     /// Id of the copy.
     pub id: i64,
@@ -346,6 +379,7 @@ impl From<CommunityItem> for CommunityItemDto {
 
 /// A page of community copies.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CommunityPage {
     /// The items, newest first.
     pub items: Vec<CommunityItemDto>,
@@ -358,12 +392,13 @@ pub struct CommunityPage {
 pub struct UnshareResponse {
     /// The media id.
     pub media_id: i64,
-    /// Whether the copy's blob is gone yet.
     pub storage: StorageStatus,
 }
 
 /// An activity event.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
+#[oai(rename = "Activity")]
 pub struct ActivityDto {
     /// Event id, increasing.
     pub id: i64,
@@ -394,6 +429,7 @@ impl From<Activity> for ActivityDto {
 
 /// A page of activity, newest first.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ActivityPage {
     /// The events.
     pub items: Vec<ActivityDto>,
@@ -403,6 +439,7 @@ pub struct ActivityPage {
 
 /// A tenant's usage; always the sums over its media, live and trashed apart.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "Usage")]
 pub struct UsageDto {
     /// Live media items.
     pub media_count: i64,
@@ -427,6 +464,7 @@ impl From<Usage> for UsageDto {
 
 /// A tenant's deletion settings.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "TenantSettings")]
 pub struct TenantSettingsDto {
     /// Days an item stays in the trash before the background purge removes it (0 to 3650).
     pub trash_retention_days: u32,
@@ -461,6 +499,7 @@ pub struct RestoreRequest {
 
 /// What emptying the trash did.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "TrashSummary")]
 pub struct TrashSummaryDto {
     /// Items purged permanently.
     pub deleted: u64,
@@ -495,6 +534,7 @@ pub struct HoldRequest {
 
 /// A legal hold.
 #[derive(Debug, Clone, Object, serde::Deserialize, PartialEq, Eq)]
+#[oai(rename = "Hold")]
 pub struct HoldDto {
     /// Hold id.
     pub id: i64,
@@ -533,6 +573,7 @@ pub struct ReferenceRequest {
 
 /// A recorded in-use reference.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "Reference")]
 pub struct ReferenceDto {
     /// The media.
     pub media_id: i64,
@@ -571,10 +612,10 @@ pub struct DeleteByFilterRequest {
     pub owner: Option<String>,
     /// `true`: count and list only; `false`: delete.
     pub dry_run: bool,
-    /// Delete referenced media too (default `false`).
-    #[oai(default)]
-    pub force: bool,
+    /// Delete referenced media too (absent: `false`).
+    pub force: Option<bool>,
     /// Dry run: page size of `ids`, 1 to 1000 (default 50).
+    #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
     pub limit: Option<u64>,
     /// Dry run: `next_cursor` of the previous page of ids.
     pub cursor: Option<String>,
@@ -582,6 +623,7 @@ pub struct DeleteByFilterRequest {
 
 /// What a delete by filter found and did.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DeleteByFilterResponse {
     /// Whether this was a dry run.
     pub dry_run: bool,
@@ -627,6 +669,7 @@ impl From<FilterReport> for DeleteByFilterResponse {
 
 /// Liveness or readiness.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "Health")]
 pub struct HealthDto {
     /// `ok`.
     pub status: String,

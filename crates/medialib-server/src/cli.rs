@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use medialib_api::compat::Profile;
 
 use medialib_domain::error::chain;
 use medialib_domain::service::gc::{GcOptions, GcProgress};
@@ -45,8 +46,13 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Print the OpenAPI document.
-    Openapi,
+    /// Print the OpenAPI document of `/v1`, or of one compatibility profile.
+    Openapi {
+        /// The profile whose routes to document (`gallery`, `swiftia`, `swonkie`,
+        /// `catdata`, `defdrive`).
+        #[arg(long, value_name = "PROFILE")]
+        compat: Option<String>,
+    },
     /// Work off pending blob deletions once, then print a summary.
     Reap {
         /// Also take records that are not due yet, leased, or upload intents. Only for a
@@ -140,7 +146,7 @@ impl Cli {
             Command::Keys(KeysCommand::Create(args)) => create_key(&settings, &args).await,
             Command::Keys(KeysCommand::List { json }) => list_keys(&settings, json).await,
             Command::Keys(KeysCommand::Revoke { id }) => revoke_key(&settings, &id).await,
-            Command::Openapi => openapi().await,
+            Command::Openapi { compat } => openapi(compat.as_deref()).await,
             Command::Reap { all, json } => reap(&settings, all, json).await,
             Command::Gc {
                 dry_run: _,
@@ -326,16 +332,20 @@ async fn gc(settings: &Settings, options: GcOptions, json: bool) -> anyhow::Resu
     Ok(())
 }
 
-async fn openapi() -> anyhow::Result<()> {
-    println!("{}", spec().await?);
+async fn openapi(compat: Option<&str>) -> anyhow::Result<()> {
+    let profile = compat
+        .map(|name| Profile::parse(name).with_context(|| format!("unknown profile {name:?}")))
+        .transpose()?;
+    println!("{}", spec(profile).await?);
     Ok(())
 }
 
-/// The OpenAPI document. The API is wired to an in-memory store that is never called.
+/// The OpenAPI document of `/v1`, or of a profile's routes. The API is wired to an in-memory
+/// store that is never called.
 ///
 /// # Errors
 /// If the in-memory wiring fails.
-pub async fn spec() -> anyhow::Result<String> {
+pub async fn spec(profile: Option<Profile>) -> anyhow::Result<String> {
     let settings = Settings::load(
         None,
         &Overrides {
@@ -345,20 +355,44 @@ pub async fn spec() -> anyhow::Result<String> {
         },
     )?;
     let app = wiring::build(&settings).await.context("in-memory wiring")?;
-    Ok(medialib_api::openapi_json(app.service))
+    Ok(match profile {
+        Some(profile) => medialib_api::compat_openapi_json(&app.service, profile),
+        None => medialib_api::openapi_json(&app.service),
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use medialib_api::compat::Profile;
+
     /// `openapi/medialib.json` must be what `medialib openapi` prints; `just openapi` rewrites it.
     #[tokio::test]
     async fn committed_openapi_spec_is_current() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/medialib.json");
-        let generated = super::spec().await.unwrap();
+        let generated = super::spec(None).await.unwrap();
         let committed = std::fs::read_to_string(path).unwrap_or_default();
         assert!(
             committed.trim_end() == generated.trim_end(),
             "openapi/medialib.json is stale: run `just openapi`"
         );
+    }
+
+    /// `openapi/compat/<profile>.json` must be what `medialib openapi --compat <profile>`
+    /// prints, for every profile.
+    #[tokio::test]
+    async fn committed_compat_specs_are_current() {
+        for profile in Profile::ALL {
+            let path = format!(
+                "{}/../../openapi/compat/{}.json",
+                env!("CARGO_MANIFEST_DIR"),
+                profile.name()
+            );
+            let generated = super::spec(Some(profile)).await.unwrap();
+            let committed = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                committed.trim_end() == generated.trim_end(),
+                "{path} is stale: run `just openapi`"
+            );
+        }
     }
 }

@@ -8,8 +8,8 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
+use super::CompatTags;
 use super::{conflict_message, error_text, log_failure, ErrorText};
-use crate::endpoints::ApiTags;
 use crate::security::ApiKeyAuth;
 
 /// Cat Data's delete route.
@@ -41,7 +41,7 @@ pub enum CatdataDelete {
     Failed(Json<ErrorText>),
 }
 
-#[OpenApi(tag = "ApiTags::CompatCatdata")]
+#[OpenApi(tag = "CompatTags::CompatCatdata")]
 impl CatdataApi {
     /// Delete an image (Cat Data)
     ///

@@ -10,8 +10,8 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
+use super::CompatTags;
 use super::{conflict_message, error_text, log_failure, message, ErrorText, MessageBody};
-use crate::endpoints::ApiTags;
 use crate::security::ApiKeyAuth;
 
 /// DefDrive's delete route.
@@ -46,7 +46,7 @@ pub enum DefdriveDelete {
     Failed(Json<ErrorText>),
 }
 
-#[OpenApi(tag = "ApiTags::CompatDefdrive")]
+#[OpenApi(tag = "CompatTags::CompatDefdrive")]
 impl DefdriveApi {
     /// Delete a file (DefDrive)
     ///

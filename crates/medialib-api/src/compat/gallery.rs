@@ -10,8 +10,8 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
+use super::CompatTags;
 use super::{conflict_message, log_failure, message, MessageBody, Profile};
-use crate::endpoints::ApiTags;
 use crate::security::ApiKeyAuth;
 
 /// The gallery's delete route.
@@ -43,7 +43,7 @@ pub enum GalleryDelete {
     Failed(Json<MessageBody>),
 }
 
-#[OpenApi(tag = "ApiTags::CompatGallery")]
+#[OpenApi(tag = "CompatTags::CompatGallery")]
 impl GalleryApi {
     /// Delete a media item (gallery)
     ///

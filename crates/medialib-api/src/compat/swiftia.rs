@@ -14,8 +14,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use time::OffsetDateTime;
 
+use super::CompatTags;
 use super::{conflict_message, error_text, log_failure, message, ErrorText, MessageBody};
-use crate::endpoints::ApiTags;
 use crate::security::ApiKeyAuth;
 
 /// Swiftia's routes.
@@ -144,7 +144,7 @@ fn check_organization(actor: &Actor, organization: Option<&str>) -> Result<(), O
 const MISSING: &str = "Organization ID is required";
 const MISMATCH: &str = "Organization ID mismatch. API key is bound to a different organization.";
 
-#[OpenApi(tag = "ApiTags::CompatSwiftia")]
+#[OpenApi(tag = "CompatTags::CompatSwiftia")]
 impl SwiftiaApi {
     /// Delete a file (Swiftia)
     ///

@@ -11,8 +11,8 @@ use poem_openapi::param::{Header, Path};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
+use super::CompatTags;
 use super::{conflict_message, log_failure};
-use crate::endpoints::ApiTags;
 
 /// Swonkie's delete route.
 #[derive(Debug, Clone)]
@@ -59,7 +59,7 @@ pub enum SwonkieDelete {
     Failed(Json<SuccessBody>),
 }
 
-#[OpenApi(tag = "ApiTags::CompatSwonkie")]
+#[OpenApi(tag = "CompatTags::CompatSwonkie")]
 impl SwonkieApi {
     /// Delete a media (Swonkie)
     ///

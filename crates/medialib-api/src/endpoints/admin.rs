@@ -1,13 +1,13 @@
 //! `/v1/admin`: what the reaper could not finish.
 
-use medialib_domain::{MediaService, PendingBlob};
+use medialib_domain::{MediaService, PendingBlob, PendingStatus};
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi};
+use poem_openapi::{Enum, Object, OpenApi};
 use time::OffsetDateTime;
 
 use super::ApiTags;
-use crate::error::ApiError;
+use crate::error::declared::*;
 use crate::security::{actor, ApiKeyAuth};
 
 /// Admin endpoints.
@@ -16,14 +16,49 @@ pub struct AdminApi {
     pub(crate) service: MediaService,
 }
 
+/// Where a recorded blob deletion stands: `pending` (waiting for the reaper), `failed`
+/// (parked after too many attempts) or `upload` (the blob of an upload in progress).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+#[oai(rename = "PendingStatus")]
+pub enum PendingStatusDto {
+    /// Waiting for the reaper.
+    Pending,
+    /// Parked after too many failed attempts; an admin may retry it.
+    Failed,
+    /// The blob of an upload in progress.
+    Upload,
+}
+
+impl PendingStatusDto {
+    /// The wire name, as the domain parses it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Failed => "failed",
+            Self::Upload => "upload",
+        }
+    }
+}
+
+impl From<PendingStatus> for PendingStatusDto {
+    fn from(status: PendingStatus) -> Self {
+        match status {
+            PendingStatus::Pending => Self::Pending,
+            PendingStatus::Failed => Self::Failed,
+            PendingStatus::Upload => Self::Upload,
+        }
+    }
+}
+
 /// A blob deletion that is recorded and not confirmed yet.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
+#[oai(rename = "PendingDeletion")]
 pub struct PendingDeletionDto {
     /// Record id.
     pub id: i64,
-    /// `pending` (waiting for the reaper), `failed` (parked after too many attempts) or
-    /// `upload` (the blob of an upload in progress).
-    pub status: String,
+    pub status: PendingStatusDto,
     /// Failed attempts so far.
     pub attempts: i32,
     /// When the reaper may next take it.
@@ -38,7 +73,7 @@ impl From<PendingBlob> for PendingDeletionDto {
     fn from(pending: PendingBlob) -> Self {
         Self {
             id: pending.id,
-            status: pending.status.as_str().to_owned(),
+            status: pending.status.into(),
             attempts: pending.attempts,
             next_attempt_at: pending.next_attempt_at,
             last_error: pending.last_error,
@@ -49,6 +84,7 @@ impl From<PendingBlob> for PendingDeletionDto {
 
 /// A page of pending deletions, newest first.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PendingDeletionPage {
     /// The records.
     pub items: Vec<PendingDeletionDto>,
@@ -85,19 +121,25 @@ impl AdminApi {
     async fn list_pending_deletions(
         &self,
         auth: ApiKeyAuth,
-        /// Only this status: `pending`, `failed` or `upload`.
-        status: Query<Option<String>>,
+        /// Only this status.
+        status: Query<Option<PendingStatusDto>>,
         /// Page size, 1 to 1000 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u64>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<PendingDeletionPage>, ApiError> {
+    ) -> Result<Json<PendingDeletionPage>, Errors<{ BASE }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let page = self
             .service
-            .list_pending_deletions(&actor, status.0.as_deref(), limit.0, cursor.0.as_deref())
+            .list_pending_deletions(
+                &actor,
+                status.0.map(PendingStatusDto::as_str),
+                limit.0,
+                cursor.0.as_deref(),
+            )
             .await?;
         Ok(Json(PendingDeletionPage {
             items: page.items.into_iter().map(Into::into).collect(),
@@ -119,7 +161,7 @@ impl AdminApi {
         body: Json<RetryPendingRequest>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<RetryPendingResponse>, ApiError> {
+    ) -> Result<Json<RetryPendingResponse>, Errors<{ JSON_BODY }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let requeued = self
             .service

@@ -9,8 +9,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::ApiTags;
+use crate::body::OptionalJson;
 use crate::download::ThumbnailContent;
-use crate::error::ApiError;
+use crate::error::declared::*;
 use crate::schema::*;
 use crate::security::{actor, ApiKeyAuth};
 
@@ -66,23 +67,24 @@ impl LifecycleApi {
         &self,
         auth: ApiKeyAuth,
         /// Media id.
-        id: Path<String>,
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
         /// Trash even when applications recorded references to it.
         force: Query<Option<bool>>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<MediaDto>, ApiError> {
+    ) -> Result<Json<MediaDto>, Errors<{ BASE | NOT_FOUND | CONFLICT }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let media = self
             .service
-            .trash_media(&actor, &id.0, force.0.unwrap_or(false))
+            .trash_media(&actor, &id.0.to_string(), force.0.unwrap_or(false))
             .await?;
         Ok(Json(media.into()))
     }
 
     /// Restore a trashed media item
     ///
-    /// Brings it back at its old path, or at `path` when given. 409 `path_conflict` when the
+    /// Brings it back at its old path, or at `path` when given (the body is optional). 409 `path_conflict` when the
     /// owner has uploaded another file at that path meanwhile: restore under a new `path`.
     #[oai(
         path = "/media/:id/restore",
@@ -93,16 +95,17 @@ impl LifecycleApi {
         &self,
         auth: ApiKeyAuth,
         /// Media id.
-        id: Path<String>,
-        body: Json<Option<RestoreRequest>>,
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
+        body: OptionalJson<RestoreRequest>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<MediaDto>, ApiError> {
+    ) -> Result<Json<MediaDto>, Errors<{ JSON_BODY | NOT_FOUND | CONFLICT }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let path = body.0.and_then(|request| request.path);
         let media = self
             .service
-            .restore_media(&actor, &id.0, path.as_deref())
+            .restore_media(&actor, &id.0.to_string(), path.as_deref())
             .await?;
         Ok(Json(media.into()))
     }
@@ -116,12 +119,13 @@ impl LifecycleApi {
         &self,
         auth: ApiKeyAuth,
         /// Page size, 1 to 1000 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u64>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<MediaPage>, ApiError> {
+    ) -> Result<Json<MediaPage>, Errors<{ BASE }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let request = ListRequest {
             limit: limit.0,
@@ -142,7 +146,7 @@ impl LifecycleApi {
         auth: ApiKeyAuth,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<TrashSummaryDto>, ApiError> {
+    ) -> Result<Json<TrashSummaryDto>, Errors<{ BASE }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         Ok(Json(self.service.empty_trash(&actor).await?.into()))
     }
@@ -159,20 +163,23 @@ impl LifecycleApi {
         &self,
         auth: ApiKeyAuth,
         /// Media id.
-        id: Path<String>,
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<DeleteReceiptDto>, ApiError> {
+    ) -> Result<Json<DeleteReceiptDto>, Errors<{ BASE | NOT_FOUND | CONFLICT }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         Ok(Json(
             self.service
-                .purge_trashed_media(&actor, &id.0)
+                .purge_trashed_media(&actor, &id.0.to_string())
                 .await?
                 .into(),
         ))
     }
 
     /// Get the tenant's settings
+    ///
+    /// Trash retention and whether a plain delete moves to the trash. Any role may read them.
     #[oai(
         path = "/tenant/settings",
         method = "get",
@@ -183,7 +190,7 @@ impl LifecycleApi {
         auth: ApiKeyAuth,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<TenantSettingsDto>, ApiError> {
+    ) -> Result<Json<TenantSettingsDto>, Errors<{ BASE }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         Ok(Json(self.service.tenant_settings(&actor).into()))
     }
@@ -203,7 +210,7 @@ impl LifecycleApi {
         body: Json<TenantSettingsPatch>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<TenantSettingsDto>, ApiError> {
+    ) -> Result<Json<TenantSettingsDto>, Errors<{ JSON_BODY }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let change = SettingsChange {
             trash_retention_days: body.0.trash_retention_days,
@@ -223,28 +230,36 @@ impl LifecycleApi {
         &self,
         auth: ApiKeyAuth,
         /// Media id.
-        id: Path<String>,
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
         body: Json<HoldRequest>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<HoldCreated, ApiError> {
+    ) -> Result<HoldCreated, Errors<{ JSON_BODY | NOT_FOUND | CONFLICT }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
-        let hold = self.service.add_hold(&actor, &id.0, &body.0.reason).await?;
+        let hold = self
+            .service
+            .add_hold(&actor, &id.0.to_string(), &body.0.reason)
+            .await?;
         Ok(HoldCreated::Created(Json(hold.into())))
     }
 
     /// List the holds of a media item
+    ///
+    /// The legal holds on the media, oldest first. A held item cannot be deleted, trashed or
+    /// purged until every hold is removed. 404 when the caller cannot see the media.
     #[oai(path = "/media/:id/holds", method = "get", operation_id = "list_holds")]
     async fn list_holds(
         &self,
         auth: ApiKeyAuth,
         /// Media id.
-        id: Path<String>,
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<Vec<HoldDto>>, ApiError> {
+    ) -> Result<Json<Vec<HoldDto>>, Errors<{ BASE | NOT_FOUND }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
-        let holds = self.service.list_holds(&actor, &id.0).await?;
+        let holds = self.service.list_holds(&actor, &id.0.to_string()).await?;
         Ok(Json(holds.into_iter().map(Into::into).collect()))
     }
 
@@ -260,14 +275,18 @@ impl LifecycleApi {
         &self,
         auth: ApiKeyAuth,
         /// Media id.
-        id: Path<String>,
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
         /// Hold id.
+        #[oai(validator(minimum(value = "1")))]
         hold_id: Path<i64>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Removed, ApiError> {
+    ) -> Result<Removed, Errors<{ BASE | NOT_FOUND }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
-        self.service.remove_hold(&actor, &id.0, hold_id.0).await?;
+        self.service
+            .remove_hold(&actor, &id.0.to_string(), hold_id.0)
+            .await?;
         Ok(Removed::NoContent)
     }
 
@@ -285,15 +304,16 @@ impl LifecycleApi {
         &self,
         auth: ApiKeyAuth,
         /// Media id.
-        id: Path<String>,
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
         body: Json<ReferenceRequest>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<ReferenceCreated, ApiError> {
+    ) -> Result<ReferenceCreated, Errors<{ JSON_BODY | NOT_FOUND | CONFLICT }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let (reference, created) = self
             .service
-            .add_reference(&actor, &id.0, &body.0.name)
+            .add_reference(&actor, &id.0.to_string(), &body.0.name)
             .await?;
         Ok(if created {
             ReferenceCreated::Created(Json(reference.into()))
@@ -303,6 +323,9 @@ impl LifecycleApi {
     }
 
     /// List the references to a media item
+    ///
+    /// What applications recorded as using the media. A delete of referenced media answers 409
+    /// `media_in_use` unless `force=true`. 404 when the caller cannot see the media.
     #[oai(
         path = "/media/:id/references",
         method = "get",
@@ -312,16 +335,23 @@ impl LifecycleApi {
         &self,
         auth: ApiKeyAuth,
         /// Media id.
-        id: Path<String>,
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<Vec<ReferenceDto>>, ApiError> {
+    ) -> Result<Json<Vec<ReferenceDto>>, Errors<{ BASE | NOT_FOUND }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
-        let references = self.service.list_references(&actor, &id.0).await?;
+        let references = self
+            .service
+            .list_references(&actor, &id.0.to_string())
+            .await?;
         Ok(Json(references.into_iter().map(Into::into).collect()))
     }
 
     /// Remove a reference
+    ///
+    /// Forgets one recorded use of the media; 204 when removed, 404 `reference_not_found` when it
+    /// was not recorded.
     #[oai(
         path = "/media/:id/references/:reference",
         method = "delete",
@@ -331,15 +361,16 @@ impl LifecycleApi {
         &self,
         auth: ApiKeyAuth,
         /// Media id.
-        id: Path<String>,
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
         /// The reference, e.g. `post:123`.
         reference: Path<String>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Removed, ApiError> {
+    ) -> Result<Removed, Errors<{ BASE | NOT_FOUND }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         self.service
-            .remove_reference(&actor, &id.0, &reference.0)
+            .remove_reference(&actor, &id.0.to_string(), &reference.0)
             .await?;
         Ok(Removed::NoContent)
     }
@@ -358,12 +389,16 @@ impl LifecycleApi {
         &self,
         auth: ApiKeyAuth,
         /// Media id.
-        id: Path<String>,
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<ThumbnailContent, ApiError> {
+    ) -> Result<ThumbnailContent, Errors<{ BASE | NOT_FOUND }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
-        let (derivative, stream) = self.service.open_thumbnail(&actor, &id.0).await?;
+        let (derivative, stream) = self
+            .service
+            .open_thumbnail(&actor, &id.0.to_string())
+            .await?;
         Ok(ThumbnailContent::new(derivative.content_type, stream))
     }
 
@@ -385,7 +420,7 @@ impl LifecycleApi {
         body: Json<DeleteByFilterRequest>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<DeleteByFilterResponse>, ApiError> {
+    ) -> Result<Json<DeleteByFilterResponse>, Errors<{ JSON_BODY }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let body = body.0;
         let request = FilterRequest {
@@ -395,7 +430,7 @@ impl LifecycleApi {
             older_than_days: body.older_than_days,
             owner: body.owner,
             dry_run: body.dry_run,
-            force: body.force,
+            force: body.force.unwrap_or(false),
             limit: body.limit,
             cursor: body.cursor,
         };

@@ -5,15 +5,16 @@ use medialib_domain::service::delete::DeleteOptions;
 use medialib_domain::service::media::{ListRequest, UploadRequest};
 use medialib_domain::{ByteStream, MediaService};
 use poem::http::header;
-use poem::{Body, Request};
+use poem::Request;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::registry::MetaMediaType;
 use poem_openapi::{ApiResponse, OpenApi};
 use time::OffsetDateTime;
 
 use super::ApiTags;
-use crate::download::{binary_schema, etag_matches, requested_range, MediaContent};
+use crate::body::{stored_content_type, UploadBody};
+use crate::download::{etag_matches, requested_range, MediaContent};
+use crate::error::declared::*;
 use crate::error::ApiError;
 use crate::schema::*;
 use crate::security::{actor, ApiKeyAuth};
@@ -32,37 +33,6 @@ pub enum UploadResponse {
     Created(Json<MediaDto>),
 }
 
-/// The raw upload body, of any content type; a request without `Content-Type` is stored as
-/// `application/octet-stream`. Documented as a required binary body of `*/*`.
-pub struct UploadBody(pub Body);
-
-impl<'a> poem_openapi::ApiExtractor<'a> for UploadBody {
-    const TYPES: &'static [poem_openapi::ApiExtractorType] =
-        &[poem_openapi::ApiExtractorType::RequestObject];
-
-    type ParamType = ();
-    type ParamRawType = ();
-
-    fn request_meta() -> Option<poem_openapi::registry::MetaRequest> {
-        Some(poem_openapi::registry::MetaRequest {
-            description: Some("The file's bytes; its Content-Type is stored with it"),
-            content: vec![MetaMediaType {
-                content_type: "*/*",
-                schema: binary_schema(),
-            }],
-            required: true,
-        })
-    }
-
-    async fn from_request(
-        _request: &'a Request,
-        body: &mut poem::RequestBody,
-        _param_opts: poem_openapi::ExtractParamOptions<Self::ParamType>,
-    ) -> poem::Result<Self> {
-        Ok(Self(body.take()?))
-    }
-}
-
 /// Splits `a,b` into tags; an empty parameter means none.
 fn split_tags(raw: Option<String>) -> Vec<String> {
     raw.map(|raw| {
@@ -79,11 +49,14 @@ fn split_tags(raw: Option<String>) -> Vec<String> {
 impl MediaApi {
     /// Upload a file
     ///
-    /// The request body is the raw file; its `Content-Type` is stored with it. The body is
+    /// The request body is the raw file. The stored media type is the `content_type`
+    /// parameter, else the request's `Content-Type` (`curl -H 'Content-Type: image/jpeg'`),
+    /// else `application/octet-stream`. The body is
     /// streamed to storage and hashed on the way. Refused with 409 `path_conflict` when the
     /// caller already has a file at `path`, 413 `payload_too_large` above `max_upload_bytes`,
     /// 503 `storage_unavailable` when storage fails (no row is written then). Viewers get 403.
     #[oai(path = "/media", method = "post", operation_id = "upload_media")]
+    #[allow(clippy::too_many_arguments)]
     async fn upload_media(
         &self,
         auth: ApiKeyAuth,
@@ -91,16 +64,16 @@ impl MediaApi {
         path: Query<String>,
         /// Comma-separated tags.
         tags: Query<Option<String>>,
+        /// The media type to store, e.g. `image/jpeg`; absent: the request's `Content-Type`
+        /// (a wildcard such as `*/*` names none), else `application/octet-stream`.
+        content_type: Query<Option<String>>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
         request: &Request,
         body: UploadBody,
-    ) -> Result<UploadResponse, ApiError> {
+    ) -> Result<UploadResponse, Errors<{ BASE | CONFLICT | PAYLOAD_TOO_LARGE }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
-        let content_type = request
-            .content_type()
-            .unwrap_or("application/octet-stream")
-            .to_owned();
+        let content_type = stored_content_type(content_type.0, request.content_type());
         let content_length = request
             .header(header::CONTENT_LENGTH)
             .and_then(|v| v.parse::<u64>().ok());
@@ -129,6 +102,7 @@ impl MediaApi {
         &self,
         auth: ApiKeyAuth,
         /// Page size, 1 to 1000 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u64>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
@@ -142,7 +116,7 @@ impl MediaApi {
         owner: Query<Option<String>>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<MediaPage>, ApiError> {
+    ) -> Result<Json<MediaPage>, Errors<{ BASE }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let request = ListRequest {
             limit: limit.0,
@@ -156,17 +130,26 @@ impl MediaApi {
     }
 
     /// Get a media item
+    ///
+    /// Its metadata: path, type, size, SHA-256, tags, thumbnail state. 404 when it does not exist
+    /// or the caller cannot see it (the same answer for both).
     #[oai(path = "/media/:id", method = "get", operation_id = "get_media")]
     async fn get_media(
         &self,
         auth: ApiKeyAuth,
         /// Media id.
-        id: Path<String>,
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<MediaDto>, ApiError> {
+    ) -> Result<Json<MediaDto>, Errors<{ BASE | NOT_FOUND }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
-        Ok(Json(self.service.get_media(&actor, &id.0).await?.into()))
+        Ok(Json(
+            self.service
+                .get_media(&actor, &id.0.to_string())
+                .await?
+                .into(),
+        ))
     }
 
     /// Download a media item
@@ -185,13 +168,14 @@ impl MediaApi {
         &self,
         auth: ApiKeyAuth,
         /// Media id.
-        id: Path<String>,
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
         request: &Request,
-    ) -> Result<MediaContent, ApiError> {
+    ) -> Result<MediaContent, Errors<{ BASE | NOT_FOUND | RANGE_NOT_SATISFIABLE }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
-        let media = self.service.get_media(&actor, &id.0).await?;
+        let media = self.service.get_media(&actor, &id.0.to_string()).await?;
         let etag = format!("\"{}\"", media.sha256);
         if request
             .header(header::IF_NONE_MATCH)
@@ -228,14 +212,15 @@ impl MediaApi {
         &self,
         auth: ApiKeyAuth,
         /// Media id: a positive integer.
-        id: Path<String>,
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
         /// Move to the trash instead (default: the tenant's `delete_moves_to_trash`).
         trash: Query<Option<bool>>,
         /// Delete even when applications recorded references to it.
         force: Query<Option<bool>>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<DeleteReceiptDto>, ApiError> {
+    ) -> Result<Json<DeleteReceiptDto>, Errors<{ BASE | NOT_FOUND | CONFLICT }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let options = DeleteOptions {
             trash: trash.0,
@@ -243,7 +228,7 @@ impl MediaApi {
         };
         Ok(Json(
             self.service
-                .delete_media(&actor, &id.0, options)
+                .delete_media(&actor, &id.0.to_string(), options)
                 .await?
                 .into(),
         ))
@@ -268,15 +253,15 @@ impl MediaApi {
         owner: Query<Option<String>>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<DeleteReceiptDto>, ApiError> {
-        by_path(
+    ) -> Result<Json<DeleteReceiptDto>, Errors<{ BASE | NOT_FOUND | CONFLICT }>> {
+        Ok(by_path(
             &self.service,
             &auth.0.token,
             &path.0,
             owner.0.as_deref(),
             tenant.0.as_deref(),
         )
-        .await
+        .await?)
     }
 
     /// Delete many media items
@@ -295,16 +280,19 @@ impl MediaApi {
         body: Json<BulkDeleteRequest>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<BulkDeleteResponse>, ApiError> {
+    ) -> Result<Json<BulkDeleteResponse>, Errors<{ JSON_BODY }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let receipt = self
             .service
-            .bulk_delete_media(&actor, &body.0.ids, body.0.force)
+            .bulk_delete_media(&actor, &body.0.ids, body.0.force.unwrap_or(false))
             .await?;
         Ok(Json(receipt.into()))
     }
 
     /// Replace the tags of a media item
+    ///
+    /// The list sent replaces the current one (sorted and deduplicated); an empty list removes
+    /// every tag. Viewers and `read` grantees get 403.
     #[oai(
         path = "/media/:id/tags",
         method = "put",
@@ -314,15 +302,16 @@ impl MediaApi {
         &self,
         auth: ApiKeyAuth,
         /// Media id.
-        id: Path<String>,
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
         body: Json<TagsRequest>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<MediaDto>, ApiError> {
+    ) -> Result<Json<MediaDto>, Errors<{ JSON_BODY | NOT_FOUND | CONFLICT }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         Ok(Json(
             self.service
-                .set_tags(&actor, &id.0, &body.0.tags)
+                .set_tags(&actor, &id.0.to_string(), &body.0.tags)
                 .await?
                 .into(),
         ))

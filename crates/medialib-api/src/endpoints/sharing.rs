@@ -6,7 +6,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::ApiTags;
-use crate::error::ApiError;
+use crate::error::declared::*;
 use crate::schema::*;
 use crate::security::{actor, ApiKeyAuth};
 
@@ -55,16 +55,20 @@ impl SharingApi {
         &self,
         auth: ApiKeyAuth,
         /// Media id.
-        id: Path<String>,
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<ShareResponse, ApiError> {
+    ) -> Result<ShareResponse, Errors<{ BASE | NOT_FOUND | CONFLICT }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
-        let item = self.service.share_media(&actor, &id.0).await?;
+        let item = self.service.share_media(&actor, &id.0.to_string()).await?;
         Ok(ShareResponse::Created(Json(item.into())))
     }
 
     /// Remove the community copy of a media item
+    ///
+    /// Deletes the copy's row and, after the commit, its blob; `storage` tells whether the blob
+    /// is gone yet. The original is untouched. 404 when there is no copy.
     #[oai(
         path = "/media/:id/share",
         method = "delete",
@@ -74,13 +78,17 @@ impl SharingApi {
         &self,
         auth: ApiKeyAuth,
         /// Media id.
-        id: Path<String>,
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<UnshareResponse>, ApiError> {
+    ) -> Result<Json<UnshareResponse>, Errors<{ BASE | NOT_FOUND | CONFLICT }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
-        let storage = self.service.unshare_media(&actor, &id.0).await?;
-        let media_id = medialib_domain::MediaId::parse(&id.0)?.get();
+        let storage = self
+            .service
+            .unshare_media(&actor, &id.0.to_string())
+            .await?;
+        let media_id = medialib_domain::MediaId::parse(&id.0.to_string())?.get();
         Ok(Json(UnshareResponse {
             media_id,
             storage: storage.into(),
@@ -88,17 +96,20 @@ impl SharingApi {
     }
 
     /// List the tenant's community copies
+    ///
+    /// Newest first, with keyset pagination. Every member of the tenant sees the community.
     #[oai(path = "/community", method = "get", operation_id = "list_community")]
     async fn list_community(
         &self,
         auth: ApiKeyAuth,
         /// Page size, 1 to 1000 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u64>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<CommunityPage>, ApiError> {
+    ) -> Result<Json<CommunityPage>, Errors<{ BASE }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let page = self
             .service
@@ -123,20 +134,28 @@ impl SharingApi {
         &self,
         auth: ApiKeyAuth,
         /// Media id.
-        id: Path<String>,
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
         body: Json<GrantRequest>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<GrantResponse, ApiError> {
+    ) -> Result<GrantResponse, Errors<{ JSON_BODY | NOT_FOUND | CONFLICT }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let grant = self
             .service
-            .grant_access(&actor, &id.0, &body.0.user_id, &body.0.permission)
+            .grant_access(
+                &actor,
+                &id.0.to_string(),
+                &body.0.user_id,
+                body.0.permission.as_str(),
+            )
             .await?;
         Ok(GrantResponse::Created(Json(grant.into())))
     }
 
     /// List the grants of a media item
+    ///
+    /// Who else may read or delete it. Only the owner and admins may list them.
     #[oai(
         path = "/media/:id/grants",
         method = "get",
@@ -146,16 +165,19 @@ impl SharingApi {
         &self,
         auth: ApiKeyAuth,
         /// Media id.
-        id: Path<String>,
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<Vec<GrantDto>>, ApiError> {
+    ) -> Result<Json<Vec<GrantDto>>, Errors<{ BASE | NOT_FOUND }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
-        let grants = self.service.list_grants(&actor, &id.0).await?;
+        let grants = self.service.list_grants(&actor, &id.0.to_string()).await?;
         Ok(Json(grants.into_iter().map(Into::into).collect()))
     }
 
     /// Revoke a user's grant on a media item
+    ///
+    /// 204 when revoked; 404 `grant_not_found` when the user had no grant.
     #[oai(
         path = "/media/:id/grants/:user_id",
         method = "delete",
@@ -165,14 +187,17 @@ impl SharingApi {
         &self,
         auth: ApiKeyAuth,
         /// Media id.
-        id: Path<String>,
+        #[oai(validator(minimum(value = "1")))]
+        id: Path<i64>,
         /// The grantee.
         user_id: Path<String>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<RevokeResponse, ApiError> {
+    ) -> Result<RevokeResponse, Errors<{ BASE | NOT_FOUND }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
-        self.service.revoke_grant(&actor, &id.0, &user_id.0).await?;
+        self.service
+            .revoke_grant(&actor, &id.0.to_string(), &user_id.0)
+            .await?;
         Ok(RevokeResponse::Revoked)
     }
 }

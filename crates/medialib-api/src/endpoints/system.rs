@@ -6,7 +6,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::OpenApi;
 
 use super::ApiTags;
-use crate::error::ApiError;
+use crate::error::declared::*;
 use crate::schema::*;
 use crate::security::{actor, ApiKeyAuth};
 
@@ -35,12 +35,13 @@ impl SystemApi {
         /// Only events of this media id.
         media_id: Query<Option<String>>,
         /// Page size, 1 to 1000 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u64>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<ActivityPage>, ApiError> {
+    ) -> Result<Json<ActivityPage>, Errors<{ BASE }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let page = self
             .service
@@ -72,12 +73,14 @@ impl SystemApi {
         auth: ApiKeyAuth,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<UsageDto>, ApiError> {
+    ) -> Result<Json<UsageDto>, Errors<{ BASE }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         Ok(Json(self.service.usage(&actor).await?.into()))
     }
 
     /// Liveness
+    ///
+    /// Answers 200 while the process runs; it checks no dependency. Needs no credentials.
     #[oai(
         path = "/healthz",
         method = "get",
@@ -91,13 +94,15 @@ impl SystemApi {
     }
 
     /// Readiness: the database and the blob store answer
+    ///
+    /// 200 when the database and the blob store answer, 503 otherwise. Needs no credentials.
     #[oai(
         path = "/readyz",
         method = "get",
         operation_id = "readyz",
         tag = "ApiTags::System"
     )]
-    async fn readyz(&self) -> Result<Json<HealthDto>, ApiError> {
+    async fn readyz(&self) -> Result<Json<HealthDto>, Errors<{ UNAVAILABLE }>> {
         self.service.readiness().await?;
         Ok(Json(HealthDto {
             status: "ok".to_owned(),
