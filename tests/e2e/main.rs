@@ -15,5 +15,6 @@ mod lifecycle;
 mod local;
 mod media;
 mod misc;
+mod readme;
 mod scale;
 mod store;

@@ -20,7 +20,7 @@ use poem::http::HeaderValue;
 use poem::web::Html;
 use poem::web::Path;
 use poem::{handler, Endpoint, EndpointExt, IntoResponse, Request, Response, Route};
-use poem_openapi::{OpenApiService, ServerObject};
+use poem_openapi::{LicenseObject, OpenApiService, ServerObject};
 
 use crate::compat::catdata::CatdataApi;
 use crate::compat::defdrive::DefdriveApi;
@@ -79,10 +79,22 @@ fn documented(media: &MediaService) -> OpenApiService<Apis, ()> {
              Every error body is {\"code\", \"message\"}; every response carries \
              `X-Request-Id`.",
         )
+        .server(this_server())
         .server(local_server())
+        .license(license())
 }
 
-/// The server the specs name: one on its default listen address (clients pass their own).
+/// The license the crates are published under.
+fn license() -> LicenseObject {
+    LicenseObject::new(env!("CARGO_PKG_LICENSE"))
+}
+
+/// The server that serves the document (what the docs UI sends "Try it out" requests to).
+fn this_server() -> ServerObject {
+    ServerObject::new("/").description("The server that serves this document")
+}
+
+/// A server on its default listen address (generated clients take their own base URL).
 fn local_server() -> ServerObject {
     ServerObject::new("http://127.0.0.1:8080").description("A server on its default listen address")
 }
@@ -161,7 +173,9 @@ fn compat_service<T: poem_openapi::OpenApi>(profile: Profile, api: T) -> OpenApi
         profile.name(),
         profile.name()
     ))
+    .server(this_server())
     .server(local_server())
+    .license(license())
 }
 
 /// The whole HTTP application: the API, the routes of the `compat` profiles, `/openapi.json`

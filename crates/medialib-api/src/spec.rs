@@ -30,8 +30,12 @@ fn describe_responses(operation: &mut Map<String, Value>, schemas: &Value) {
     };
     for response in responses.values_mut() {
         if response["description"].as_str().is_some_and(str::is_empty) {
-            let schema = &response["content"]["application/json"]["schema"];
-            response["description"] = json!(describe(schema, schemas));
+            let schema = response["content"]
+                .as_object()
+                .and_then(|content| content.values().next())
+                .map_or(&Value::Null, |media| &media["schema"]);
+            let description = describe(schema, schemas);
+            response["description"] = json!(description);
         }
     }
 }
@@ -46,7 +50,11 @@ fn describe(schema: &Value, schemas: &Value) -> String {
         return description;
     }
     if let Some(description) = named(&schema["items"]["$ref"]) {
-        return format!("A list; each item: {description}");
+        let mut item = description.trim_end_matches('.').to_owned();
+        if let Some(first) = item.get_mut(..1) {
+            first.make_ascii_lowercase();
+        }
+        return format!("A list; each item is {item}.");
     }
     "Success".to_owned()
 }

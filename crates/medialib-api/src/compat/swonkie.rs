@@ -7,9 +7,10 @@
 
 use medialib_domain::service::delete::DeleteOptions;
 use medialib_domain::{MediaService, ServiceError};
+use poem_openapi::auth::ApiKey;
 use poem_openapi::param::{Header, Path};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme};
 
 use super::CompatTags;
 use super::{conflict_message, log_failure};
@@ -19,6 +20,11 @@ use super::{conflict_message, log_failure};
 pub struct SwonkieApi {
     pub(crate) service: MediaService,
 }
+
+/// The secret of a medialib API key in `X-API-KEY`; the key's public id goes in `X-API-ID`.
+#[derive(SecurityScheme)]
+#[oai(ty = "api_key", key_name = "X-API-KEY", key_in = "header")]
+pub struct SwonkieApiKey(ApiKey);
 
 /// `{"success", "message"}`.
 #[derive(Debug, Clone, Object)]
@@ -75,16 +81,15 @@ impl SwonkieApi {
         &self,
         /// The media id.
         media_id: Path<String>,
-        /// The public id of a medialib API key.
+        api_key: SwonkieApiKey,
+        /// The public id of the API key whose secret is in `X-API-KEY` (401 without it).
         #[oai(name = "X-API-ID")]
         api_id: Header<Option<String>>,
-        /// The secret of that API key.
-        #[oai(name = "X-API-KEY")]
-        api_key: Header<Option<String>>,
     ) -> SwonkieDelete {
-        let (Some(id), Some(secret)) = (api_id.0, api_key.0) else {
+        let Some(id) = api_id.0 else {
             return SwonkieDelete::Unauthorized(body(false, "Unauthorized"));
         };
+        let secret = api_key.0.key;
         let token = format!("mlk_{id}_{secret}");
         let actor = match self.service.authenticate(&token).await {
             Ok(actor) => actor,
