@@ -363,6 +363,9 @@ pub enum Credential {
     ApiKey,
     /// With a signed token (JWT) whose claims name the tenant and the user.
     Token,
+    /// By the service that embeds medialib, which authenticated the user itself
+    /// ([`crate::MediaService::act_as`]).
+    Embedded,
 }
 
 impl Actor {

@@ -134,7 +134,7 @@ enum OrgRefusal {
 
 fn check_organization(actor: &Actor, organization: Option<&str>) -> Result<(), OrgRefusal> {
     match (organization, actor.credential) {
-        (None, Credential::ApiKey) => Ok(()),
+        (None, Credential::ApiKey | Credential::Embedded) => Ok(()),
         (None, Credential::Token) => Err(OrgRefusal::Missing),
         (Some(org), _) if org == actor.tenant_slug.as_str() => Ok(()),
         (Some(_), _) => Err(OrgRefusal::Mismatch),

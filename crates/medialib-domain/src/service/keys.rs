@@ -128,23 +128,60 @@ impl MediaService {
             tracing::info!(error = &*err as &dyn std::error::Error, "token refused");
             ServiceError::Unauthorized
         })?;
-        let refused = |_| ServiceError::Unauthorized;
-        let slug = TenantSlug::parse(&claims.tenant).map_err(refused)?;
-        let user_id = UserId::parse(&claims.user).map_err(refused)?;
-        let role = Role::parse(claims.role.as_deref().unwrap_or("member")).map_err(refused)?;
+        let role = claims.role.as_deref().unwrap_or("member");
+        // A malformed claim or an unknown tenant refuses the token; a database failure stays one.
+        self.actor_of(&claims.tenant, &claims.user, role, Credential::Token)
+            .await
+            .map_err(|err| match err {
+                ServiceError::Repo(err) => ServiceError::Repo(err),
+                _ => ServiceError::Unauthorized,
+            })
+    }
+
+    /// The actor of a user that the embedding service has authenticated itself, for calling
+    /// the use cases without an API key or a token: the tenant must exist, and its settings
+    /// are read with it. The role decides what the actor may do, exactly as a key's would.
+    ///
+    /// # Errors
+    /// `invalid_tenant`, `invalid_user_id` or `invalid_role` for a malformed value;
+    /// [`ServiceError::NotFound`] (`tenant`) when the tenant does not exist.
+    pub async fn act_as(
+        &self,
+        tenant: &str,
+        user: &str,
+        role: &str,
+    ) -> Result<Actor, ServiceError> {
+        self.actor_of(tenant, user, role, Credential::Embedded)
+            .await
+    }
+
+    async fn actor_of(
+        &self,
+        tenant: &str,
+        user: &str,
+        role: &str,
+        credential: Credential,
+    ) -> Result<Actor, ServiceError> {
+        let slug = TenantSlug::parse(tenant)?;
+        let user_id = UserId::parse(user)?;
+        let role = Role::parse(role)?;
         let tenant = self
             .repo
             .find_tenant(&slug)
             .await?
-            .ok_or(ServiceError::Unauthorized)?;
+            .ok_or(ServiceError::NotFound("tenant"))?;
         Ok(Actor {
             tenant_id: tenant.id,
             tenant_slug: tenant.slug,
             user_id,
             role,
-            key_id: "token".into(),
+            key_id: match credential {
+                Credential::Embedded => "embedded",
+                _ => "token",
+            }
+            .into(),
             settings: tenant.settings,
-            credential: Credential::Token,
+            credential,
         })
     }
 
@@ -404,5 +441,34 @@ mod tests {
         for _ in 0..3 {
             assert!(block_on(svc.authenticate("mlk_k1_right")).is_ok());
         }
+    }
+
+    #[test]
+    fn act_as_names_an_existing_tenant_and_checks_role_and_user() {
+        let mut repo = MockMediaRepo::new();
+        repo.expect_find_tenant().returning(|slug| {
+            Ok((slug.as_str() == "acme").then(|| Tenant {
+                id: TenantId(7),
+                slug: slug.clone(),
+                created_at: START,
+                settings: TenantSettings::default(),
+            }))
+        });
+        let service = service(repo, Duration::ZERO, &Arc::new(AtomicI64::new(0)));
+        let actor = block_on(service.act_as("acme", "alice", "viewer")).unwrap();
+        assert_eq!(actor.tenant_id, TenantId(7));
+        assert_eq!(actor.role, Role::Viewer);
+        assert_eq!(actor.credential, Credential::Embedded);
+        assert!(matches!(
+            block_on(service.act_as("other", "alice", "member")),
+            Err(ServiceError::NotFound("tenant"))
+        ));
+        assert!(matches!(
+            block_on(service.act_as("acme", "alice", "owner")),
+            Err(ServiceError::Invalid {
+                code: "invalid_role",
+                ..
+            })
+        ));
     }
 }
