@@ -6,7 +6,8 @@ use std::num::NonZeroU64;
 
 use futures::TryStreamExt;
 use medialib_client::types::{
-    BulkDeleteRequest, DeleteByFilterRequest, Media, RestoreRequest, StorageStatus, Usage,
+    BulkDeleteRequest, DeleteByFilterRequest, Media, RestoreRequest, StorageStatus,
+    UploadMediaPath, Usage,
 };
 use medialib_client::{Client, Error};
 
@@ -35,7 +36,8 @@ async fn upload(
     content_type: &str,
     tags: Option<&str>,
 ) -> Result<Media, Failure> {
-    let path = format!("{FOLDER}/{name}");
+    // The spec's minLength makes the path a checked type.
+    let path: UploadMediaPath = format!("{FOLDER}/{name}").parse()?;
     let media = client
         .upload_media(Some(content_type), &path, tags, None, bytes)
         .await?

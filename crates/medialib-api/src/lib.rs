@@ -5,6 +5,7 @@
 //! the SQL or blob adapters: the server hands it a wired [`MediaService`].
 
 mod body;
+mod bounded;
 pub mod compat;
 mod download;
 pub mod endpoints;

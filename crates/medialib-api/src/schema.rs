@@ -11,6 +11,7 @@ use medialib_domain::{
 use poem_openapi::{Enum, Object};
 use time::OffsetDateTime;
 
+use crate::bounded::Text;
 use crate::error::ApiError;
 
 /// A media item.
@@ -273,8 +274,9 @@ impl From<BulkReceipt> for BulkDeleteResponse {
 /// New tags of a media item.
 #[derive(Debug, Clone, Object)]
 pub struct TagsRequest {
-    /// The complete tag list (replaces the current one).
-    pub tags: Vec<String>,
+    /// The complete tag list (replaces the current one): at most 32 tags of 1 to 64
+    /// characters, without commas.
+    pub tags: Vec<Text<1, 64>>,
 }
 
 /// What an access grant allows: `read` (see and download) or `delete` (see, download and
@@ -311,8 +313,8 @@ impl From<Permission> for PermissionDto {
 /// A grant to create.
 #[derive(Debug, Clone, Object)]
 pub struct GrantRequest {
-    /// The grantee.
-    pub user_id: String,
+    /// The grantee (1 to 128 bytes).
+    pub user_id: Text<1, 0>,
     pub permission: PermissionDto,
 }
 
@@ -529,7 +531,7 @@ impl From<TrashSummary> for TrashSummaryDto {
 #[derive(Debug, Clone, Object)]
 pub struct HoldRequest {
     /// Why (1 to 1024 bytes), e.g. a case number.
-    pub reason: String,
+    pub reason: Text<1, 0>,
 }
 
 /// A legal hold.
@@ -568,7 +570,7 @@ impl From<Hold> for HoldDto {
 pub struct ReferenceRequest {
     /// What uses the media, e.g. `post:123` (1 to 255 bytes, no `/` or spaces).
     #[oai(rename = "ref")]
-    pub name: String,
+    pub name: Text<1, 0>,
 }
 
 /// A recorded in-use reference.

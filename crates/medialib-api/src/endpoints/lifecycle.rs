@@ -239,7 +239,7 @@ impl LifecycleApi {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let hold = self
             .service
-            .add_hold(&actor, &id.0.to_string(), &body.0.reason)
+            .add_hold(&actor, &id.0.to_string(), &body.0.reason.0)
             .await?;
         Ok(HoldCreated::Created(Json(hold.into())))
     }
@@ -313,7 +313,7 @@ impl LifecycleApi {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let (reference, created) = self
             .service
-            .add_reference(&actor, &id.0.to_string(), &body.0.name)
+            .add_reference(&actor, &id.0.to_string(), &body.0.name.0)
             .await?;
         Ok(if created {
             ReferenceCreated::Created(Json(reference.into()))

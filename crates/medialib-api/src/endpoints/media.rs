@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 use super::ApiTags;
 use crate::body::{stored_content_type, UploadBody};
+use crate::bounded::Text;
 use crate::download::{etag_matches, requested_range, MediaContent};
 use crate::error::declared::*;
 use crate::error::ApiError;
@@ -31,6 +32,11 @@ pub enum UploadResponse {
     /// Stored.
     #[oai(status = 201)]
     Created(Json<MediaDto>),
+}
+
+/// The strings of a list of [`Text`]s.
+fn texts<const MIN: usize, const MAX: usize>(list: Vec<Text<MIN, MAX>>) -> Vec<String> {
+    list.into_iter().map(|text| text.0).collect()
 }
 
 /// Splits `a,b` into tags; an empty parameter means none.
@@ -60,8 +66,9 @@ impl MediaApi {
     async fn upload_media(
         &self,
         auth: ApiKeyAuth,
-        /// Folder and file name relative to the caller's root, e.g. `photos/beach.jpg`.
-        path: Query<String>,
+        /// Folder and file name relative to the caller's root, e.g. `photos/beach.jpg` (at most
+        /// 1024 bytes).
+        path: Query<Text<1, 0>>,
         /// Comma-separated tags.
         tags: Query<Option<String>>,
         /// The media type to store, e.g. `image/jpeg`; absent: the request's `Content-Type`
@@ -78,7 +85,7 @@ impl MediaApi {
             .header(header::CONTENT_LENGTH)
             .and_then(|v| v.parse::<u64>().ok());
         let upload = UploadRequest {
-            path: path.0,
+            path: path.0 .0,
             content_type,
             tags: split_tags(tags.0),
             content_length,
@@ -311,7 +318,7 @@ impl MediaApi {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         Ok(Json(
             self.service
-                .set_tags(&actor, &id.0.to_string(), &body.0.tags)
+                .set_tags(&actor, &id.0.to_string(), &texts(body.0.tags))
                 .await?
                 .into(),
         ))

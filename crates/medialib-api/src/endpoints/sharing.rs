@@ -146,7 +146,7 @@ impl SharingApi {
             .grant_access(
                 &actor,
                 &id.0.to_string(),
-                &body.0.user_id,
+                &body.0.user_id.0,
                 body.0.permission.as_str(),
             )
             .await?;
