@@ -198,3 +198,49 @@ async fn the_served_spec_and_docs_page_are_the_committed_spec() {
         "the docs embed the finished spec"
     );
 }
+
+#[tokio::test]
+async fn uploads_are_never_run_by_a_browser() {
+    let server = TestServer::start().await;
+    let page = upload_as(
+        &server,
+        "path=page.html",
+        Some("text/html"),
+        b"<script>1</script>",
+    )
+    .await;
+    let photo = upload_as(&server, "path=photo.png", Some("image/png"), b"png").await;
+    for (media, disposition) in [(&page, "attachment;"), (&photo, "inline;")] {
+        let id = media["id"].as_i64().unwrap();
+        let download = server
+            .http
+            .get(format!("{}/v1/media/{id}/content", server.base))
+            .bearer_auth(&server.admin)
+            .send()
+            .await
+            .unwrap();
+        let headers = download.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["content-security-policy"], "sandbox");
+        assert!(headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with(disposition));
+    }
+    for bad in ["not a mime", "image/*"] {
+        let reply = reply(
+            server
+                .http
+                .post(format!("{}/v1/media?path=x.bin", server.base))
+                .query(&[("content_type", bad)])
+                .bearer_auth(&server.admin)
+                .body("x")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        reply.expect(400, Some("invalid_content_type"));
+    }
+    assert_eq!(server.usage(&server.admin).await, (2, 21));
+}

@@ -9,6 +9,7 @@ use poem_openapi::types::ParseFromJSON;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 
 use crate::download::binary_schema;
+use crate::error::ApiError;
 
 /// The raw upload body. Documented as `application/octet-stream`, which is what generated
 /// clients send; any `Content-Type` is accepted, and which one is stored is decided by
@@ -44,14 +45,34 @@ impl<'a> ApiExtractor<'a> for UploadBody {
 /// The media type an upload is stored with: the `content_type` parameter when given, else the
 /// request's `Content-Type`, else `application/octet-stream`. A `Content-Type` with a
 /// wildcard (`*/*`, as some docs UIs send) names no type and counts as absent.
-pub fn stored_content_type(parameter: Option<String>, header: Option<&str>) -> String {
-    parameter
+///
+/// # Errors
+/// `400 invalid_content_type` when the chosen value is not a media type (`type/subtype`,
+/// optionally with parameters) or the parameter is a wildcard.
+pub fn stored_content_type(
+    parameter: Option<String>,
+    header: Option<&str>,
+) -> Result<String, ApiError> {
+    let chosen = parameter
         .or_else(|| {
             header
                 .filter(|value| !value.contains('*'))
                 .map(str::to_owned)
         })
-        .unwrap_or_else(|| "application/octet-stream".to_owned())
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
+    match chosen.parse::<mime::Mime>() {
+        Ok(parsed)
+            if parsed.type_() != mime::STAR
+                && parsed.subtype() != mime::STAR
+                && !parsed.subtype().as_str().is_empty() =>
+        {
+            Ok(chosen)
+        }
+        _ => Err(ApiError::bad_request(
+            "invalid_content_type",
+            "The content type must be a media type such as image/jpeg",
+        )),
+    }
 }
 
 /// A JSON body that may be sent, sent as `null`, or left out (no body, no `Content-Type`).
@@ -103,13 +124,37 @@ impl<'a, T: ParseFromJSON> ApiExtractor<'a> for OptionalJson<T> {
 mod tests {
     use super::stored_content_type;
 
+    fn given(parameter: Option<&str>, header: Option<&str>) -> Option<String> {
+        stored_content_type(parameter.map(str::to_owned), header).ok()
+    }
+
     #[test]
     fn the_parameter_wins_then_a_concrete_header_then_octet_stream() {
-        let given = |p: Option<&str>, h| stored_content_type(p.map(str::to_owned), h);
-        assert_eq!(given(Some("image/png"), Some("image/jpeg")), "image/png");
-        assert_eq!(given(None, Some("image/jpeg")), "image/jpeg");
-        assert_eq!(given(None, Some("*/*")), "application/octet-stream");
-        assert_eq!(given(None, Some("image/*")), "application/octet-stream");
-        assert_eq!(given(None, None), "application/octet-stream");
+        let stored = |p, h| given(p, h).expect("a valid type");
+        assert_eq!(stored(Some("image/png"), Some("image/jpeg")), "image/png");
+        assert_eq!(stored(None, Some("image/jpeg")), "image/jpeg");
+        assert_eq!(
+            stored(None, Some("text/plain; charset=utf-8")),
+            "text/plain; charset=utf-8"
+        );
+        assert_eq!(stored(None, Some("*/*")), "application/octet-stream");
+        assert_eq!(stored(None, Some("image/*")), "application/octet-stream");
+        assert_eq!(stored(None, None), "application/octet-stream");
+    }
+
+    #[test]
+    fn anything_but_a_media_type_is_refused() {
+        for bad in [
+            "not a mime",
+            "image",
+            "image/",
+            "*/*",
+            "image/*",
+            "a/b/c",
+            "",
+        ] {
+            assert_eq!(given(Some(bad), None), None, "{bad:?}");
+        }
+        assert_eq!(given(None, Some("not a mime")), None);
     }
 }

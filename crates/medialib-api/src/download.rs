@@ -55,8 +55,45 @@ impl MediaContent {
     }
 }
 
-/// `inline` with the file name, ASCII-safe in `filename` and exact in `filename*` (RFC 6266).
-fn content_disposition(file_name: &str) -> String {
+/// Headers on every download of stored content: the browser must not guess another type than
+/// the stored one, and a document opened from it runs in a sandbox (no scripts, no same
+/// origin), whatever was uploaded.
+const NOSNIFF: (header::HeaderName, &str) = (header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+const SANDBOX: (header::HeaderName, &str) = (header::CONTENT_SECURITY_POLICY, "sandbox");
+
+/// Whether a browser would run content of this type, or render it as a document that can run
+/// scripts: HTML, SVG and other XML, JavaScript. Such content is served as a download.
+fn is_active(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    matches!(
+        essence.as_str(),
+        "text/html"
+            | "application/xhtml+xml"
+            | "image/svg+xml"
+            | "text/xml"
+            | "application/xml"
+            | "text/xsl"
+            | "text/javascript"
+            | "application/javascript"
+            | "application/x-javascript"
+            | "text/ecmascript"
+            | "application/ecmascript"
+    ) || essence.ends_with("+xml")
+}
+
+/// `attachment` for active content (see [`is_active`]), `inline` otherwise, with the file name
+/// ASCII-safe in `filename` and exact in `filename*` (RFC 6266).
+fn content_disposition(file_name: &str, content_type: &str) -> String {
+    let kind = if is_active(content_type) {
+        "attachment"
+    } else {
+        "inline"
+    };
     let ascii: String = file_name
         .chars()
         .map(|c| {
@@ -69,7 +106,7 @@ fn content_disposition(file_name: &str) -> String {
         .collect();
     let exact =
         percent_encoding::utf8_percent_encode(file_name, percent_encoding::NON_ALPHANUMERIC);
-    format!("inline; filename=\"{ascii}\"; filename*=UTF-8''{exact}")
+    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{exact}")
 }
 
 impl IntoResponse for MediaContent {
@@ -77,7 +114,9 @@ impl IntoResponse for MediaContent {
         let mut builder = Response::builder()
             .status(self.status)
             .header(header::ETAG, format!("\"{}\"", self.media.sha256))
-            .header(header::ACCEPT_RANGES, "bytes");
+            .header(header::ACCEPT_RANGES, "bytes")
+            .header(NOSNIFF.0, NOSNIFF.1)
+            .header(SANDBOX.0, SANDBOX.1);
         let Some(stream) = self.stream else {
             return builder.finish();
         };
@@ -94,7 +133,7 @@ impl IntoResponse for MediaContent {
             .header(header::CONTENT_LENGTH, self.length)
             .header(
                 header::CONTENT_DISPOSITION,
-                content_disposition(self.media.file_name()),
+                content_disposition(self.media.file_name(), &self.media.content_type),
             )
             .body(Body::from_bytes_stream(
                 stream.map_err(std::io::Error::other),
@@ -130,7 +169,12 @@ impl ApiResponse for MediaContent {
         let headers = || {
             vec![
                 string_header("ETag", "The quoted SHA-256 of the content"),
-                string_header("Content-Disposition", "inline, with the file name"),
+                string_header(
+                    "Content-Disposition",
+                    "attachment for HTML, SVG, XML and JavaScript, inline otherwise; with the file name",
+                ),
+                string_header("X-Content-Type-Options", "nosniff"),
+                string_header("Content-Security-Policy", "sandbox"),
                 string_header("Accept-Ranges", "bytes"),
             ]
         };
@@ -186,6 +230,8 @@ impl IntoResponse for ThumbnailContent {
     fn into_response(self) -> Response {
         Response::builder()
             .status(StatusCode::OK)
+            .header(NOSNIFF.0, NOSNIFF.1)
+            .header(SANDBOX.0, SANDBOX.1)
             .content_type(self.content_type)
             .body(Body::from_bytes_stream(
                 self.stream.map_err(std::io::Error::other),
@@ -267,8 +313,31 @@ mod tests {
     #[test]
     fn file_names_are_safe_in_content_disposition() {
         assert_eq!(
-            content_disposition("été \"x\".jpg"),
+            content_disposition("été \"x\".jpg", "image/jpeg"),
             "inline; filename=\"_t_ _x_.jpg\"; filename*=UTF-8''%C3%A9t%C3%A9%20%22x%22%2Ejpg"
         );
+    }
+
+    #[test]
+    fn active_content_is_a_download() {
+        for active in [
+            "text/html",
+            "TEXT/HTML; charset=utf-8",
+            "image/svg+xml",
+            "application/xml",
+            "application/atom+xml",
+            "text/javascript",
+        ] {
+            assert!(
+                content_disposition("x", active).starts_with("attachment;"),
+                "{active}"
+            );
+        }
+        for passive in ["image/png", "text/plain", "application/pdf", "video/mp4"] {
+            assert!(
+                content_disposition("x", passive).starts_with("inline;"),
+                "{passive}"
+            );
+        }
     }
 }

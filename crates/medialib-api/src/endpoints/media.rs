@@ -80,7 +80,7 @@ impl MediaApi {
         body: UploadBody,
     ) -> Result<UploadResponse, Errors<{ BASE | CONFLICT | PAYLOAD_TOO_LARGE }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
-        let content_type = stored_content_type(content_type.0, request.content_type());
+        let content_type = stored_content_type(content_type.0, request.content_type())?;
         let content_length = request
             .header(header::CONTENT_LENGTH)
             .and_then(|v| v.parse::<u64>().ok());
