@@ -7,6 +7,7 @@ mod bulk;
 mod cli;
 mod compat;
 mod contract;
+mod decoding;
 mod delete;
 mod derivatives;
 mod durable;

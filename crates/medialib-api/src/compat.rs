@@ -114,6 +114,14 @@ impl Profile {
         (status, Json(body)).into_response()
     }
 
+    /// What this profile answers for a path it cannot read.
+    fn invalid_path_message(self) -> &'static str {
+        match self {
+            Self::Gallery => "Invalid media path",
+            Self::Swiftia | Self::Swonkie | Self::Catdata | Self::Defdrive => "Invalid path",
+        }
+    }
+
     /// The documented 401 of this profile.
     pub(crate) fn unauthorized(self) -> Response {
         match self {
@@ -146,6 +154,10 @@ pub(crate) async fn guard<E: Endpoint>(
         Ok(response) => Ok(response.into_response()),
         Err(err) if err.is::<poem_openapi::error::AuthorizationError>() => {
             Ok(profile.unauthorized())
+        }
+        // The router could not percent-decode a path segment to UTF-8.
+        Err(err) if err.is::<poem::error::ParsePathError>() => {
+            Ok(profile.error(StatusCode::BAD_REQUEST, profile.invalid_path_message()))
         }
         Err(err) if err.status().is_client_error() => {
             Ok(profile.error(err.status(), &err.to_string()))

@@ -234,6 +234,9 @@ pub fn framework_error(err: poem::Error) -> poem::Response {
         ApiError::bad_request("invalid_limit", "limit must be 1 to 1000")
     } else if parameter.is_some() {
         ApiError::bad_request("invalid_parameter", err.to_string())
+    } else if err.is::<poem::error::ParsePathError>() {
+        // The router could not percent-decode a path segment to UTF-8.
+        ApiError::bad_request("invalid_path", "Invalid path: not UTF-8")
     } else if err.is::<ParseRequestPayloadError>() {
         ApiError::bad_request("invalid_body", err.to_string())
     } else if err.is::<NotFoundError>() {

@@ -209,6 +209,7 @@ pub fn app(media: MediaService, compat: &[Profile]) -> impl Endpoint<Output = Re
     }
     route
         .nest("/", routes(&media))
+        .around(lossless_query)
         .around(move |next, request| compat::guard(next, request, enabled.clone()))
         .catch_all_error(|err| async move { framework_error(err) })
         .around(request_id)
@@ -248,6 +249,37 @@ async fn delete_by_raw_path(
         Ok(receipt) => Ok(receipt.into_response()),
         Err(err) => Ok(err.into_response()),
     }
+}
+
+/// Refuses a query string whose names or values do not percent-decode to UTF-8 (`%ff`): the
+/// framework would decode them lossily to U+FFFD, and a path stored that way could never be
+/// named again. `path` and `folder` answer `400 invalid_path`, the others `invalid_parameter`.
+async fn lossless_query<E: Endpoint>(next: E, request: Request) -> poem::Result<Response> {
+    use percent_encoding::percent_decode_str;
+    let decodes = |part: &str| {
+        percent_decode_str(&part.replace('+', " "))
+            .decode_utf8()
+            .is_ok()
+    };
+    let broken = request.uri().query().and_then(|query| {
+        query.split('&').find_map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (!decodes(name) || !decodes(value))
+                .then(|| percent_decode_str(name).decode_utf8_lossy().into_owned())
+        })
+    });
+    let Some(name) = broken else {
+        return next.call(request).await.map(IntoResponse::into_response);
+    };
+    let error = if name == "path" || name == "folder" {
+        ApiError::bad_request("invalid_path", "Invalid path: not UTF-8")
+    } else {
+        ApiError::bad_request(
+            "invalid_parameter",
+            format!("query parameter {name:?} is not UTF-8"),
+        )
+    };
+    Err(poem::Error::from_response(error.into_response()))
 }
 
 /// Echoes the client's `X-Request-Id` or makes one, runs the request in a span carrying it,

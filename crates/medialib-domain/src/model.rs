@@ -138,13 +138,23 @@ impl std::fmt::Display for UserId {
     }
 }
 
+/// The characters that reorder text (Unicode bidirectional formatting characters).
+fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
 /// The longest media path accepted, in bytes.
 pub const MAX_PATH_BYTES: usize = 1024;
 
 /// A media path relative to its owner's root: `folder/sub/name.ext`, case-sensitive.
 ///
 /// Rules: not empty, at most [`MAX_PATH_BYTES`] bytes, no leading `/` (absolute), no `\`, no NUL
-/// or other control character, no empty, `.` or `..` segment, no trailing `/`.
+/// or other control character, no bidirectional formatting character (which makes a name read
+/// differently from what it is: `photo\u{202E}gpj.exe`), no empty, `.` or `..` segment, no
+/// trailing `/`. Paths are Unicode NFC: `café` typed composed or decomposed is one path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct MediaPath(String);
 
@@ -154,6 +164,9 @@ impl MediaPath {
     /// # Errors
     /// [`ServiceError::InvalidPath`] naming the broken rule.
     pub fn parse(raw: &str) -> Result<Self, ServiceError> {
+        use unicode_normalization::UnicodeNormalization;
+        let normalized: String = raw.nfc().collect();
+        let raw = normalized.as_str();
         if raw.is_empty() {
             return Err(ServiceError::InvalidPath("path is empty"));
         }
@@ -173,6 +186,11 @@ impl MediaPath {
                 "path must not contain NUL or control characters",
             ));
         }
+        if raw.chars().any(is_bidi_control) {
+            return Err(ServiceError::InvalidPath(
+                "path must not contain bidirectional formatting characters",
+            ));
+        }
         for segment in raw.split('/') {
             match segment {
                 "" => return Err(ServiceError::InvalidPath("path has an empty segment")),
@@ -184,7 +202,7 @@ impl MediaPath {
                 _ => {}
             }
         }
-        Ok(Self(raw.to_owned()))
+        Ok(Self(normalized))
     }
 
     /// The whole path.
@@ -957,6 +975,22 @@ mod tests {
         assert_eq!(path.folder(), "Captions");
         assert_eq!(MediaPath::parse("x.png").unwrap().folder(), "");
         assert!(MediaPath::parse(&"a".repeat(1024)).is_ok());
+    }
+
+    #[test]
+    fn media_paths_are_nfc_and_refuse_bidi_controls() {
+        let composed = MediaPath::parse("caf\u{e9}.jpg").unwrap();
+        let decomposed = MediaPath::parse("cafe\u{301}.jpg").unwrap();
+        assert_eq!(composed, decomposed);
+        assert_eq!(decomposed.as_str(), "caf\u{e9}.jpg");
+        for bad in [
+            "photo\u{202E}gpj.exe",
+            "a\u{2066}b",
+            "x\u{200F}.png",
+            "y\u{061C}",
+        ] {
+            assert!(MediaPath::parse(bad).is_err(), "{bad:?} must be rejected");
+        }
     }
 
     #[test]

@@ -3,7 +3,8 @@
 
 use medialib_domain::service::reaper::ReapReport;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use poem::{handler, web::Data, Endpoint, EndpointExt, IntoResponse, Response, Route};
+use poem::http::Method;
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response};
 
 /// Installs the process-wide recorder once. A second call (a test that builds two servers in
 /// one process) keeps the first recorder and returns `None`: nothing is recorded twice.
@@ -12,21 +13,31 @@ pub fn install() -> Option<PrometheusHandle> {
 }
 
 /// The application with `GET /metrics` (text exposition format, unauthenticated, as
-/// Prometheus scrapes it) in front of it.
-pub fn with_endpoint<E>(app: E, handle: Option<PrometheusHandle>) -> Route
+/// Prometheus scrapes it) in front of it. Matched on the raw path, so that every other request
+/// reaches the application exactly as sent.
+pub fn with_endpoint<E>(
+    app: E,
+    handle: Option<PrometheusHandle>,
+) -> impl Endpoint<Output = Response>
 where
-    E: Endpoint + 'static,
+    E: Endpoint<Output = Response> + 'static,
 {
-    let route = Route::new();
-    let route = match handle {
-        Some(handle) => route.at("/metrics", poem::get(render).data(handle)),
-        None => route,
-    };
-    route.nest("/", app)
+    app.around(move |next, request: Request| {
+        let handle = handle.clone();
+        async move {
+            match handle {
+                Some(handle)
+                    if request.uri().path() == "/metrics" && request.method() == Method::GET =>
+                {
+                    Ok(render(&handle))
+                }
+                _ => next.call(request).await,
+            }
+        }
+    })
 }
 
-#[handler]
-fn render(handle: Data<&PrometheusHandle>) -> Response {
+fn render(handle: &PrometheusHandle) -> Response {
     handle
         .render()
         .with_content_type("text/plain; version=0.0.4")

@@ -91,7 +91,10 @@ async fn delete(service: &MediaService, token: &str, raw: &str) -> GalleryDelete
         }
         Err(err) => return failed(&err),
     };
-    let result = if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+    // A segment of digits is an id (a leading `-` too, which makes it an invalid one);
+    // anything else, `2024-01-01` included, is a path.
+    let digits = raw.strip_prefix('-').unwrap_or(raw);
+    let result = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
         service
             .delete_media(&actor, raw, DeleteOptions::default())
             .await
