@@ -75,3 +75,24 @@ async fn the_gallery_reads_ids_only_from_digits() {
     assert_eq!(reply.status.as_u16(), 400, "{}", reply.body);
     assert_eq!(reply.body, json!({ "message": "Invalid media path" }));
 }
+
+#[tokio::test]
+async fn a_wrong_method_names_the_allowed_ones() {
+    let server = TestServer::start().await;
+    for (method, path, allow) in [
+        (Method::PUT, "/v1/media/1", "DELETE, GET, HEAD"),
+        (Method::PATCH, "/v1/media", "GET, HEAD, POST"),
+        (Method::GET, "/v1/media/bulk-delete", "POST"),
+        (Method::POST, "/healthz", "GET, HEAD"),
+    ] {
+        let reply = server
+            .send(method.clone(), path, Some(&server.admin), None)
+            .await;
+        reply.expect(405, Some("method_not_allowed"));
+        assert_eq!(reply.headers["allow"], allow, "{method} {path}");
+        assert!(reply.headers.contains_key("x-request-id"));
+    }
+    // HEAD is answered wherever GET is.
+    let head = server.send(Method::HEAD, "/healthz", None, None).await;
+    assert_eq!(head.status.as_u16(), 200);
+}

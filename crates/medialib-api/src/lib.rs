@@ -4,6 +4,7 @@
 //! Nothing else in the workspace speaks HTTP. This crate depends on the domain only, never on
 //! the SQL or blob adapters: the server hands it a wired [`MediaService`].
 
+mod allow;
 mod body;
 mod bounded;
 pub mod compat;
@@ -187,6 +188,13 @@ pub fn app(media: MediaService, compat: &[Profile]) -> impl Endpoint<Output = Re
     let spec = spec::finish(&docs.spec());
     let docs_html = docs.swagger_ui_html().replace(&docs.spec(), &spec);
     let enabled: Arc<[Profile]> = compat.into();
+    let compat_specs: Vec<String> = compat
+        .iter()
+        .map(|&profile| compat_openapi_json(&media, profile))
+        .collect();
+    let allowed = Arc::new(allow::AllowedMethods::from_specs(
+        std::iter::once(spec.as_str()).chain(compat_specs.iter().map(String::as_str)),
+    ));
     let mut route = Route::new()
         .at(
             "/v1/media/by-path/*path",
@@ -201,10 +209,10 @@ pub fn app(media: MediaService, compat: &[Profile]) -> impl Endpoint<Output = Re
             "/docs",
             poem::get(poem::endpoint::make_sync(move |_| Html(docs_html.clone()))),
         );
-    for &profile in compat {
+    for (&profile, document) in compat.iter().zip(compat_specs) {
         route = route.at(
             format!("/compat/{}/openapi.json", profile.name()),
-            poem::get(spec::served(compat_openapi_json(&media, profile))),
+            poem::get(spec::served(document)),
         );
     }
     route
@@ -212,7 +220,29 @@ pub fn app(media: MediaService, compat: &[Profile]) -> impl Endpoint<Output = Re
         .around(lossless_query)
         .around(move |next, request| compat::guard(next, request, enabled.clone()))
         .catch_all_error(|err| async move { framework_error(err) })
+        .around(move |next, request| with_allow(next, request, allowed.clone()))
         .around(request_id)
+}
+
+/// Adds `Allow` to a `405` answer: the methods the documented route at that path takes.
+async fn with_allow<E: Endpoint>(
+    next: E,
+    request: Request,
+    allowed: Arc<allow::AllowedMethods>,
+) -> poem::Result<Response> {
+    let path = request.uri().path().to_owned();
+    let mut response = next.call(request).await?.into_response();
+    if response.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED {
+        if let Some(value) = allowed
+            .of(&path)
+            .and_then(|methods| HeaderValue::from_str(methods).ok())
+        {
+            response
+                .headers_mut()
+                .insert(poem::http::header::ALLOW, value);
+        }
+    }
+    Ok(response)
 }
 
 /// `DELETE /v1/media/by-path/<a/b/c.jpg>` with unencoded slashes; the documented operation
