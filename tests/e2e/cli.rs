@@ -72,10 +72,11 @@ fn keys_create_prints_the_key_alone_and_refuses_unknown_tenants() {
 #[test]
 fn bad_configuration_exits_non_zero_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&str, &str); 3] = [
+    let cases: [(&str, &str); 4] = [
         ("MEDIALIB_LISTEN", "not-an-address"),
         ("MEDIALIB_DATABASE_URL", "oracle://db"),
         ("MEDIALIB_MAX_UPLOAD_BYTES", "lots"),
+        ("MEDIALIB_LOG_FORMAT", "xml"),
     ];
     for (key, value) in cases {
         let output = run(dir.path(), &["serve"], &[(key, value)]);

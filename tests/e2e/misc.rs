@@ -120,3 +120,36 @@ async fn members_see_their_own_activity_and_admins_the_tenants() {
         "media_uploaded"
     );
 }
+
+/// `log_format = "json"`: every log line is one JSON object, and each request is logged with
+/// its status and latency. (Reads the server's log file, which `TEST_LOG` would redirect.)
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_with_request_latency() {
+    let server =
+        TestServer::start_with(&[("MEDIALIB_LOG_FORMAT", "json"), ("RUST_LOG", "info")]).await;
+    server
+        .get(&server.admin, "/v1/usage")
+        .await
+        .expect(200, None);
+    let log = server.dir.path().join("server-1.log");
+    let mut finished = None;
+    eventually("the request's log line", || {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        for line in text.lines() {
+            let entry: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|err| panic!("not a JSON object ({err}): {line}"));
+            if entry["message"] == "request finished" && entry["span"]["path"] == "/v1/usage" {
+                finished = Some(entry);
+            }
+        }
+        finished.is_some()
+    })
+    .await;
+    let entry = finished.expect("found above");
+    assert_eq!(entry["status"], 200);
+    assert!(
+        entry["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
+        "{entry}"
+    );
+    assert!(entry["span"]["request_id"].is_string(), "{entry}");
+}

@@ -323,11 +323,16 @@ async fn request_id<E: Endpoint>(next: E, request: Request) -> poem::Result<Resp
     let _entered = span.enter();
     tracing::debug!("request received");
     drop(_entered);
+    let started = std::time::Instant::now();
     let mut response = tracing::Instrument::instrument(next.call(request), span.clone())
         .await
         .map_or_else(framework_error, IntoResponse::into_response);
     let _entered = span.enter();
-    tracing::info!(status = response.status().as_u16(), "request finished");
+    tracing::info!(
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request finished"
+    );
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);
     }

@@ -137,6 +137,7 @@ impl Cli {
             overrides.listen.clone_from(listen);
         }
         let settings = Settings::load(self.config.as_deref(), &overrides)?;
+        crate::telemetry::init(settings.log_format);
         match self.command {
             Command::Serve { .. } => wiring::serve(&settings).await,
             Command::Migrate => migrate(&settings).await,

@@ -27,6 +27,7 @@ const ENV_KEYS: &[&str] = &[
     "reap_lease_secs",
     "upload_intent_ttl_secs",
     "key_cache_secs",
+    "log_format",
     "shutdown_timeout_secs",
     "thumbnails",
     "thumbnail_size",
@@ -98,6 +99,8 @@ pub struct RawSettings {
     /// How long an API key read from the database is trusted before it is read again (a key
     /// revoked elsewhere stops working here within this time; 0 reads it on every request).
     pub key_cache_secs: u64,
+    /// `text` (coloured only on a terminal) or `json` (one object per line).
+    pub log_format: String,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_timeout_secs: u64,
     /// Whether thumbnails of uploaded images are made.
@@ -144,6 +147,7 @@ impl Default for RawSettings {
             reap_lease_secs: 60,
             upload_intent_ttl_secs: 3600,
             key_cache_secs: 1,
+            log_format: "text".into(),
             shutdown_timeout_secs: 30,
             thumbnails: true,
             thumbnail_size: 256,
@@ -205,6 +209,8 @@ pub struct Settings {
     pub upload_intent_ttl: Duration,
     /// How long an authenticated key is trusted without reading it again.
     pub key_cache: Duration,
+    /// How log lines are written.
+    pub log_format: crate::telemetry::LogFormat,
     /// Shutdown grace period.
     pub shutdown_timeout: Duration,
     /// Thumbnail sizes and limits, when thumbnails are on.
@@ -254,6 +260,11 @@ impl Settings {
         if !scheme_ok {
             bail!("invalid database_url: expected sqlite:, postgres:// or mysql://");
         }
+        let log_format = match raw.log_format.as_str() {
+            "text" => crate::telemetry::LogFormat::Text,
+            "json" => crate::telemetry::LogFormat::Json,
+            other => bail!("invalid log_format {other:?}: expected text or json"),
+        };
         if raw.max_upload_bytes == 0 {
             bail!("invalid max_upload_bytes: must be at least 1");
         }
@@ -290,6 +301,7 @@ impl Settings {
             reap_lease: Duration::from_secs(raw.reap_lease_secs.max(1)),
             upload_intent_ttl: Duration::from_secs(raw.upload_intent_ttl_secs.max(1)),
             key_cache: Duration::from_secs(raw.key_cache_secs),
+            log_format,
             shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
             thumbnails: raw.thumbnails.then(|| medialib_image::ThumbnailConfig {
                 size: raw.thumbnail_size,

@@ -10,7 +10,6 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    telemetry::init();
     let cli = cli::Cli::parse();
     match cli.run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
