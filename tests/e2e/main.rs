@@ -13,6 +13,7 @@ mod derivatives;
 mod durable;
 mod helpers;
 mod lifecycle;
+mod linger;
 mod local;
 mod media;
 mod misc;

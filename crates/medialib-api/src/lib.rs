@@ -11,6 +11,7 @@ pub mod compat;
 mod download;
 pub mod endpoints;
 pub mod error;
+mod linger;
 pub mod schema;
 pub mod security;
 mod spec;
@@ -221,6 +222,7 @@ pub fn app(media: MediaService, compat: &[Profile]) -> impl Endpoint<Output = Re
         .around(move |next, request| compat::guard(next, request, enabled.clone()))
         .catch_all_error(|err| async move { framework_error(err) })
         .around(move |next, request| with_allow(next, request, allowed.clone()))
+        .around(linger::linger)
         .around(request_id)
 }
 
