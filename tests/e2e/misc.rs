@@ -153,3 +153,40 @@ async fn json_logs_are_one_object_per_line_with_request_latency() {
     );
     assert!(entry["span"]["request_id"].is_string(), "{entry}");
 }
+
+/// An idle keep-alive connection is closed after `idle_timeout_secs` instead of holding a
+/// descriptor forever. Bounded: each read gives up after 10 s.
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
+    use std::io::{Read, Write};
+    let server = TestServer::start_with(&[("MEDIALIB_IDLE_TIMEOUT_SECS", "1")]).await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let closed_within = |mut stream: std::net::TcpStream| {
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let started = std::time::Instant::now();
+        let mut buffer = [0u8; 4096];
+        loop {
+            match stream.read(&mut buffer) {
+                Ok(0) | Err(_) => return started.elapsed(),
+                Ok(_) => {}
+            }
+        }
+    };
+    let tasks = ["GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"; 3].map(|sent| {
+        let address = address.clone();
+        std::thread::spawn(move || {
+            let mut stream = std::net::TcpStream::connect(&address).unwrap();
+            stream.write_all(sent.as_bytes()).unwrap();
+            closed_within(stream)
+        })
+    });
+    for task in tasks {
+        let after = task.join().unwrap();
+        assert!(
+            after < std::time::Duration::from_secs(5),
+            "closed after {after:?}"
+        );
+    }
+}

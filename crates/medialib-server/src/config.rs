@@ -29,6 +29,7 @@ const ENV_KEYS: &[&str] = &[
     "key_cache_secs",
     "log_format",
     "shutdown_timeout_secs",
+    "idle_timeout_secs",
     "thumbnails",
     "thumbnail_size",
     "thumbnail_max_source_bytes",
@@ -103,6 +104,8 @@ pub struct RawSettings {
     pub log_format: String,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_timeout_secs: u64,
+    /// A connection with no byte sent or received for this long is closed.
+    pub idle_timeout_secs: u64,
     /// Whether thumbnails of uploaded images are made.
     pub thumbnails: bool,
     /// The longest side of a thumbnail, in pixels.
@@ -148,6 +151,7 @@ impl Default for RawSettings {
             upload_intent_ttl_secs: 3600,
             key_cache_secs: 1,
             log_format: "text".into(),
+            idle_timeout_secs: 60,
             shutdown_timeout_secs: 30,
             thumbnails: true,
             thumbnail_size: 256,
@@ -213,6 +217,8 @@ pub struct Settings {
     pub log_format: crate::telemetry::LogFormat,
     /// Shutdown grace period.
     pub shutdown_timeout: Duration,
+    /// Idle connection timeout.
+    pub idle_timeout: Duration,
     /// Thumbnail sizes and limits, when thumbnails are on.
     pub thumbnails: Option<medialib_image::ThumbnailConfig>,
     /// Mounted compatibility profiles.
@@ -303,6 +309,7 @@ impl Settings {
             key_cache: Duration::from_secs(raw.key_cache_secs),
             log_format,
             shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
+            idle_timeout: Duration::from_secs(raw.idle_timeout_secs.max(1)),
             thumbnails: raw.thumbnails.then(|| medialib_image::ThumbnailConfig {
                 size: raw.thumbnail_size,
                 max_source_bytes: raw.thumbnail_max_source_bytes,

@@ -132,6 +132,7 @@ pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
         stop_rx,
     ));
     let result = poem::Server::new_with_acceptor(acceptor)
+        .idle_timeout(settings.idle_timeout)
         .run_with_graceful_shutdown(
             crate::prometheus::with_endpoint(
                 medialib_api::app(service.clone(), &settings.compat),
