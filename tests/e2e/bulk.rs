@@ -69,7 +69,9 @@ async fn bulk_delete_judges_own_foreign_missing_duplicate_and_invalid_ids() {
         .get(&outsider, &format!("/v1/media/{foreign}"))
         .await
         .expect(200, None);
-    assert_eq!(server.usage(&alice).await, (1, 3));
+    // The tenant keeps bob's file; alice, a member, counts only what she may see.
+    assert_eq!(server.usage(&server.admin).await, (1, 3));
+    assert_eq!(server.usage(&alice).await, (0, 0));
     server.assert_blobs(server.blobs().await, 2);
 }
 

@@ -362,6 +362,10 @@ pub trait MediaRepo: Send + Sync + std::fmt::Debug {
     /// The tenant's usage.
     async fn usage(&self, tenant: TenantId) -> Result<Usage, RepoError>;
 
+    /// The usage of what `user` may see in the tenant: the media it owns and the media it was
+    /// granted, live and trashed apart. MUST count each media item once, whatever its grants.
+    async fn usage_visible_to(&self, tenant: TenantId, user: &UserId) -> Result<Usage, RepoError>;
+
     /// Applies a change to a tenant's settings (only the values it names) and records the
     /// event, in one transaction; returns the settings as they are after it.
     async fn update_tenant_settings(

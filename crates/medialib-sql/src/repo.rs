@@ -815,6 +815,10 @@ impl MediaRepo for SeaOrmMediaRepo {
             .unwrap_or_default())
     }
 
+    async fn usage_visible_to(&self, tenant: TenantId, user: &UserId) -> Result<Usage, RepoError> {
+        media::usage_visible_to(&self.reader, tenant, user).await
+    }
+
     async fn list_activity(
         &self,
         tenant: TenantId,

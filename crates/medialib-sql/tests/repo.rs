@@ -1099,3 +1099,56 @@ async fn connections_dropped_while_idle_are_replaced() {
         }
     }
 }
+
+/// A member's usage counts what it owns or was granted, once each, live and trashed apart;
+/// the tenant's usage counts everything.
+#[tokio::test]
+async fn usage_visible_to_a_user_counts_owned_and_granted_media_once() {
+    for backend in backends::all().await {
+        let repo = &backend.repo;
+        let tenant = tenant(repo).await;
+        eprintln!("on {}", backend.name);
+        // Everything `insert` makes is alice's: 10 and 20 bytes live, 40 trashed.
+        let small = insert(repo, tenant, "a.png", 10).await.unwrap();
+        insert(repo, tenant, "b.png", 20).await.unwrap();
+        let trashed = insert(repo, tenant, "c.png", 40).await.unwrap();
+        repo.trash_media(tenant, trashed.id, false, event(tenant, "media_trashed"))
+            .await
+            .unwrap();
+        let bob = UserId::parse("bob").unwrap();
+        for permission in [Permission::Read, Permission::Delete] {
+            let grant = Grant {
+                media_id: small.id,
+                user_id: bob.clone(),
+                permission,
+                created_at: AT,
+            };
+            repo.put_grant(tenant, grant, event(tenant, "access_granted"))
+                .await
+                .unwrap();
+        }
+        let of = |usage: medialib_domain::Usage| {
+            (
+                usage.media_count,
+                usage.bytes_used,
+                usage.trashed_count,
+                usage.trashed_bytes,
+            )
+        };
+        let alice = UserId::parse("alice").unwrap();
+        assert_eq!(
+            of(repo.usage_visible_to(tenant, &alice).await.unwrap()),
+            (2, 30, 1, 40)
+        );
+        assert_eq!(
+            of(repo.usage_visible_to(tenant, &bob).await.unwrap()),
+            (1, 10, 0, 0)
+        );
+        let carol = UserId::parse("carol").unwrap();
+        assert_eq!(
+            of(repo.usage_visible_to(tenant, &carol).await.unwrap()),
+            (0, 0, 0, 0)
+        );
+        assert_eq!(of(repo.usage(tenant).await.unwrap()), (2, 30, 1, 40));
+    }
+}

@@ -59,9 +59,11 @@ impl SystemApi {
         }))
     }
 
-    /// The tenant's usage
+    /// Usage
     ///
-    /// Always equal to the sums over the tenant's live media.
+    /// What the caller may see, live and trashed apart: admins and viewers get the tenant's
+    /// totals; a member gets the totals of the media it owns or was granted (never counts of
+    /// media it cannot list). Always equal to the sums over those media.
     #[oai(
         path = "/v1/usage",
         method = "get",

@@ -511,12 +511,19 @@ impl MediaService {
             })
     }
 
-    /// The tenant's usage.
+    /// The usage of what the caller may see: the tenant's for admins and viewers, the media a
+    /// member owns or was granted for a member (tenant totals would tell a member about media
+    /// it cannot list).
     ///
     /// # Errors
     /// Database failures.
     pub async fn usage(&self, actor: &Actor) -> Result<Usage, ServiceError> {
-        Ok(self.repo.usage(actor.tenant_id).await?)
+        Ok(match visibility(actor) {
+            Visibility::Tenant => self.repo.usage(actor.tenant_id).await?,
+            Visibility::OwnedOrGranted(user) => {
+                self.repo.usage_visible_to(actor.tenant_id, &user).await?
+            }
+        })
     }
 
     /// The activity log: the whole tenant for admins, the caller's own events otherwise.

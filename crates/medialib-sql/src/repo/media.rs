@@ -4,13 +4,13 @@ use std::collections::HashMap;
 
 use medialib_domain::{
     BlobKey, CommunityItem, Grant, Media, MediaAccess, MediaId, MediaPath, MediaQuery, MediaState,
-    NewActivity, NewMedia, Permission, RepoError, Tag, TenantId, ThumbnailState, UserId,
+    NewActivity, NewMedia, Permission, RepoError, Tag, TenantId, ThumbnailState, Usage, UserId,
     Visibility,
 };
 use sea_orm::sea_query::{Alias, Expr, Func, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use super::{
@@ -316,6 +316,65 @@ pub(crate) async fn find_media_by_path(
     Ok(with_access(db, vec![row], user, true).await?.pop())
 }
 
+/// The media `user` may see: its own and those it was granted.
+fn visible_to(user: &UserId) -> Condition {
+    let granted = Query::select()
+        .column(grant::Column::MediaId)
+        .from(grant::Entity)
+        .and_where(grant::Column::UserId.eq(user.as_str()))
+        .to_owned();
+    Condition::any()
+        .add(media::Column::OwnerId.eq(user.as_str()))
+        .add(media::Column::Id.in_subquery(granted))
+}
+
+/// Counts and bytes of the media `user` may see, live and trashed apart. Sums are cast to a
+/// 64-bit integer: PostgreSQL and MariaDB sum `BIGINT`s as decimals.
+pub(crate) async fn usage_visible_to(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    user: &UserId,
+) -> Result<Usage, RepoError> {
+    let integer = Alias::new(match db.get_database_backend() {
+        DbBackend::MySql => "SIGNED",
+        DbBackend::Postgres | DbBackend::Sqlite => "BIGINT",
+    });
+    let mut totals = [(0i64, 0i64); 2];
+    for (state, total) in [MediaState::Live, MediaState::Trashed]
+        .into_iter()
+        .zip(&mut totals)
+    {
+        let bytes = Func::coalesce([
+            Func::sum(Expr::col(media::Column::SizeBytes)).into(),
+            Expr::val(0i64).into(),
+        ]);
+        let row: Option<(i64, i64)> = media::Entity::find()
+            .select_only()
+            .column_as(
+                Expr::col(media::Column::Id)
+                    .count()
+                    .cast_as(integer.clone()),
+                "n",
+            )
+            .column_as(Expr::expr(bytes).cast_as(integer.clone()), "bytes")
+            .filter(media::Column::TenantId.eq(tenant.0))
+            .filter(in_state(state))
+            .filter(visible_to(user))
+            .into_tuple()
+            .one(db)
+            .await
+            .map_err(db_err)?;
+        *total = row.unwrap_or_default();
+    }
+    let [(media_count, bytes_used), (trashed_count, trashed_bytes)] = totals;
+    Ok(Usage {
+        media_count,
+        bytes_used,
+        trashed_count,
+        trashed_bytes,
+    })
+}
+
 pub(crate) async fn list_media(
     db: &DatabaseConnection,
     tenant: TenantId,
@@ -328,16 +387,7 @@ pub(crate) async fn list_media(
         select = select.filter(media::Column::OwnerId.eq(owner.as_str()));
     }
     if let Visibility::OwnedOrGranted(user) = &query.visibility {
-        let granted = Query::select()
-            .column(grant::Column::MediaId)
-            .from(grant::Entity)
-            .and_where(grant::Column::UserId.eq(user.as_str()))
-            .to_owned();
-        select = select.filter(
-            Condition::any()
-                .add(media::Column::OwnerId.eq(user.as_str()))
-                .add(media::Column::Id.in_subquery(granted)),
-        );
+        select = select.filter(visible_to(user));
     }
     if let Some(before) = query.before_id {
         select = select.filter(media::Column::Id.lt(before.get()));
