@@ -381,3 +381,20 @@ pub fn ids(body: &Value) -> Vec<i64> {
 pub fn bulk(ids: &[i64]) -> Value {
     json!({ "ids": ids })
 }
+
+/// The value of one series (`name` with its labels, as exposed) on a server's `/metrics`.
+pub async fn metric(http: &reqwest::Client, base: &str, series: &str) -> u64 {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .filter_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .filter_map(|value| value.trim().parse::<f64>().ok())
+        .map(|value| value as u64)
+        .sum()
+}

@@ -190,3 +190,29 @@ async fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
         );
     }
 }
+
+/// `/metrics` counts requests by documented operation and status, and times them.
+#[tokio::test]
+async fn metrics_count_requests_by_operation_and_status() {
+    let server = TestServer::start().await;
+    let key = &server.admin;
+    server.get(key, "/v1/usage").await.expect(200, None);
+    server.get(key, "/v1/usage").await.expect(200, None);
+    server
+        .get(key, "/v1/media/424242")
+        .await
+        .expect(404, Some("media_not_found"));
+    let series = |operation: &str, status: u16| {
+        format!("medialib_http_requests_total{{operation=\"{operation}\",status=\"{status}\"}}")
+    };
+    assert_eq!(
+        metric(&server.http, &server.base, &series("get_usage", 200)).await,
+        2
+    );
+    assert_eq!(
+        metric(&server.http, &server.base, &series("get_media", 404)).await,
+        1
+    );
+    let timed = "medialib_http_request_duration_seconds_count{operation=\"get_usage\"}";
+    assert_eq!(metric(&server.http, &server.base, timed).await, 2);
+}

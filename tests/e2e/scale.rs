@@ -6,23 +6,6 @@ use reqwest::Method;
 
 use crate::helpers::*;
 
-/// The value of one counter (`name` with its labels, as exposed) on a server's `/metrics`.
-async fn counter(http: &reqwest::Client, base: &str, series: &str) -> u64 {
-    let text = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    text.lines()
-        .filter_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .filter_map(|value| value.trim().parse::<f64>().ok())
-        .map(|value| value as u64)
-        .sum()
-}
-
 const RUNS: &str = "medialib_reaper_runs_total{outcome=\"ok\"}";
 const PURGED: &str = "medialib_reaper_purged_total";
 
@@ -111,11 +94,11 @@ async fn two_instances_share_media_deletes_and_the_reaper_work() {
     let servers = [a.base.as_str(), b.base.as_str()];
     let mut seen = Vec::new();
     for base in servers {
-        seen.push(counter(&a.http, base, RUNS).await);
+        seen.push(metric(&a.http, base, RUNS).await);
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     for (base, before) in servers.into_iter().zip(seen) {
-        while counter(&a.http, base, RUNS).await < before + 2 {
+        while metric(&a.http, base, RUNS).await < before + 2 {
             assert!(
                 std::time::Instant::now() < deadline,
                 "the reaper of {base} did not run again"
@@ -124,8 +107,8 @@ async fn two_instances_share_media_deletes_and_the_reaper_work() {
         }
     }
     let (one, two) = (
-        counter(&a.http, &a.base, PURGED).await,
-        counter(&a.http, &b.base, PURGED).await,
+        metric(&a.http, &a.base, PURGED).await,
+        metric(&a.http, &b.base, PURGED).await,
     );
     // The deletes above were purged inline; the planted records went to the reapers, and
     // a record claimed by both would be counted twice.

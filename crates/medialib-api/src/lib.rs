@@ -115,6 +115,14 @@ fn routes(media: &MediaService) -> OpenApiService<Routes, ()> {
     OpenApiService::new(routes, "medialib", API_VERSION)
 }
 
+/// The `operationId` of the documented operation that answered, when one did (for metrics
+/// labels: bounded, unlike paths).
+pub fn operation_of(response: &Response) -> Option<&'static str> {
+    response
+        .data::<poem_openapi::OperationId>()
+        .map(|operation| operation.0)
+}
+
 /// The OpenAPI document of `/v1`, as committed under `openapi/medialib.json` and served at
 /// `/openapi.json`.
 pub fn openapi_json(media: &MediaService) -> String {

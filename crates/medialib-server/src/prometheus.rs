@@ -2,15 +2,28 @@
 //! renders it. Counters are process-wide and start at zero with each process.
 
 use medialib_domain::service::reaper::ReapReport;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use poem::http::Method;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response};
 
 /// Installs the process-wide recorder once. A second call (a test that builds two servers in
 /// one process) keeps the first recorder and returns `None`: nothing is recorded twice.
 pub fn install() -> Option<PrometheusHandle> {
-    PrometheusBuilder::new().install_recorder().ok()
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Full(REQUEST_SECONDS.to_owned()), LATENCY_BUCKETS)
+        .ok()?
+        .install_recorder()
+        .ok()
 }
+
+/// Requests answered, by operation and status.
+const REQUESTS: &str = "medialib_http_requests_total";
+/// Their latency, by operation.
+const REQUEST_SECONDS: &str = "medialib_http_request_duration_seconds";
+/// Bucket bounds of the latency histogram, in seconds.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 /// The application with `GET /metrics` (text exposition format, unauthenticated, as
 /// Prometheus scrapes it) in front of it. Matched on the raw path, so that every other request
@@ -31,7 +44,12 @@ where
                 {
                     Ok(render(&handle))
                 }
-                _ => next.call(request).await,
+                _ => {
+                    let started = std::time::Instant::now();
+                    let response = next.call(request).await?;
+                    record_request(&response, started.elapsed());
+                    Ok(response)
+                }
             }
         }
     })
@@ -42,6 +60,15 @@ fn render(handle: &PrometheusHandle) -> Response {
         .render()
         .with_content_type("text/plain; version=0.0.4")
         .into_response()
+}
+
+/// Counts an answered request under its operation (`unmatched` for answers no documented
+/// operation gave: unknown routes, framework errors) and its status.
+fn record_request(response: &Response, took: std::time::Duration) {
+    let operation = medialib_api::operation_of(response).unwrap_or("unmatched");
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(REQUESTS, "operation" => operation, "status" => status).increment(1);
+    metrics::histogram!(REQUEST_SECONDS, "operation" => operation).record(took.as_secs_f64());
 }
 
 /// Counts one completed reaper run (all its passes). The outcomes are counted before the
