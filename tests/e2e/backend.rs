@@ -8,7 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
-use medialib_test_support::{blob_keys_under, create_bucket, TestDatabase, BLOB_PREFIXES};
+use medialib_test_support::{
+    blob_keys_under, create_bucket, TestBucket, TestDatabase, BLOB_PREFIXES,
+};
 
 /// Where a test server keeps its blobs, as the tests see it.
 #[derive(Debug, Clone)]
@@ -27,6 +29,7 @@ pub struct Backend {
     pub blob_url: String,
     pub store: Store,
     _database: Option<TestDatabase>,
+    _bucket: Option<TestBucket>,
 }
 
 fn required(var: &str) -> String {
@@ -55,6 +58,7 @@ impl Backend {
             other => panic!("unknown MEDIALIB_TEST_E2E_DATABASE {other:?}"),
         };
         let blobs = std::env::var("MEDIALIB_TEST_E2E_BLOBS").unwrap_or_else(|_| "file".into());
+        let mut test_bucket = None;
         let (blob_url, store) = match blobs.as_str() {
             "file" => {
                 let path = dir.join("data/blobs");
@@ -63,8 +67,14 @@ impl Backend {
             "memory" => ("memory://".to_owned(), Store::Memory),
             "s3" => {
                 let endpoint = required("MEDIALIB_TEST_S3_ENDPOINT");
-                let (bucket, url) = create_bucket(&endpoint).await;
-                (url, Store::S3 { endpoint, bucket })
+                let bucket = create_bucket(&endpoint).await;
+                let url = bucket.url.clone();
+                let store = Store::S3 {
+                    endpoint,
+                    bucket: bucket.name.clone(),
+                };
+                test_bucket = Some(bucket);
+                (url, store)
             }
             other => panic!("unknown MEDIALIB_TEST_E2E_BLOBS {other:?}"),
         };
@@ -73,6 +83,7 @@ impl Backend {
             blob_url,
             store,
             _database: test_database,
+            _bucket: test_bucket,
         }
     }
 }

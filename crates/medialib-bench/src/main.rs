@@ -100,6 +100,7 @@ struct Backend {
     /// The same store, opened directly (raw ceilings, purge checks).
     store: Arc<dyn ObjectStore>,
     _database: Option<medialib_test_support::TestDatabase>,
+    _bucket: Option<medialib_test_support::TestBucket>,
 }
 
 async fn backend(args: &Args, dir: &std::path::Path) -> anyhow::Result<Backend> {
@@ -121,6 +122,7 @@ async fn backend(args: &Args, dir: &std::path::Path) -> anyhow::Result<Backend> 
         }
         other => bail!("unknown --database {other:?}"),
     };
+    let mut test_bucket = None;
     let (blob_url, store): (String, Arc<dyn ObjectStore>) = match args.blobs.as_str() {
         "file" => {
             let path = dir.join("data/blobs");
@@ -129,15 +131,17 @@ async fn backend(args: &Args, dir: &std::path::Path) -> anyhow::Result<Backend> 
             (path.display().to_string(), Arc::new(store))
         }
         "s3" => {
-            let (bucket, url) = medialib_test_support::create_bucket(&args.s3_endpoint).await;
+            let bucket = medialib_test_support::create_bucket(&args.s3_endpoint).await;
+            let url = bucket.url.clone();
             let store = object_store::aws::AmazonS3Builder::new()
                 .with_endpoint(&args.s3_endpoint)
-                .with_bucket_name(&bucket)
+                .with_bucket_name(&bucket.name)
                 .with_region("us-east-1")
                 .with_access_key_id("bench")
                 .with_secret_access_key("bench")
                 .with_allow_http(true)
                 .build()?;
+            test_bucket = Some(bucket);
             (url, Arc::new(store))
         }
         other => bail!("unknown --blobs {other:?}"),
@@ -147,6 +151,7 @@ async fn backend(args: &Args, dir: &std::path::Path) -> anyhow::Result<Backend> 
         blob_url,
         store,
         _database: database,
+        _bucket: test_bucket,
     })
 }
 

@@ -93,13 +93,14 @@ async fn local_directory_store_meets_the_contract() {
 
 /// A fresh bucket on the S3 server named by `MEDIALIB_TEST_S3_ENDPOINT` (SeaweedFS in CI), or
 /// `None` (and a note) when it is not set.
-async fn s3_store() -> Option<ObjectStoreBlobStore> {
+async fn s3_store() -> Option<(ObjectStoreBlobStore, medialib_test_support::TestBucket)> {
     let Ok(endpoint) = std::env::var("MEDIALIB_TEST_S3_ENDPOINT") else {
         eprintln!("s3: not run (MEDIALIB_TEST_S3_ENDPOINT is not set)");
         return None;
     };
-    let (_, url) = medialib_test_support::create_bucket(&endpoint).await;
-    Some(ObjectStoreBlobStore::from_url(&BlobConfig::new(url)).unwrap())
+    let bucket = medialib_test_support::create_bucket(&endpoint).await;
+    let store = ObjectStoreBlobStore::from_url(&BlobConfig::new(bucket.url.clone())).unwrap();
+    Some((store, bucket))
 }
 
 /// The contract, then multipart uploads, listing, existence checks and batch deletes, on every
@@ -117,8 +118,9 @@ async fn every_store_lists_and_batch_deletes() {
             ObjectStoreBlobStore::from_url(&BlobConfig::new(dir.path().to_str().unwrap())).unwrap(),
         ),
     ];
-    if let Some(s3) = s3_store().await {
-        stores.push(("s3", s3));
+    let s3 = s3_store().await;
+    if let Some((store, _)) = &s3 {
+        stores.push(("s3", store.clone()));
     }
     for (name, store) in stores {
         store.check_writable().await.unwrap();

@@ -121,12 +121,41 @@ impl Drop for TestDatabase {
     }
 }
 
-/// Creates a fresh bucket on an S3 server that accepts unsigned bucket creation (SeaweedFS
-/// without identities) and returns its name and the `s3://` URL medialib takes for it.
+/// A fresh bucket on an S3 server that accepts unsigned bucket creation and deletion
+/// (SeaweedFS without identities), deleted with everything in it when dropped: SeaweedFS
+/// gives every bucket volumes of its own, and a suite that left its buckets behind ran out of
+/// volumes after about 140 of them (writes then answered 500).
+#[derive(Debug)]
+pub struct TestBucket {
+    /// The bucket's name.
+    pub name: String,
+    /// The `s3://` URL medialib takes for it.
+    pub url: String,
+    endpoint: String,
+}
+
+impl Drop for TestBucket {
+    fn drop(&mut self) {
+        let target = format!("{}/{}", self.endpoint, self.name);
+        // On a thread of its own: Drop cannot await, and may run inside a runtime.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let _ = reqwest::Client::new().delete(target).send().await;
+            });
+            Ok::<(), std::io::Error>(())
+        })
+        .join();
+    }
+}
+
+/// Creates a fresh bucket (see [`TestBucket`]).
 ///
 /// # Panics
 /// When the server cannot be reached or refuses.
-pub async fn create_bucket(endpoint: &str) -> (String, String) {
+pub async fn create_bucket(endpoint: &str) -> TestBucket {
     let bucket = unique("medialib-t-").replace('_', "-");
     let created = reqwest::Client::new()
         .put(format!("{endpoint}/{bucket}"))
@@ -142,7 +171,11 @@ pub async fn create_bucket(endpoint: &str) -> (String, String) {
         "s3://{bucket}?endpoint={endpoint}&allow_http=true&region=us-east-1\
          &access_key_id=medialib&secret_access_key=medialib"
     );
-    (bucket, url)
+    TestBucket {
+        name: bucket,
+        url,
+        endpoint: endpoint.to_owned(),
+    }
 }
 
 /// Every file under `root`, as `/`-separated paths relative to it (blob keys, for a local
