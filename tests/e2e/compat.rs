@@ -625,10 +625,11 @@ async fn node_runs_the_gallery_javascript_examples() {
         .unwrap()
         .contains(&json!("Deleted 3 items")));
     assert_eq!(
-        server.usage(&alice).await,
+        server.usage(&server.admin).await,
         (1, 1),
         "only bob's file is left"
     );
+    assert_eq!(server.usage(&alice).await, (0, 0), "none of alice's");
     server
         .get(&bob, &format!("/v1/media/{bobs}"))
         .await
