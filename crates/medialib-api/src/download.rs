@@ -64,12 +64,11 @@ const SANDBOX: (header::HeaderName, &str) = (header::CONTENT_SECURITY_POLICY, "s
 /// Whether a browser would run content of this type, or render it as a document that can run
 /// scripts: HTML, SVG and other XML, JavaScript. Such content is served as a download.
 fn is_active(content_type: &str) -> bool {
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+    // A type that does not parse (stored before types were checked) is treated as active.
+    let Ok(parsed) = content_type.parse::<mime::Mime>() else {
+        return true;
+    };
+    let essence = parsed.essence_str().to_ascii_lowercase();
     matches!(
         essence.as_str(),
         "text/html"
@@ -83,7 +82,7 @@ fn is_active(content_type: &str) -> bool {
             | "application/x-javascript"
             | "text/ecmascript"
             | "application/ecmascript"
-    ) || essence.ends_with("+xml")
+    ) || parsed.suffix() == Some(mime::XML)
 }
 
 /// `attachment` for active content (see [`is_active`]), `inline` otherwise, with the file name
@@ -333,6 +332,7 @@ mod tests {
                 "{active}"
             );
         }
+        assert!(content_disposition("x", "not a type").starts_with("attachment;"));
         for passive in ["image/png", "text/plain", "application/pdf", "video/mp4"] {
             assert!(
                 content_disposition("x", passive).starts_with("inline;"),

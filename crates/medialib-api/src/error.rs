@@ -265,9 +265,19 @@ pub fn framework_error(err: poem::Error) -> poem::Response {
 }
 
 impl ApiError {
+    /// The status this error answers with.
+    pub fn status(&self) -> u16 {
+        self.status_and_body().0
+    }
+
     /// The status and code this error answers with (used per item in bulk receipts).
     pub fn status_and_code(&self) -> (u16, String) {
-        let (status, Json(body)) = match self {
+        let (status, Json(body)) = self.status_and_body();
+        (status, body.code.clone())
+    }
+
+    fn status_and_body(&self) -> (u16, &Json<ErrorBody>) {
+        match self {
             Self::BadRequest(b) => (400, b),
             Self::Unauthorized(b, _) => (401, b),
             Self::Forbidden(b) => (403, b),
@@ -278,7 +288,6 @@ impl ApiError {
             Self::RangeNotSatisfiable(b, _) => (416, b),
             Self::Internal(b) => (500, b),
             Self::Unavailable(b) => (503, b),
-        };
-        (status, body.code.clone())
+        }
     }
 }

@@ -133,44 +133,19 @@ pub fn openapi_json(media: &MediaService) -> String {
 /// `openapi/compat/<profile>.json` and served at `/compat/<profile>/openapi.json` when the
 /// profile is mounted.
 pub fn compat_openapi_json(media: &MediaService, profile: Profile) -> String {
+    let service = media.clone();
     let raw = match profile {
-        Profile::Gallery => compat_service(
-            profile,
-            GalleryApi {
-                service: media.clone(),
-            },
-        )
-        .spec(),
-        Profile::Swiftia => compat_service(
-            profile,
-            SwiftiaApi {
-                service: media.clone(),
-            },
-        )
-        .spec(),
-        Profile::Swonkie => compat_service(
-            profile,
-            SwonkieApi {
-                service: media.clone(),
-            },
-        )
-        .spec(),
-        Profile::Catdata => compat_service(
-            profile,
-            CatdataApi {
-                service: media.clone(),
-            },
-        )
-        .spec(),
-        Profile::Defdrive => compat_service(
-            profile,
-            DefdriveApi {
-                service: media.clone(),
-            },
-        )
-        .spec(),
+        Profile::Gallery => compat_spec(profile, GalleryApi { service }),
+        Profile::Swiftia => compat_spec(profile, SwiftiaApi { service }),
+        Profile::Swonkie => compat_spec(profile, SwonkieApi { service }),
+        Profile::Catdata => compat_spec(profile, CatdataApi { service }),
+        Profile::Defdrive => compat_spec(profile, DefdriveApi { service }),
     };
     spec::finish(&raw)
+}
+
+fn compat_spec<T: poem_openapi::OpenApi>(profile: Profile, api: T) -> String {
+    compat_service(profile, api).spec()
 }
 
 fn compat_service<T: poem_openapi::OpenApi>(profile: Profile, api: T) -> OpenApiService<T, ()> {
@@ -194,8 +169,10 @@ fn compat_service<T: poem_openapi::OpenApi>(profile: Profile, api: T) -> OpenApi
 /// request ids and JSON bodies for every framework error.
 pub fn app(media: MediaService, compat: &[Profile]) -> impl Endpoint<Output = Response> {
     let docs = documented(&media);
-    let spec = spec::finish(&docs.spec());
-    let docs_html = docs.swagger_ui_html().replace(&docs.spec(), &spec);
+    let raw = docs.spec();
+    let spec = spec::finish(&raw);
+    // The docs page embeds the generated document; it shows the finished one instead.
+    let docs_html = docs.swagger_ui_html().replace(&raw, &spec);
     let enabled: Arc<[Profile]> = compat.into();
     let compat_specs: Vec<String> = compat
         .iter()
@@ -240,11 +217,12 @@ async fn with_allow<E: Endpoint>(
     request: Request,
     allowed: Arc<allow::AllowedMethods>,
 ) -> poem::Result<Response> {
-    let path = request.uri().path().to_owned();
+    // A reference-counted copy: no allocation on requests that are not answered 405.
+    let uri = request.uri().clone();
     let mut response = next.call(request).await?.into_response();
     if response.status() == poem::http::StatusCode::METHOD_NOT_ALLOWED {
         if let Some(value) = allowed
-            .of(&path)
+            .of(uri.path())
             .and_then(|methods| HeaderValue::from_str(methods).ok())
         {
             response
@@ -296,11 +274,7 @@ async fn delete_by_raw_path(
 /// named again. `path` and `folder` answer `400 invalid_path`, the others `invalid_parameter`.
 async fn lossless_query<E: Endpoint>(next: E, request: Request) -> poem::Result<Response> {
     use percent_encoding::percent_decode_str;
-    let decodes = |part: &str| {
-        percent_decode_str(&part.replace('+', " "))
-            .decode_utf8()
-            .is_ok()
-    };
+    let decodes = |part: &str| percent_decode_str(part).decode_utf8().is_ok();
     let broken = request.uri().query().and_then(|query| {
         query.split('&').find_map(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));

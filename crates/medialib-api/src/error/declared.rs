@@ -84,8 +84,9 @@ impl<const S: u16> ApiResponse for Errors<S> {
 
 impl<const S: u16> IntoResponse for Errors<S> {
     fn into_response(self) -> Response {
-        let (status, code) = self.0.status_and_code();
+        let status = self.0.status();
         if !Self::declares(status) {
+            let (_, code) = self.0.status_and_code();
             debug_assert!(false, "undeclared {status} {code} answered");
             tracing::error!(status, code, "an operation answered an undeclared status");
         }
