@@ -13,6 +13,7 @@ mod derivatives;
 mod durable;
 mod helpers;
 mod lifecycle;
+mod limits;
 mod linger;
 mod local;
 mod media;

@@ -59,6 +59,17 @@ pub enum ApiError {
     /// The `Range` cannot be served (`range_not_satisfiable`).
     #[oai(status = 416)]
     RangeNotSatisfiable(Json<ErrorBody>, #[oai(header = "Content-Range")] String),
+    /// The caller spent its budget of deletes or uploads; nothing was changed
+    /// (`rate_limited`). `Retry-After` and `RateLimit-Reset` say in how many seconds the
+    /// request can pass; `RateLimit-Limit` is the budget's size in items.
+    #[oai(status = 429)]
+    TooManyRequests(
+        Json<ErrorBody>,
+        #[oai(header = "Retry-After")] u64,
+        #[oai(header = "RateLimit-Limit")] u32,
+        #[oai(header = "RateLimit-Remaining")] u32,
+        #[oai(header = "RateLimit-Reset")] u64,
+    ),
     /// The server failed; nothing was changed (`internal_error`).
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
@@ -103,6 +114,25 @@ impl ApiError {
                 format!("The range does not fit the {size} bytes of the content"),
             ),
             format!("bytes */{size}"),
+        )
+    }
+
+    /// 429 `rate_limited` with the seconds to wait (rounded up, at least one).
+    pub fn rate_limited(limited: medialib_domain::RateLimited) -> Self {
+        let what = match limited.budget {
+            medialib_domain::Budget::Deletes => "deletes",
+            medialib_domain::Budget::Uploads => "uploads",
+        };
+        let wait = retry_after_secs(limited.retry_after);
+        Self::TooManyRequests(
+            body(
+                "rate_limited",
+                format!("Too many {what}; retry in {wait} s"),
+            ),
+            wait,
+            limited.limit,
+            0,
+            wait,
         )
     }
 
@@ -167,6 +197,7 @@ impl From<ServiceError> for ApiError {
                 "payload_too_large",
                 format!("Uploads are limited to {limit} bytes"),
             )),
+            ServiceError::RateLimited(limited) => Self::rate_limited(limited),
             ServiceError::UploadBody(source) => {
                 tracing::warn!(
                     error = &*source as &dyn std::error::Error,
@@ -207,6 +238,12 @@ impl From<ServiceError> for ApiError {
             }
         }
     }
+}
+
+/// Whole seconds to wait: rounded up, so that a client waiting that long is let through.
+pub fn retry_after_secs(wait: std::time::Duration) -> u64 {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    secs.max(1)
 }
 
 /// Turns an error raised by poem or poem-openapi (not by a handler) into the JSON error body.
@@ -286,6 +323,7 @@ impl ApiError {
             Self::PayloadTooLarge(b) => (413, b),
             Self::UnsupportedMediaType(b) => (415, b),
             Self::RangeNotSatisfiable(b, _) => (416, b),
+            Self::TooManyRequests(b, ..) => (429, b),
             Self::Internal(b) => (500, b),
             Self::Unavailable(b) => (503, b),
         }

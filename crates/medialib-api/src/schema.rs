@@ -472,6 +472,11 @@ pub struct TenantSettingsDto {
     pub trash_retention_days: u32,
     /// Whether `DELETE /v1/media/{id}` moves to the trash unless `trash=false` is passed.
     pub delete_moves_to_trash: bool,
+    /// Deletes per second for all of the tenant's callers together, as the operator set it
+    /// (`medialib tenants limits`; 0: unlimited); null: the server's default. Read-only here.
+    pub delete_rate_limit: Option<u32>,
+    /// Uploads per second for the whole tenant, as above.
+    pub upload_rate_limit: Option<u32>,
 }
 
 impl From<TenantSettings> for TenantSettingsDto {
@@ -479,6 +484,8 @@ impl From<TenantSettings> for TenantSettingsDto {
         Self {
             trash_retention_days: settings.trash_retention_days,
             delete_moves_to_trash: settings.delete_moves_to_trash,
+            delete_rate_limit: settings.delete_rate_limit,
+            upload_rate_limit: settings.upload_rate_limit,
         }
     }
 }

@@ -113,6 +113,9 @@ pub enum ServiceError {
         /// The configured limit in bytes.
         limit: u64,
     },
+    /// The caller spent its budget of deletes or uploads; nothing was changed.
+    #[error("rate limited")]
+    RateLimited(crate::ports::RateLimited),
     /// The upload body could not be read from the client.
     #[error("upload body failed")]
     UploadBody(#[source] BoxError),

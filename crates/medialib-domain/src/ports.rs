@@ -595,6 +595,43 @@ pub trait Thumbnailer: Send + Sync + std::fmt::Debug {
     async fn render(&self, original: Bytes) -> Result<RenderedImage, RenderError>;
 }
 
+/// What a rate limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Budget {
+    /// Media deleted, trashed or purged (a bulk delete counts each item).
+    Deletes,
+    /// Media uploaded.
+    Uploads,
+}
+
+/// A refusal by the [`RateLimiter`]: the caller spent its budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimited {
+    /// Which budget is spent.
+    pub budget: Budget,
+    /// The most the budget holds (its burst), in items.
+    pub limit: u32,
+    /// When enough of the budget is back for the refused request.
+    pub retry_after: std::time::Duration,
+}
+
+/// Spends per-credential and per-tenant budgets of deletes and uploads.
+///
+/// A limiter is optional ([`crate::MediaService::with_rate_limiter`]); the use cases that
+/// delete or upload call it once per request, before any change, with the request's cost.
+#[cfg_attr(any(test, feature = "testkit"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait RateLimiter: Send + Sync + std::fmt::Debug {
+    /// Spends `cost` items of `budget` for `actor` (its credential's budget and its tenant's).
+    ///
+    /// # Errors
+    /// MUST refuse with [`RateLimited`] when a budget holds less than `cost` items, saying
+    /// when to retry; a refused request MUST NOT spend the budget that refused it. A cost
+    /// above a budget's burst MUST be treated as the burst, so that any request can pass
+    /// once the budget is full.
+    async fn spend(&self, actor: &Actor, budget: Budget, cost: u32) -> Result<(), RateLimited>;
+}
+
 /// The time source, so that tests control it.
 #[cfg_attr(any(test, feature = "testkit"), mockall::automock)]
 pub trait Clock: Send + Sync + std::fmt::Debug {

@@ -35,7 +35,9 @@ use std::time::Duration;
 
 use crate::error::ServiceError;
 use crate::model::*;
-use crate::ports::{BlobStore, Clock, KeyHasher, MediaRepo, Thumbnailer, TokenVerifier};
+use crate::ports::{
+    BlobStore, Budget, Clock, KeyHasher, MediaRepo, RateLimiter, Thumbnailer, TokenVerifier,
+};
 
 /// Limits and timings of the use cases.
 #[derive(Debug, Clone)]
@@ -87,6 +89,7 @@ pub struct MediaService {
     hasher: Arc<dyn KeyHasher>,
     thumbnailer: Option<Arc<dyn Thumbnailer>>,
     verifier: Option<Arc<dyn TokenVerifier>>,
+    limiter: Option<Arc<dyn RateLimiter>>,
     group: Option<group::GroupCommit>,
     keys: Arc<keys::KeyCache>,
     config: ServiceConfig,
@@ -191,6 +194,7 @@ impl MediaService {
             hasher,
             thumbnailer: None,
             verifier: None,
+            limiter: None,
             group: None,
             keys: Arc::default(),
             config,
@@ -218,6 +222,26 @@ impl MediaService {
     pub fn with_thumbnailer(mut self, thumbnailer: Arc<dyn Thumbnailer>) -> Self {
         self.thumbnailer = Some(thumbnailer);
         self
+    }
+
+    /// Spends deletes and uploads from the budgets `limiter` keeps (nothing is limited
+    /// without one).
+    #[must_use]
+    pub fn with_rate_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// Spends `cost` items of the actor's `budget`, before a use case changes anything.
+    async fn spend(&self, actor: &Actor, budget: Budget, cost: usize) -> Result<(), ServiceError> {
+        let Some(limiter) = &self.limiter else {
+            return Ok(());
+        };
+        let cost = u32::try_from(cost).unwrap_or(u32::MAX).max(1);
+        limiter
+            .spend(actor, budget, cost)
+            .await
+            .map_err(ServiceError::RateLimited)
     }
 
     /// Checks that the database and the blob store answer.

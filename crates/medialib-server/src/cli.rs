@@ -87,6 +87,30 @@ enum TenantsCommand {
         /// Tenant slug: a-z, 0-9 and '-'.
         slug: String,
     },
+    /// Set a tenant's rate limits (for all of its callers together); prints them.
+    Limits {
+        /// Tenant slug.
+        slug: String,
+        /// Deletes per second: a number (0: unlimited) or `default` (the server's setting).
+        #[arg(long, value_parser = parse_rate)]
+        deletes: Option<RateSetting>,
+        /// Uploads per second: a number (0: unlimited) or `default`.
+        #[arg(long, value_parser = parse_rate)]
+        uploads: Option<RateSetting>,
+    },
+}
+
+/// A tenant's rate: its own number, or the server's default.
+#[derive(Debug, Clone, Copy)]
+struct RateSetting(Option<u32>);
+
+fn parse_rate(raw: &str) -> Result<RateSetting, String> {
+    if raw == "default" {
+        return Ok(RateSetting(None));
+    }
+    raw.parse()
+        .map(|rate| RateSetting(Some(rate)))
+        .map_err(|_| format!("expected a number of items per second or `default`, not {raw:?}"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,6 +168,11 @@ impl Cli {
             Command::Tenants(TenantsCommand::Create { slug }) => {
                 create_tenant(&settings, &slug).await
             }
+            Command::Tenants(TenantsCommand::Limits {
+                slug,
+                deletes,
+                uploads,
+            }) => set_limits(&settings, &slug, deletes, uploads).await,
             Command::Keys(KeysCommand::Create(args)) => create_key(&settings, &args).await,
             Command::Keys(KeysCommand::List { json }) => list_keys(&settings, json).await,
             Command::Keys(KeysCommand::Revoke { id }) => revoke_key(&settings, &id).await,
@@ -173,6 +202,27 @@ async fn create_tenant(settings: &Settings, slug: &str) -> anyhow::Result<()> {
     let app = wiring::build(settings).await?;
     let tenant = app.service.create_tenant(slug).await.map_err(service_err)?;
     println!("{}", tenant.slug);
+    Ok(())
+}
+
+async fn set_limits(
+    settings: &Settings,
+    slug: &str,
+    deletes: Option<RateSetting>,
+    uploads: Option<RateSetting>,
+) -> anyhow::Result<()> {
+    let app = wiring::build(settings).await?;
+    let limits = app
+        .service
+        .set_tenant_rate_limits(slug, deletes.map(|r| r.0), uploads.map(|r| r.0))
+        .await
+        .map_err(service_err)?;
+    let show = |rate: Option<u32>| rate.map_or_else(|| "default".to_owned(), |n| n.to_string());
+    println!(
+        "deletes_per_second={} uploads_per_second={}",
+        show(limits.delete_rate_limit),
+        show(limits.upload_rate_limit)
+    );
     Ok(())
 }
 

@@ -35,6 +35,10 @@ const ENV_KEYS: &[&str] = &[
     "thumbnail_max_source_bytes",
     "compat",
     "group_commit_max_batch",
+    "rate_limit_deletes_per_key",
+    "rate_limit_deletes_per_tenant",
+    "rate_limit_uploads_per_key",
+    "rate_limit_uploads_per_tenant",
     "jwt_hs256_secret",
     "jwt_rs256_public_key_file",
     "jwt_jwks_file",
@@ -116,6 +120,15 @@ pub struct RawSettings {
     pub compat: NameList,
     /// Most single deletes committed in one shared transaction (1 = each its own).
     pub group_commit_max_batch: usize,
+    /// Deletes per second of one API key (0: unlimited). A bulk delete counts its items.
+    pub rate_limit_deletes_per_key: u32,
+    /// Deletes per second of a whole tenant (0: unlimited); `medialib tenants limits`
+    /// overrides it per tenant.
+    pub rate_limit_deletes_per_tenant: u32,
+    /// Uploads per second of one API key (0: unlimited).
+    pub rate_limit_uploads_per_key: u32,
+    /// Uploads per second of a whole tenant (0: unlimited), overridable per tenant.
+    pub rate_limit_uploads_per_tenant: u32,
     /// Shared secret of HS256 tokens.
     pub jwt_hs256_secret: Option<String>,
     /// PEM file of the RSA public key of RS256 tokens.
@@ -158,6 +171,10 @@ impl Default for RawSettings {
             thumbnail_max_source_bytes: 50 * 1024 * 1024,
             compat: NameList::List(Vec::new()),
             group_commit_max_batch: 64,
+            rate_limit_deletes_per_key: 0,
+            rate_limit_deletes_per_tenant: 0,
+            rate_limit_uploads_per_key: 0,
+            rate_limit_uploads_per_tenant: 0,
             jwt_hs256_secret: None,
             jwt_rs256_public_key_file: None,
             jwt_jwks_file: None,
@@ -225,6 +242,8 @@ pub struct Settings {
     pub compat: Vec<medialib_api::compat::Profile>,
     /// Group commit batch size (1 = off).
     pub group_commit_max_batch: usize,
+    /// Default rate limits.
+    pub rate_limits: crate::limits::Rates,
     /// How JWTs are verified, when they are accepted.
     pub jwt: Option<medialib_jwt::JwtConfig>,
 }
@@ -317,6 +336,12 @@ impl Settings {
             }),
             compat,
             group_commit_max_batch: raw.group_commit_max_batch.max(1),
+            rate_limits: crate::limits::Rates {
+                deletes_per_key: raw.rate_limit_deletes_per_key,
+                deletes_per_tenant: raw.rate_limit_deletes_per_tenant,
+                uploads_per_key: raw.rate_limit_uploads_per_key,
+                uploads_per_tenant: raw.rate_limit_uploads_per_tenant,
+            },
             jwt,
         })
     }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod config;
+mod limits;
 mod prometheus;
 mod telemetry;
 mod wiring;

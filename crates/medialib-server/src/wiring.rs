@@ -78,6 +78,11 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
         let verifier = JwtVerifier::new(jwt.clone()).context("invalid JWT settings")?;
         service = service.with_token_verifier(Arc::new(verifier));
     }
+    // Always installed: a tenant's own limit (`medialib tenants limits`) applies even when the
+    // server's defaults are unlimited.
+    service = service.with_rate_limiter(Arc::new(crate::limits::GovernorLimiter::new(
+        settings.rate_limits,
+    )));
     if let Some(thumbnails) = settings.thumbnails {
         service = service.with_thumbnailer(Arc::new(ImageThumbnailer::new(thumbnails)));
     }

@@ -211,7 +211,7 @@ async fn retention_counts_from_the_latest_trashing_and_follows_the_tenant_settin
     // A shorter retention applies to what is already in the trash.
     let change = SettingsChange {
         trash_retention_days: Some(7),
-        delete_moves_to_trash: None,
+        ..SettingsChange::default()
     };
     h.service
         .update_tenant_settings(&h.admin, change)

@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_tables;
 mod m20261125_000002_add_pending_leases;
 mod m20261125_000003_add_lifecycle;
+mod m20261202_000004_add_rate_limits;
 
 /// Every migration of the schema, oldest first.
 #[derive(Debug)]
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_tables::Migration),
             Box::new(m20261125_000002_add_pending_leases::Migration),
             Box::new(m20261125_000003_add_lifecycle::Migration),
+            Box::new(m20261202_000004_add_rate_limits::Migration),
         ]
     }
 }

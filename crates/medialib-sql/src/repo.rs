@@ -342,8 +342,16 @@ pub(crate) fn to_tenant(model: tenant::Model) -> Result<Tenant, RepoError> {
             trash_retention_days: u32::try_from(model.trash_retention_days)
                 .map_err(|_| corrupt("trash retention"))?,
             delete_moves_to_trash: model.delete_moves_to_trash,
+            delete_rate_limit: rate(model.delete_rate_limit)?,
+            upload_rate_limit: rate(model.upload_rate_limit)?,
         },
     })
+}
+
+fn rate(stored: Option<i64>) -> Result<Option<u32>, RepoError> {
+    stored
+        .map(|value| u32::try_from(value).map_err(|_| corrupt("rate limit")))
+        .transpose()
 }
 
 fn to_api_key(

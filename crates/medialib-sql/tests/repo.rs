@@ -996,7 +996,8 @@ async fn expired_trash_follows_each_tenants_retention_and_skips_holds() {
 
         let change = SettingsChange {
             trash_retention_days: Some(0),
-            delete_moves_to_trash: None,
+            delete_rate_limit: Some(Some(5)),
+            ..SettingsChange::default()
         };
         let settings = repo
             .update_tenant_settings(tenant, change, event(tenant, "settings_updated"))
@@ -1008,9 +1009,23 @@ async fn expired_trash_follows_each_tenants_retention_and_skips_holds() {
             TenantSettings {
                 trash_retention_days: 0,
                 delete_moves_to_trash: false,
+                delete_rate_limit: Some(5),
+                upload_rate_limit: None,
             }
         );
         assert_eq!(repo.expired_trash(AT, 10).await.unwrap().len(), 1);
+        // A limit goes back to the server's default, and the key carries what is stored.
+        let change = SettingsChange {
+            delete_rate_limit: Some(None),
+            upload_rate_limit: Some(Some(0)),
+            ..SettingsChange::default()
+        };
+        let settings = repo
+            .update_tenant_settings(tenant, change, event(tenant, "settings_updated"))
+            .await
+            .unwrap();
+        assert_eq!(settings.delete_rate_limit, None);
+        assert_eq!(settings.upload_rate_limit, Some(0));
     }
 }
 

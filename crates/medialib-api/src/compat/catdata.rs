@@ -10,6 +10,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::CompatTags;
 use super::{conflict_message, error_text, log_failure, ErrorText};
+use crate::error::retry_after_secs;
 use crate::security::ApiKeyAuth;
 
 /// Cat Data's delete route.
@@ -36,6 +37,10 @@ pub enum CatdataDelete {
     /// The image is under legal hold or in use (medialib's addition).
     #[oai(status = 409)]
     Conflict(Json<ErrorText>),
+    /// `{"error": "Too Many Requests"}`: the key's budget of deletes is spent (medialib's addition); retry after
+    /// `Retry-After` seconds.
+    #[oai(status = 429)]
+    RateLimited(Json<ErrorText>, #[oai(header = "Retry-After")] u64),
     /// The database failed; nothing was changed.
     #[oai(status = 500)]
     Failed(Json<ErrorText>),
@@ -74,6 +79,10 @@ impl CatdataApi {
                 CatdataDelete::NotFound(error_text("Not Found"))
             }
             Err(ServiceError::Forbidden) => CatdataDelete::Forbidden(error_text("Forbidden")),
+            Err(ServiceError::RateLimited(limited)) => CatdataDelete::RateLimited(
+                error_text("Too Many Requests"),
+                retry_after_secs(limited.retry_after),
+            ),
             Err(err) => match conflict_message(&err) {
                 Some(text) => CatdataDelete::Conflict(error_text(&text)),
                 None => failed(&err),

@@ -12,6 +12,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::CompatTags;
 use super::{conflict_message, error_text, log_failure, message, ErrorText, MessageBody};
+use crate::error::retry_after_secs;
 use crate::security::ApiKeyAuth;
 
 /// DefDrive's delete route.
@@ -41,6 +42,10 @@ pub enum DefdriveDelete {
     /// The file is under legal hold or in use (medialib's addition).
     #[oai(status = 409)]
     Conflict(Json<ErrorText>),
+    /// `Too many requests`: the key's budget of deletes is spent (medialib's addition); retry
+    /// after `Retry-After` seconds.
+    #[oai(status = 429)]
+    RateLimited(Json<ErrorText>, #[oai(header = "Retry-After")] u64),
     /// `Failed to delete file record`; nothing was changed.
     #[oai(status = 500)]
     Failed(Json<ErrorText>),
@@ -81,6 +86,10 @@ impl DefdriveApi {
             Err(ServiceError::Forbidden) => DefdriveDelete::Forbidden(error_text(
                 "You don't have permission to delete this file",
             )),
+            Err(ServiceError::RateLimited(limited)) => DefdriveDelete::RateLimited(
+                error_text("Too many requests"),
+                retry_after_secs(limited.retry_after),
+            ),
             Err(err) => match conflict_message(&err) {
                 Some(text) => DefdriveDelete::Conflict(error_text(&text)),
                 None => failed(&err),

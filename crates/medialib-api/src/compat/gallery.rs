@@ -12,6 +12,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::CompatTags;
 use super::{conflict_message, log_failure, message, MessageBody, Profile};
+use crate::error::retry_after_secs;
 use crate::security::ApiKeyAuth;
 
 /// The gallery's delete route.
@@ -38,6 +39,10 @@ pub enum GalleryDelete {
     /// The media is under legal hold or in use (medialib's addition).
     #[oai(status = 409)]
     Conflict(Json<MessageBody>),
+    /// `Too many requests`: the key's budget of deletes is spent (medialib's addition); retry after
+    /// `Retry-After` seconds.
+    #[oai(status = 429)]
+    RateLimited(Json<MessageBody>, #[oai(header = "Retry-After")] u64),
     /// `Failed to delete media from database`; nothing was changed.
     #[oai(status = 500)]
     Failed(Json<MessageBody>),
@@ -106,6 +111,10 @@ async fn delete(service: &MediaService, token: &str, raw: &str) -> GalleryDelete
     match result {
         Ok(_) => GalleryDelete::Deleted(message("Media deleted successfully")),
         Err(ServiceError::InvalidMediaId) => GalleryDelete::BadRequest(message("Invalid media ID")),
+        Err(ServiceError::RateLimited(limited)) => GalleryDelete::RateLimited(
+            message("Too many requests"),
+            retry_after_secs(limited.retry_after),
+        ),
         Err(ServiceError::InvalidPath(_)) => {
             GalleryDelete::BadRequest(message("Invalid media path"))
         }

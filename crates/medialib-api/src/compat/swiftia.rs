@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 
 use super::CompatTags;
 use super::{conflict_message, error_text, log_failure, message, ErrorText, MessageBody};
+use crate::error::retry_after_secs;
 use crate::security::ApiKeyAuth;
 
 /// Swiftia's routes.
@@ -57,6 +58,10 @@ pub enum SwiftiaDelete {
     /// The file is under legal hold or in use (medialib's addition); `deleted` is false.
     #[oai(status = 409)]
     Conflict(Json<DeleteResult>),
+    /// `deleted` is false: the key's budget of deletes is spent (medialib's addition); retry after
+    /// `Retry-After` seconds.
+    #[oai(status = 429)]
+    RateLimited(Json<DeleteResult>, #[oai(header = "Retry-After")] u64),
     /// The database failed; `deleted` is false and nothing was changed.
     #[oai(status = 500)]
     Failed(Json<DeleteResult>),
@@ -195,6 +200,14 @@ impl SwiftiaApi {
             Err(ServiceError::Forbidden) => {
                 SwiftiaDelete::Forbidden(message("You do not have permission to delete this file"))
             }
+            Err(ServiceError::RateLimited(limited)) => SwiftiaDelete::RateLimited(
+                Json(DeleteResult {
+                    id,
+                    deleted: false,
+                    error: Some("Too many requests".to_owned()),
+                }),
+                retry_after_secs(limited.retry_after),
+            ),
             Err(err) => match conflict_message(&err) {
                 Some(text) => SwiftiaDelete::Conflict(Json(DeleteResult {
                     id,

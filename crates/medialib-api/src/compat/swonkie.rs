@@ -14,6 +14,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi, SecurityScheme};
 
 use super::CompatTags;
 use super::{conflict_message, log_failure};
+use crate::error::retry_after_secs;
 
 /// Swonkie's delete route.
 #[derive(Debug, Clone)]
@@ -60,6 +61,10 @@ pub enum SwonkieDelete {
     /// The media is under legal hold, or recorded as used by posts (medialib's addition).
     #[oai(status = 409)]
     Conflict(Json<SuccessBody>),
+    /// `{"success": false, "message": "Too many requests"}`: the key's budget of deletes is spent (medialib's addition); retry after
+    /// `Retry-After` seconds.
+    #[oai(status = 429)]
+    RateLimited(Json<SuccessBody>, #[oai(header = "Retry-After")] u64),
     /// The database failed; nothing was changed.
     #[oai(status = 500)]
     Failed(Json<SuccessBody>),
@@ -110,6 +115,10 @@ impl SwonkieApi {
             Err(ServiceError::MediaNotFound | ServiceError::InvalidMediaId) => {
                 SwonkieDelete::NotFound(body(false, "Media not found"))
             }
+            Err(ServiceError::RateLimited(limited)) => SwonkieDelete::RateLimited(
+                body(false, "Too many requests"),
+                retry_after_secs(limited.retry_after),
+            ),
             Err(ServiceError::Forbidden) => SwonkieDelete::Forbidden(body(
                 false,
                 "You do not have permission to delete this media",

@@ -73,7 +73,7 @@ impl LifecycleApi {
         force: Query<Option<bool>>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<MediaDto>, Errors<{ BASE | NOT_FOUND | CONFLICT }>> {
+    ) -> Result<Json<MediaDto>, Errors<{ BASE | NOT_FOUND | CONFLICT | RATE_LIMITED }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let media = self
             .service
@@ -146,7 +146,7 @@ impl LifecycleApi {
         auth: ApiKeyAuth,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<TrashSummaryDto>, Errors<{ BASE }>> {
+    ) -> Result<Json<TrashSummaryDto>, Errors<{ BASE | RATE_LIMITED }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         Ok(Json(self.service.empty_trash(&actor).await?.into()))
     }
@@ -167,7 +167,8 @@ impl LifecycleApi {
         id: Path<i64>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<DeleteReceiptDto>, Errors<{ BASE | NOT_FOUND | CONFLICT }>> {
+    ) -> Result<Json<DeleteReceiptDto>, Errors<{ BASE | NOT_FOUND | CONFLICT | RATE_LIMITED }>>
+    {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         Ok(Json(
             self.service
@@ -215,6 +216,7 @@ impl LifecycleApi {
         let change = SettingsChange {
             trash_retention_days: body.0.trash_retention_days,
             delete_moves_to_trash: body.0.delete_moves_to_trash,
+            ..SettingsChange::default()
         };
         let updated = self.service.update_tenant_settings(&actor, change).await?;
         Ok(Json(updated.into()))
@@ -420,7 +422,7 @@ impl LifecycleApi {
         body: Json<DeleteByFilterRequest>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<DeleteByFilterResponse>, Errors<{ JSON_BODY }>> {
+    ) -> Result<Json<DeleteByFilterResponse>, Errors<{ JSON_BODY | RATE_LIMITED }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let body = body.0;
         let request = FilterRequest {

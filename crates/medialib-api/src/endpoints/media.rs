@@ -78,7 +78,8 @@ impl MediaApi {
         tenant: Query<Option<String>>,
         request: &Request,
         body: UploadBody,
-    ) -> Result<UploadResponse, Errors<{ BASE | CONFLICT | PAYLOAD_TOO_LARGE }>> {
+    ) -> Result<UploadResponse, Errors<{ BASE | CONFLICT | PAYLOAD_TOO_LARGE | RATE_LIMITED }>>
+    {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let content_type = stored_content_type(content_type.0, request.content_type())?;
         let content_length = request
@@ -227,7 +228,8 @@ impl MediaApi {
         force: Query<Option<bool>>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<DeleteReceiptDto>, Errors<{ BASE | NOT_FOUND | CONFLICT }>> {
+    ) -> Result<Json<DeleteReceiptDto>, Errors<{ BASE | NOT_FOUND | CONFLICT | RATE_LIMITED }>>
+    {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let options = DeleteOptions {
             trash: trash.0,
@@ -260,7 +262,8 @@ impl MediaApi {
         owner: Query<Option<String>>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<DeleteReceiptDto>, Errors<{ BASE | NOT_FOUND | CONFLICT }>> {
+    ) -> Result<Json<DeleteReceiptDto>, Errors<{ BASE | NOT_FOUND | CONFLICT | RATE_LIMITED }>>
+    {
         Ok(by_path(
             &self.service,
             &auth.0.token,
@@ -287,7 +290,7 @@ impl MediaApi {
         body: Json<BulkDeleteRequest>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<String>>,
-    ) -> Result<Json<BulkDeleteResponse>, Errors<{ JSON_BODY }>> {
+    ) -> Result<Json<BulkDeleteResponse>, Errors<{ JSON_BODY | RATE_LIMITED }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let receipt = self
             .service

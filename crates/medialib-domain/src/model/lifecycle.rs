@@ -18,6 +18,11 @@ pub struct TenantSettings {
     pub trash_retention_days: u32,
     /// Whether `DELETE /v1/media/{id}` moves to the trash unless the request says otherwise.
     pub delete_moves_to_trash: bool,
+    /// Deletes per second that the tenant's callers may make together, set by the operator
+    /// (`None`: the server's default; 0: unlimited).
+    pub delete_rate_limit: Option<u32>,
+    /// Uploads per second that the tenant's callers may make together, as above.
+    pub upload_rate_limit: Option<u32>,
 }
 
 impl Default for TenantSettings {
@@ -25,6 +30,8 @@ impl Default for TenantSettings {
         Self {
             trash_retention_days: 30,
             delete_moves_to_trash: false,
+            delete_rate_limit: None,
+            upload_rate_limit: None,
         }
     }
 }
@@ -36,6 +43,11 @@ pub struct SettingsChange {
     pub trash_retention_days: Option<u32>,
     /// Whether a plain delete moves to the trash.
     pub delete_moves_to_trash: Option<bool>,
+    /// New tenant-wide delete rate (`Some(None)` returns to the server's default). Only the
+    /// operator sets it ([`crate::MediaService::set_tenant_rate_limits`]).
+    pub delete_rate_limit: Option<Option<u32>>,
+    /// New tenant-wide upload rate, as above.
+    pub upload_rate_limit: Option<Option<u32>>,
 }
 
 impl SettingsChange {

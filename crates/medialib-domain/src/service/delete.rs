@@ -22,6 +22,7 @@ use time::OffsetDateTime;
 use super::{access, access_of, not_found_as_media, require, Access, MediaService};
 use crate::error::{RepoError, ServiceError};
 use crate::model::*;
+use crate::ports::Budget;
 
 /// Which blobs of a purge failed.
 #[derive(Debug, Default)]
@@ -137,6 +138,7 @@ impl MediaService {
         options: DeleteOptions,
     ) -> Result<DeleteReceipt, ServiceError> {
         let id = MediaId::parse(id)?;
+        self.spend(actor, Budget::Deletes, 1).await?;
         if options.trashes(actor) {
             let (item, access) = self.load_to_delete(actor, id).await?;
             return self.delete_one(actor, item, access, options).await;
@@ -175,6 +177,7 @@ impl MediaService {
         if owner != actor.user_id && !actor.is_admin() {
             return Err(ServiceError::Forbidden);
         }
+        self.spend(actor, Budget::Deletes, 1).await?;
         let item = self
             .repo
             .find_media_by_path(actor.tenant_id, &owner, &path, &actor.user_id)
@@ -198,6 +201,7 @@ impl MediaService {
         id: &str,
     ) -> Result<DeleteReceipt, ServiceError> {
         let id = MediaId::parse(id)?;
+        self.spend(actor, Budget::Deletes, 1).await?;
         let media = self
             .repo
             .find_media_to_delete(actor.tenant_id, &[id], &actor.user_id, MediaState::Live)
@@ -289,6 +293,7 @@ impl MediaService {
                 message: format!("ids must hold 1 to {MAX_BULK_IDS} media ids"),
             });
         }
+        self.spend(actor, Budget::Deletes, ids.len()).await?;
         let items = self.delete_ids(actor, ids, MediaState::Live, force).await?;
         Ok(BulkReceipt { items })
     }
@@ -584,6 +589,35 @@ mod tests {
         assert!(plan.force);
         assert_eq!(plan.at, datetime!(2026-02-01 0:00 UTC));
         assert_eq!(plan.purge_after, datetime!(2026-02-01 0:05 UTC));
+    }
+
+    #[test]
+    fn a_bulk_delete_spends_one_item_per_id_and_a_refusal_changes_nothing() {
+        use crate::ports::{MockRateLimiter, RateLimited};
+        let mut repo = MockMediaRepo::new();
+        repo.expect_find_media_to_delete().never();
+        repo.expect_delete_requests().never();
+        let mut limiter = MockRateLimiter::new();
+        limiter
+            .expect_spend()
+            .withf(|_, budget, cost| *budget == Budget::Deletes && *cost == 3)
+            .times(1)
+            .returning(|_, budget, _| {
+                Err(RateLimited {
+                    budget,
+                    limit: 2,
+                    retry_after: std::time::Duration::from_millis(400),
+                })
+            });
+        let svc =
+            super::super::fixtures::service(repo, MockBlobStore::new(), ServiceConfig::default())
+                .with_rate_limiter(std::sync::Arc::new(limiter));
+        let err = block_on(svc.bulk_delete_media(&actor("alice", Role::Member), &[1, 2, 3], false))
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            ServiceError::RateLimited(RateLimited { limit: 2, .. })
+        ));
     }
 
     #[test]

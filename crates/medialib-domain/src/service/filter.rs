@@ -12,6 +12,7 @@ use super::media::{media_query, page_limit, parse_cursor, ListRequest};
 use super::MediaService;
 use crate::error::ServiceError;
 use crate::model::*;
+use crate::ports::Budget;
 
 /// Matches read per page of a dry run.
 const SCAN_PAGE: u64 = 1000;
@@ -138,6 +139,7 @@ impl MediaService {
                 }
             } else {
                 let ids: Vec<i64> = matches.iter().map(|m| m.id.get()).collect();
+                self.spend(actor, Budget::Deletes, ids.len()).await?;
                 for item in self
                     .delete_ids(actor, &ids, MediaState::Live, request.force)
                     .await?

@@ -424,6 +424,7 @@ mod tests {
         let change = SettingsChange {
             trash_retention_days: None,
             delete_moves_to_trash: Some(true),
+            ..SettingsChange::default()
         };
         block_on(svc.update_tenant_settings(&admin, change)).unwrap();
         let again = block_on(svc.authenticate("mlk_k1_right")).unwrap();

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::{not_found_as_media, require, Access, MediaService};
 use crate::error::{BlobError, RepoError, ServiceError};
 use crate::model::*;
-use crate::ports::{hex, ByteStream};
+use crate::ports::{hex, Budget, ByteStream};
 
 /// The largest page of a listing.
 pub const MAX_PAGE: u64 = 1000;
@@ -161,6 +161,7 @@ impl MediaService {
         if request.content_length.is_some_and(|len| len > limit) {
             return Err(ServiceError::PayloadTooLarge { limit });
         }
+        self.spend(actor, Budget::Uploads, 1).await?;
         // Refuse a taken path before storing anything; the unique index decides races.
         if self
             .repo

@@ -15,6 +15,7 @@ use super::media::{media_query, ListRequest, Page};
 use super::{not_found_as_media, require, Access, MediaService};
 use crate::error::{RepoError, ServiceError};
 use crate::model::*;
+use crate::ports::Budget;
 
 /// Largest number of trashed items purged per transaction.
 const PURGE_CHUNK: u64 = 500;
@@ -48,6 +49,7 @@ impl MediaService {
         force: bool,
     ) -> Result<Media, ServiceError> {
         let id = MediaId::parse(id)?;
+        self.spend(actor, Budget::Deletes, 1).await?;
         let (_, access) = self.load(actor, id).await?;
         require(access, Access::Delete)?;
         self.trash_loaded(actor, id, force).await
@@ -133,6 +135,7 @@ impl MediaService {
         id: &str,
     ) -> Result<DeleteReceipt, ServiceError> {
         let id = MediaId::parse(id)?;
+        self.spend(actor, Budget::Deletes, 1).await?;
         let media = self.load_trashed(actor, id).await?;
         let mut plan = self.plan(&actor.user_id, media, DeleteReason::Requested);
         plan.force = true;
@@ -159,6 +162,7 @@ impl MediaService {
                 break;
             };
             let ids: Vec<i64> = page.iter().map(|m| m.id.get()).collect();
+            self.spend(actor, Budget::Deletes, ids.len()).await?;
             for item in self
                 .delete_ids(actor, &ids, MediaState::Trashed, true)
                 .await?
@@ -235,7 +239,9 @@ impl MediaService {
         actor: &Actor,
         change: SettingsChange,
     ) -> Result<TenantSettings, ServiceError> {
-        if !actor.is_admin() {
+        // Rate limits bound what a tenant may cost the others: only the operator sets them.
+        let limits = change.delete_rate_limit.is_some() || change.upload_rate_limit.is_some();
+        if !actor.is_admin() || limits {
             return Err(ServiceError::Forbidden);
         }
         let change = change.validate()?;
@@ -252,4 +258,50 @@ impl MediaService {
         self.keys.clear();
         Ok(settings)
     }
+
+    /// Sets a tenant's rate limits (the operator's call, not a tenant's): deletes and uploads
+    /// per second for all of the tenant's callers together. `Some(None)` returns a limit to
+    /// the server's default, `Some(Some(0))` lifts it; `None` keeps it. Other instances apply
+    /// it once their cached keys are older than [`super::ServiceConfig::key_cache_ttl`].
+    ///
+    /// # Errors
+    /// `tenant` not found.
+    pub async fn set_tenant_rate_limits(
+        &self,
+        tenant: &str,
+        deletes: Option<Option<u32>>,
+        uploads: Option<Option<u32>>,
+    ) -> Result<TenantSettings, ServiceError> {
+        let slug = TenantSlug::parse(tenant)?;
+        let tenant = self
+            .repo
+            .find_tenant(&slug)
+            .await?
+            .ok_or(ServiceError::NotFound("tenant"))?;
+        let change = SettingsChange {
+            delete_rate_limit: deletes,
+            upload_rate_limit: uploads,
+            ..SettingsChange::default()
+        };
+        let event = NewActivity {
+            tenant_id: tenant.id,
+            actor_id: UserId::parse(OPERATOR)?,
+            action: "rate_limits_updated",
+            media_id: None,
+            details: json!({
+                "delete_rate_limit": deletes,
+                "upload_rate_limit": uploads,
+            }),
+            created_at: self.clock.now(),
+        };
+        let settings = self
+            .repo
+            .update_tenant_settings(tenant.id, change, event)
+            .await?;
+        self.keys.clear();
+        Ok(settings)
+    }
 }
+
+/// The actor recorded for changes made by the operator (the command line).
+const OPERATOR: &str = "operator";

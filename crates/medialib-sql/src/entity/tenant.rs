@@ -10,6 +10,8 @@ pub struct Model {
     pub created_at: i64,
     pub trash_retention_days: i32,
     pub delete_moves_to_trash: bool,
+    pub delete_rate_limit: Option<i64>,
+    pub upload_rate_limit: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -198,6 +198,18 @@ pub(crate) async fn update_tenant_settings(
         if let Some(soft) = change.delete_moves_to_trash {
             update = update.col_expr(tenant::Column::DeleteMovesToTrash, Expr::value(soft));
         }
+        if let Some(rate) = change.delete_rate_limit {
+            update = update.col_expr(
+                tenant::Column::DeleteRateLimit,
+                Expr::value(rate.map(i64::from)),
+            );
+        }
+        if let Some(rate) = change.upload_rate_limit {
+            update = update.col_expr(
+                tenant::Column::UploadRateLimit,
+                Expr::value(rate.map(i64::from)),
+            );
+        }
         if change != SettingsChange::default() {
             update.exec(&txn).await.map_err(db_err)?;
         }
