@@ -6,6 +6,7 @@ mod backend;
 mod bulk;
 mod cli;
 mod compat;
+mod connections;
 mod contract;
 mod decoding;
 mod delete;

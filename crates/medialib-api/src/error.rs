@@ -78,7 +78,7 @@ pub enum ApiError {
     Unavailable(Json<ErrorBody>),
 }
 
-fn body(code: &str, message: impl Into<String>) -> Json<ErrorBody> {
+pub(crate) fn body(code: &str, message: impl Into<String>) -> Json<ErrorBody> {
     Json(ErrorBody {
         code: code.to_owned(),
         message: message.into(),
@@ -240,6 +240,15 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+/// An answer of the HTTP layer that no operation declares (405, 431), in the error body.
+pub(crate) fn framework_body(
+    status: StatusCode,
+    code: &str,
+    message: impl Into<String>,
+) -> poem::Response {
+    (status, body(code, message)).into_response()
+}
+
 /// Whole seconds to wait: rounded up, so that a client waiting that long is let through.
 pub fn retry_after_secs(wait: std::time::Duration) -> u64 {
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -279,11 +288,11 @@ pub fn framework_error(err: poem::Error) -> poem::Response {
     } else if err.is::<NotFoundError>() {
         ApiError::not_found("route_not_found", "No such route")
     } else if err.is::<MethodNotAllowedError>() {
-        return (
+        return framework_body(
             StatusCode::METHOD_NOT_ALLOWED,
-            body("method_not_allowed", "Method not allowed on this route"),
-        )
-            .into_response();
+            "method_not_allowed",
+            "Method not allowed on this route",
+        );
     } else if err.is::<ContentTypeError>() {
         ApiError::UnsupportedMediaType(body("unsupported_media_type", err.to_string()))
     } else if err.status().is_server_error() {

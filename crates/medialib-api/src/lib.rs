@@ -8,9 +8,11 @@ mod allow;
 mod body;
 mod bounded;
 pub mod compat;
+pub use limits::HttpLimits;
 mod download;
 pub mod endpoints;
 pub mod error;
+mod limits;
 mod linger;
 pub mod schema;
 pub mod security;
@@ -166,8 +168,17 @@ fn compat_service<T: poem_openapi::OpenApi>(profile: Profile, api: T) -> OpenApi
 
 /// The whole HTTP application: the API, the routes of the `compat` profiles, `/openapi.json`
 /// (and `/compat/<profile>/openapi.json` for each mounted profile), the docs UI at `/docs`,
-/// request ids and JSON bodies for every framework error.
+/// request ids and JSON bodies for every framework error, under the default [`HttpLimits`].
 pub fn app(media: MediaService, compat: &[Profile]) -> impl Endpoint<Output = Response> {
+    app_with_limits(media, compat, HttpLimits::default())
+}
+
+/// [`app`] under the given limits.
+pub fn app_with_limits(
+    media: MediaService,
+    compat: &[Profile],
+    limits: HttpLimits,
+) -> impl Endpoint<Output = Response> {
     let docs = documented(&media);
     let raw = docs.spec();
     let spec = spec::finish(&raw);
@@ -207,6 +218,7 @@ pub fn app(media: MediaService, compat: &[Profile]) -> impl Endpoint<Output = Re
         .around(move |next, request| compat::guard(next, request, enabled.clone()))
         .catch_all_error(|err| async move { framework_error(err) })
         .around(move |next, request| with_allow(next, request, allowed.clone()))
+        .around(move |next, request| limits::enforce(next, request, limits))
         .around(linger::linger)
         .around(request_id)
 }

@@ -30,6 +30,11 @@ const ENV_KEYS: &[&str] = &[
     "log_format",
     "shutdown_timeout_secs",
     "idle_timeout_secs",
+    "header_timeout_secs",
+    "request_timeout_secs",
+    "max_connections",
+    "max_header_bytes",
+    "max_headers",
     "thumbnails",
     "thumbnail_size",
     "thumbnail_max_source_bytes",
@@ -108,8 +113,19 @@ pub struct RawSettings {
     pub log_format: String,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_timeout_secs: u64,
-    /// A connection with no byte sent or received for this long is closed.
+    /// A connection with no byte sent or received for this long, while none of its requests
+    /// is being handled, is closed.
     pub idle_timeout_secs: u64,
+    /// Time for a request's headers to arrive (also the keep-alive wait for the next request).
+    pub header_timeout_secs: u64,
+    /// Time for a request until its response starts (0: none).
+    pub request_timeout_secs: u64,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Largest request target and headers, in bytes.
+    pub max_header_bytes: usize,
+    /// Most request header lines.
+    pub max_headers: usize,
     /// Whether thumbnails of uploaded images are made.
     pub thumbnails: bool,
     /// The longest side of a thumbnail, in pixels.
@@ -165,6 +181,11 @@ impl Default for RawSettings {
             key_cache_secs: 1,
             log_format: "text".into(),
             idle_timeout_secs: 60,
+            header_timeout_secs: 20,
+            request_timeout_secs: 300,
+            max_connections: 1024,
+            max_header_bytes: 32 * 1024,
+            max_headers: 100,
             shutdown_timeout_secs: 30,
             thumbnails: true,
             thumbnail_size: 256,
@@ -234,8 +255,10 @@ pub struct Settings {
     pub log_format: crate::telemetry::LogFormat,
     /// Shutdown grace period.
     pub shutdown_timeout: Duration,
-    /// Idle connection timeout.
-    pub idle_timeout: Duration,
+    /// Connection limits of the HTTP server.
+    pub connections: crate::http::ConnectionLimits,
+    /// Limits the app answers itself.
+    pub http: medialib_api::HttpLimits,
     /// Thumbnail sizes and limits, when thumbnails are on.
     pub thumbnails: Option<medialib_image::ThumbnailConfig>,
     /// Mounted compatibility profiles.
@@ -293,6 +316,15 @@ impl Settings {
         if raw.max_upload_bytes == 0 {
             bail!("invalid max_upload_bytes: must be at least 1");
         }
+        if raw.max_header_bytes < 1024 || raw.max_header_bytes > crate::http::HEAD_CEILING {
+            bail!(
+                "invalid max_header_bytes: must be 1024 to {}",
+                crate::http::HEAD_CEILING
+            );
+        }
+        if !(1..=1000).contains(&raw.max_headers) {
+            bail!("invalid max_headers: must be 1 to 1000");
+        }
         if raw.blob_url.is_empty() {
             bail!("invalid blob_url: must not be empty");
         }
@@ -328,7 +360,18 @@ impl Settings {
             key_cache: Duration::from_secs(raw.key_cache_secs),
             log_format,
             shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
-            idle_timeout: Duration::from_secs(raw.idle_timeout_secs.max(1)),
+            connections: crate::http::ConnectionLimits {
+                max_connections: raw.max_connections.max(1),
+                header_timeout: Duration::from_secs(raw.header_timeout_secs.max(1)),
+                idle_timeout: Duration::from_secs(raw.idle_timeout_secs.max(1)),
+                max_headers: raw.max_headers,
+            },
+            http: medialib_api::HttpLimits {
+                max_header_bytes: raw.max_header_bytes,
+                max_headers: raw.max_headers,
+                request_timeout: (raw.request_timeout_secs > 0)
+                    .then(|| Duration::from_secs(raw.request_timeout_secs)),
+            },
             thumbnails: raw.thumbnails.then(|| medialib_image::ThumbnailConfig {
                 size: raw.thumbnail_size,
                 max_source_bytes: raw.thumbnail_max_source_bytes,

@@ -2,6 +2,7 @@
 
 mod cli;
 mod config;
+mod http;
 mod limits;
 mod prometheus;
 mod telemetry;

@@ -10,7 +10,6 @@ use medialib_domain::{MediaService, Sha256KeyHasher, SystemClock};
 use medialib_image::ImageThumbnailer;
 use medialib_jwt::JwtVerifier;
 use medialib_sql::{SeaOrmMediaRepo, SqlConfig};
-use poem::listener::{Acceptor, Listener, TcpListener};
 use tokio::sync::watch;
 
 use crate::config::Settings;
@@ -106,14 +105,11 @@ pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
     bootstrap_admin_key(&app.service, settings).await?;
     let metrics = crate::prometheus::install();
 
-    let acceptor = TcpListener::bind(settings.listen)
-        .into_acceptor()
+    let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
-    let local = acceptor
+    let local = listener
         .local_addr()
-        .into_iter()
-        .find_map(|addr| addr.as_socket_addr().copied())
         .context("listener has no socket address")?;
     tracing::info!(%local, "medialib listening");
     // The one line on stdout: where to reach the server (tests read it).
@@ -136,17 +132,20 @@ pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
         settings.retry_interval,
         stop_rx,
     ));
-    let result = poem::Server::new_with_acceptor(acceptor)
-        .idle_timeout(settings.idle_timeout)
-        .run_with_graceful_shutdown(
-            crate::prometheus::with_endpoint(
-                medialib_api::app(service.clone(), &settings.compat),
-                metrics,
-            ),
-            shutdown_signal(),
-            Some(settings.shutdown_timeout),
-        )
-        .await;
+    // Boxed: the middleware stack's type is too deep for the connection task's future.
+    let app = poem::EndpointExt::boxed(crate::prometheus::with_endpoint(
+        medialib_api::app_with_limits(service.clone(), &settings.compat, settings.http),
+        metrics,
+    ));
+    crate::http::serve(
+        listener,
+        local,
+        app,
+        settings.connections,
+        shutdown_signal(),
+        settings.shutdown_timeout,
+    )
+    .await;
     let _ = stop_tx.send(true);
     if let Err(err) = reaper.await {
         tracing::error!(error = %err, "reaper panicked");
@@ -161,7 +160,7 @@ pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
         }
     }
     tracing::info!("medialib stopped");
-    result.context("server failed")
+    Ok(())
 }
 
 async fn shutdown_signal() {
