@@ -19,7 +19,7 @@ fn address(server: &TestServer) -> String {
 fn read_to_close(stream: &mut TcpStream) -> (String, Duration) {
     stream
         .set_read_timeout(Some(Duration::from_secs(15)))
-        .unwrap();
+        .expect("socket I/O on loopback");
     let started = Instant::now();
     let mut received = Vec::new();
     let mut buffer = [0u8; 8192];
@@ -29,7 +29,10 @@ fn read_to_close(stream: &mut TcpStream) -> (String, Duration) {
             Ok(n) => received.extend_from_slice(&buffer[..n]),
         }
     }
-    (String::from_utf8_lossy(&received).into_owned(), started.elapsed())
+    (
+        String::from_utf8_lossy(&received).into_owned(),
+        started.elapsed(),
+    )
 }
 
 /// The status and JSON body of a raw HTTP/1.1 answer.
@@ -50,10 +53,11 @@ fn parse(answer: &str) -> (u16, Value, String) {
 #[tokio::test]
 async fn headers_sent_a_byte_a_second_are_cut_off_at_the_header_timeout() {
     let server = TestServer::start_with(&[("MEDIALIB_HEADER_TIMEOUT_SECS", "2")]).await;
-    let address = address(&server);
+    let target = address(&server);
     let dripping = std::thread::spawn(move || {
-        let mut stream = TcpStream::connect(&address).unwrap();
-        let request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+        let mut stream = TcpStream::connect(&target).expect("socket I/O on loopback");
+        let request =
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
         let started = Instant::now();
         for byte in request {
             if stream.write_all(&[*byte]).is_err() {
@@ -64,32 +68,34 @@ async fn headers_sent_a_byte_a_second_are_cut_off_at_the_header_timeout() {
         let (answer, _) = read_to_close(&mut stream);
         (started.elapsed(), answer.is_empty())
     });
-    let (after, unanswered) = tokio::task::spawn_blocking(move || dripping.join().unwrap())
-        .await
-        .unwrap();
-    assert!(unanswered, "a request whose headers took too long was served");
+    let (after, unanswered) =
+        tokio::task::spawn_blocking(move || dripping.join().expect("the dripping client"))
+            .await
+            .expect("joined");
+    assert!(
+        unanswered,
+        "a request whose headers took too long was served"
+    );
     assert!(after < Duration::from_secs(8), "still open after {after:?}");
 
     // A kept-alive connection waiting for its next request is closed after it too.
-    let mut stream = TcpStream::connect(address_of(&server)).unwrap();
+    let mut stream = TcpStream::connect(address(&server)).expect("socket I/O on loopback");
     stream
         .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
+        .expect("socket I/O on loopback");
     let (answer, after) = read_to_close(&mut stream);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(after < Duration::from_secs(8), "kept open for {after:?}");
-}
-
-fn address_of(server: &TestServer) -> String {
-    address(server)
 }
 
 #[tokio::test]
 async fn too_many_or_too_large_headers_get_431_with_the_error_body() {
     let server = TestServer::start().await;
     let send = |request: String| {
-        let mut stream = TcpStream::connect(address(&server)).unwrap();
-        stream.write_all(request.as_bytes()).unwrap();
+        let mut stream = TcpStream::connect(address(&server)).expect("socket I/O on loopback");
+        stream
+            .write_all(request.as_bytes())
+            .expect("socket I/O on loopback");
         read_to_close(&mut stream).0
     };
     let many: String = (0..150).map(|n| format!("X-Header-{n}: v\r\n")).collect();
@@ -108,7 +114,10 @@ async fn too_many_or_too_large_headers_get_431_with_the_error_body() {
     let huge = format!("X-Huge: {}\r\n", "a".repeat(2 * 1024 * 1024));
     let answer = send(format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{huge}\r\n"));
     assert!(answer.starts_with("HTTP/1.1 431"), "{answer:.200}");
-    server.get(&server.admin, "/v1/usage").await.expect(200, None);
+    server
+        .get(&server.admin, "/v1/usage")
+        .await
+        .expect(200, None);
 }
 
 #[tokio::test]
@@ -117,22 +126,22 @@ async fn a_connection_over_the_limit_gets_503_until_one_closes() {
     // Three connections that completed a request and stay open hold every place.
     let mut held = Vec::new();
     for _ in 0..3 {
-        let mut stream = TcpStream::connect(address(&server)).unwrap();
+        let mut stream = TcpStream::connect(address(&server)).expect("socket I/O on loopback");
         stream
             .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
+            .expect("socket I/O on loopback");
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
+            .expect("socket I/O on loopback");
         let mut buffer = [0u8; 1024];
-        let n = stream.read(&mut buffer).unwrap();
+        let n = stream.read(&mut buffer).expect("socket I/O on loopback");
         assert!(buffer[..n].starts_with(b"HTTP/1.1 200"));
         held.push(stream);
     }
-    let mut extra = TcpStream::connect(address(&server)).unwrap();
+    let mut extra = TcpStream::connect(address(&server)).expect("socket I/O on loopback");
     extra
         .write_all(b"GET /v1/usage HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
+        .expect("socket I/O on loopback");
     let (answer, _) = read_to_close(&mut extra);
     let (status, body, head) = parse(&answer);
     assert_eq!(status, 503, "{answer}");
@@ -155,20 +164,24 @@ async fn a_connection_over_the_limit_gets_503_until_one_closes() {
 #[tokio::test]
 async fn an_upload_that_outlasts_the_request_timeout_gets_503_and_stores_nothing() {
     let server = TestServer::start_with(&[("MEDIALIB_REQUEST_TIMEOUT_SECS", "1")]).await;
-    let mut stream = TcpStream::connect(address(&server)).unwrap();
+    let mut stream = TcpStream::connect(address(&server)).expect("socket I/O on loopback");
     let head = format!(
         "POST /v1/media?path=slow.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
          Content-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n",
         server.admin
     );
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(&[7u8; 100]).unwrap();
+    stream
+        .write_all(head.as_bytes())
+        .expect("socket I/O on loopback");
+    stream
+        .write_all(&[7u8; 100])
+        .expect("socket I/O on loopback");
     let started = Instant::now();
     stream
         .set_read_timeout(Some(Duration::from_secs(15)))
-        .unwrap();
+        .expect("socket I/O on loopback");
     let mut answer = vec![0u8; 4096];
-    let n = stream.read(&mut answer).unwrap();
+    let n = stream.read(&mut answer).expect("socket I/O on loopback");
     let answer = String::from_utf8_lossy(&answer[..n]).into_owned();
     let (status, body, _) = parse(&answer);
     assert_eq!(status, 503, "{answer}");

@@ -384,17 +384,22 @@ pub fn bulk(ids: &[i64]) -> Value {
 
 /// The value of one series (`name` with its labels, as exposed) on a server's `/metrics`.
 pub async fn metric(http: &reqwest::Client, base: &str, series: &str) -> u64 {
-    let text = http
-        .get(format!("{base}/metrics"))
+    metrics_text(http, base)
+        .await
+        .lines()
+        .filter_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .filter_map(|value| value.trim().parse::<f64>().ok())
+        .map(|value| value as u64)
+        .sum()
+}
+
+/// The server's `/metrics` text.
+pub async fn metrics_text(http: &reqwest::Client, base: &str) -> String {
+    http.get(format!("{base}/metrics"))
         .send()
         .await
         .expect("GET /metrics")
         .text()
         .await
-        .expect("metrics text");
-    text.lines()
-        .filter_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
-        .filter_map(|value| value.trim().parse::<f64>().ok())
-        .map(|value| value as u64)
-        .sum()
+        .expect("metrics text")
 }

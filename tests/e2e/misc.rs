@@ -1,6 +1,7 @@
 //! Health, docs, request ids, framework errors, usage.
 
 use reqwest::Method;
+use serde_json::json;
 
 use crate::helpers::*;
 
@@ -215,4 +216,63 @@ async fn metrics_count_requests_by_operation_and_status() {
     );
     let timed = "medialib_http_request_duration_seconds_count{operation=\"get_usage\"}";
     assert_eq!(metric(&server.http, &server.base, timed).await, 2);
+}
+
+/// `/metrics` counts deletes by outcome and storage state, blob deletions, group-commit
+/// batches, and samples the pending backlog and the database pools.
+#[tokio::test]
+async fn metrics_count_deletes_by_outcome_and_sample_the_backlog_and_pools() {
+    let server = TestServer::start_with(&[("MEDIALIB_RETRY_INTERVAL_SECS", "1")]).await;
+    let key = &server.admin;
+    let (http, base) = (&server.http, server.base.as_str());
+    let deletes = |outcome: &str, storage: &str| {
+        format!("medialib_deletes_total{{outcome=\"{outcome}\",storage=\"{storage}\"}}")
+    };
+    let a = server.upload(key, "a.jpg", b"x").await;
+    let b = server.upload(key, "b.jpg", b"x").await;
+    let c = server.upload(key, "c.jpg", b"x").await;
+    server.delete_media(key, a).await.expect(200, None);
+    server
+        .post(
+            key,
+            &format!("/v1/media/{b}/holds"),
+            json!({ "reason": "audit" }),
+        )
+        .await
+        .expect(201, None);
+    server
+        .delete_media(key, b)
+        .await
+        .expect(409, Some("media_held"));
+    server
+        .delete_media(key, 987_654)
+        .await
+        .expect(404, Some("media_not_found"));
+    server
+        .post(key, &format!("/v1/media/{c}/trash"), json!({}))
+        .await
+        .expect(200, None);
+    assert_eq!(metric(http, base, &deletes("deleted", "purged")).await, 1);
+    assert_eq!(metric(http, base, &deletes("held", "kept")).await, 1);
+    assert_eq!(metric(http, base, &deletes("not_found", "kept")).await, 1);
+    assert_eq!(metric(http, base, &deletes("trashed", "kept")).await, 1);
+    assert!(metric(http, base, "medialib_blob_deletes_total{result=\"ok\"}").await >= 1);
+    assert_eq!(
+        metric(http, base, "medialib_group_commit_batch_size_count").await,
+        3,
+        "each delete by id is judged in a committed batch, the refused ones too"
+    );
+    // The sampler runs every retry interval; its series appear once it has run.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = metrics_text(http, base).await;
+        let sampled = text.contains("medialib_pending_deletions{status=\"failed\"} 0")
+            && text.contains("medialib_pending_oldest_age_seconds{status=\"pending\"}")
+            && text.contains("medialib_db_pool_connections{pool=\"writer\",state=\"idle\"}");
+        if sampled {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "not sampled:\n{text}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

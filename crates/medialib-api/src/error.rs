@@ -206,6 +206,7 @@ impl From<ServiceError> for ApiError {
                 Self::bad_request("invalid_body", "The request body could not be read")
             }
             ServiceError::StorageUnavailable(source) => {
+                failure("blob_store", "unavailable");
                 tracing::error!(
                     error = &source as &dyn std::error::Error,
                     "blob store failed"
@@ -216,6 +217,7 @@ impl From<ServiceError> for ApiError {
                 ))
             }
             ServiceError::Repo(RepoError::Unavailable(source)) => {
+                failure("database", "unavailable");
                 tracing::error!(
                     error = &*source as &dyn std::error::Error,
                     "database unavailable"
@@ -226,6 +228,7 @@ impl From<ServiceError> for ApiError {
                 ))
             }
             ServiceError::Repo(source) => {
+                failure("database", "failure");
                 tracing::error!(
                     error = &source as &dyn std::error::Error,
                     "database failure"
@@ -238,6 +241,16 @@ impl From<ServiceError> for ApiError {
             }
         }
     }
+}
+
+/// Counts a request that failed because a dependency did (`medialib_dependency_errors_total`).
+fn failure(dependency: &'static str, kind: &'static str) {
+    metrics::counter!(
+        "medialib_dependency_errors_total",
+        "dependency" => dependency,
+        "kind" => kind
+    )
+    .increment(1);
 }
 
 /// An answer of the HTTP layer that no operation declares (405, 431), in the error body.

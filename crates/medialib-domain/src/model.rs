@@ -794,6 +794,17 @@ pub struct Removed {
     pub derivatives: u64,
 }
 
+/// How many pending deletion records of one status there are, across tenants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingCount {
+    /// Their status.
+    pub status: PendingStatus,
+    /// How many.
+    pub count: u64,
+    /// When the oldest was recorded.
+    pub oldest: OffsetDateTime,
+}
+
 /// The state of a pending deletion record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -343,6 +343,10 @@ pub trait MediaRepo: Send + Sync + std::fmt::Debug {
         limit: u64,
     ) -> Result<Vec<PendingBlob>, RepoError>;
 
+    /// Counts the pending deletion records of every tenant by status, with the time the oldest
+    /// of each status was recorded. MUST leave out statuses without records.
+    async fn pending_summary(&self) -> Result<Vec<PendingCount>, RepoError>;
+
     /// Makes a tenant's `failed` records (only `ids`, when given) `pending` again, due at
     /// `now`, with their attempts reset. Returns how many.
     async fn requeue_pending_deletions(

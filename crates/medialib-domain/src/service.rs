@@ -25,6 +25,7 @@ pub mod holds;
 pub mod keys;
 pub mod media;
 pub mod reaper;
+pub mod telemetry;
 pub mod trash;
 
 #[cfg(test)]

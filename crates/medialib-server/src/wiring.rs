@@ -21,6 +21,8 @@ pub struct App {
     pub service: MediaService,
     /// The blob adapter, for startup checks.
     pub blobs: Arc<ObjectStoreBlobStore>,
+    /// The database adapter, for its pool gauges.
+    pub repo: Arc<SeaOrmMediaRepo>,
 }
 
 /// Connects the database (migrating it) and the blob store, and builds the service.
@@ -66,8 +68,9 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
         key_cache_ttl: settings.key_cache,
         ..ServiceConfig::default()
     };
+    let repo = Arc::new(repo);
     let mut service = MediaService::new(
-        Arc::new(repo),
+        repo.clone(),
         blobs.clone(),
         Arc::new(SystemClock),
         Arc::new(Sha256KeyHasher),
@@ -85,7 +88,11 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
     if let Some(thumbnails) = settings.thumbnails {
         service = service.with_thumbnailer(Arc::new(ImageThumbnailer::new(thumbnails)));
     }
-    Ok(App { service, blobs })
+    Ok(App {
+        service,
+        blobs,
+        repo,
+    })
 }
 
 /// Runs the server until SIGINT or SIGTERM: stops accepting, lets in-flight requests finish
@@ -126,6 +133,11 @@ pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
     } else {
         (app.service.clone(), None)
     };
+    let observer = tokio::spawn(crate::prometheus::observe(
+        service.clone(),
+        Arc::clone(&app.repo),
+        settings.retry_interval,
+    ));
     let (stop_tx, stop_rx) = watch::channel(false);
     let reaper = tokio::spawn(reaper_loop(
         service.clone(),
@@ -146,6 +158,8 @@ pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
         settings.shutdown_timeout,
     )
     .await;
+    observer.abort();
+    let _ = observer.await;
     let _ = stop_tx.send(true);
     if let Err(err) = reaper.await {
         tracing::error!(error = %err, "reaper panicked");

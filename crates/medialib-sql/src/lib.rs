@@ -8,4 +8,4 @@ mod entity;
 pub mod migration;
 mod repo;
 
-pub use repo::{SeaOrmMediaRepo, SqlConfig};
+pub use repo::{PoolUsage, SeaOrmMediaRepo, SqlConfig};

@@ -19,9 +19,9 @@ use std::time::Duration;
 use medialib_domain::{
     Activity, ActivityQuery, ApiKey, BlobKey, ClaimedPass, CommunityItem, DeleteOutcome,
     DeleteRequest, Derivative, Grant, Hold, Media, MediaAccess, MediaId, MediaPath, MediaQuery,
-    MediaRepo, MediaState, NewActivity, NewMedia, PendingBlob, PendingStatus, RefName, Reference,
-    RepoError, Role, SettingsChange, StoredApiKey, Tag, Tenant, TenantId, TenantSettings,
-    TenantSlug, ThumbnailState, Usage, UserId,
+    MediaRepo, MediaState, NewActivity, NewMedia, PendingBlob, PendingCount, PendingStatus,
+    RefName, Reference, RepoError, Role, SettingsChange, StoredApiKey, Tag, Tenant, TenantId,
+    TenantSettings, TenantSlug, ThumbnailState, Usage, UserId,
 };
 use sea_orm::sea_query::extension::postgres::PgFunc;
 use sea_orm::sea_query::{Expr, SimpleExpr};
@@ -68,7 +68,50 @@ pub struct SeaOrmMediaRepo {
     reader: DatabaseConnection,
 }
 
+/// The connections of one pool, for monitoring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// `writer` and `reader` on SQLite (one writing connection, a pool of readers), `shared`
+    /// elsewhere.
+    pub role: &'static str,
+    /// Connections open.
+    pub open: u32,
+    /// Of those, idle.
+    pub idle: usize,
+}
+
+fn pool_usage(role: &'static str, db: &DatabaseConnection) -> PoolUsage {
+    let (open, idle) = match db {
+        DatabaseConnection::SqlxPostgresPoolConnection(_) => {
+            let pool = db.get_postgres_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        DatabaseConnection::SqlxMySqlPoolConnection(_) => {
+            let pool = db.get_mysql_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        DatabaseConnection::SqlxSqlitePoolConnection(_) => {
+            let pool = db.get_sqlite_connection_pool();
+            (pool.size(), pool.num_idle())
+        }
+        _ => (0, 0),
+    };
+    PoolUsage { role, open, idle }
+}
+
 impl SeaOrmMediaRepo {
+    /// The connections open and idle in each pool.
+    pub fn pool_usage(&self) -> Vec<PoolUsage> {
+        if matches!(self.writer, DatabaseConnection::SqlxSqlitePoolConnection(_)) {
+            vec![
+                pool_usage("writer", &self.writer),
+                pool_usage("reader", &self.reader),
+            ]
+        } else {
+            vec![pool_usage("shared", &self.writer)]
+        }
+    }
+
     /// Connects to the database named by `config.url`. SQLite files are created if missing.
     ///
     /// # Errors
@@ -790,6 +833,10 @@ impl MediaRepo for SeaOrmMediaRepo {
         limit: u64,
     ) -> Result<Vec<PendingBlob>, RepoError> {
         pending::list(&self.reader, tenant, status, before_id, limit).await
+    }
+
+    async fn pending_summary(&self) -> Result<Vec<PendingCount>, RepoError> {
+        pending::summary(&self.reader).await
     }
 
     async fn requeue_pending_deletions(

@@ -1167,3 +1167,32 @@ async fn usage_visible_to_a_user_counts_owned_and_granted_media_once() {
         assert_eq!(of(repo.usage(tenant).await.unwrap()), (2, 30, 1, 40));
     }
 }
+
+#[tokio::test]
+async fn the_pending_summary_counts_each_status_with_its_oldest_record() {
+    for backend in backends::all().await {
+        let repo = &backend.repo;
+        let tenant = tenant(repo).await;
+        eprintln!("on {}", backend.name);
+        assert!(repo.pending_summary().await.unwrap().is_empty());
+        // Records are stamped with the time they are written (their due time is `AT`).
+        let before = time::OffsetDateTime::now_utc() - time::Duration::seconds(1);
+        let keys: Vec<BlobKey> = (0..3).map(|_| BlobKey::new_media(tenant)).collect();
+        repo.add_pending_deletions(tenant, &keys[..2], AT)
+            .await
+            .unwrap();
+        let between = time::OffsetDateTime::now_utc();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        repo.add_pending_deletions(tenant, &keys[2..], AT)
+            .await
+            .unwrap();
+        let summary = repo.pending_summary().await.unwrap();
+        assert_eq!(summary.len(), 1, "{summary:?}");
+        assert_eq!(summary[0].status, PendingStatus::Pending);
+        assert_eq!(summary[0].count, 3);
+        assert!(
+            (before..=between).contains(&summary[0].oldest),
+            "the oldest of the three: {summary:?}"
+        );
+    }
+}

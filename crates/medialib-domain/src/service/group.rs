@@ -199,6 +199,7 @@ async fn commit(repo: &dyn MediaRepo, batch: Vec<Queued>, forget: Vec<BlobKey>) 
         .map(|(request, reply)| (*request, reply))
         .unzip();
     let size = requests.len();
+    super::telemetry::group_commit_batch(size);
     let result = if forget.is_empty() {
         repo.delete_requests(requests.clone()).await
     } else {

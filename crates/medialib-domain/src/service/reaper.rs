@@ -216,6 +216,15 @@ impl MediaService {
         base + Duration::from_millis(jitter)
     }
 
+    /// Counts the pending deletion records of every tenant by status, with the oldest of each
+    /// (the operator's view, for monitoring the backlog).
+    ///
+    /// # Errors
+    /// Database failures.
+    pub async fn pending_summary(&self) -> Result<Vec<PendingCount>, ServiceError> {
+        Ok(self.repo.pending_summary().await?)
+    }
+
     /// The tenant's pending deletions (admins only).
     ///
     /// # Errors

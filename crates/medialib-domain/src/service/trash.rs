@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::delete::receipt;
 use super::media::{media_query, ListRequest, Page};
-use super::{not_found_as_media, require, Access, MediaService};
+use super::{not_found_as_media, require, telemetry, Access, MediaService};
 use crate::error::{RepoError, ServiceError};
 use crate::model::*;
 use crate::ports::Budget;
@@ -48,11 +48,16 @@ impl MediaService {
         id: &str,
         force: bool,
     ) -> Result<Media, ServiceError> {
-        let id = MediaId::parse(id)?;
-        self.spend(actor, Budget::Deletes, 1).await?;
-        let (_, access) = self.load(actor, id).await?;
-        require(access, Access::Delete)?;
-        self.trash_loaded(actor, id, force).await
+        let result = async {
+            let id = MediaId::parse(id)?;
+            self.spend(actor, Budget::Deletes, 1).await?;
+            let (_, access) = self.load(actor, id).await?;
+            require(access, Access::Delete)?;
+            self.trash_loaded(actor, id, force).await
+        }
+        .await;
+        telemetry::delete_result(&result, |_| StorageState::Trashed);
+        result
     }
 
     /// Trashes media the caller was authorized to delete.
@@ -134,12 +139,17 @@ impl MediaService {
         actor: &Actor,
         id: &str,
     ) -> Result<DeleteReceipt, ServiceError> {
-        let id = MediaId::parse(id)?;
-        self.spend(actor, Budget::Deletes, 1).await?;
-        let media = self.load_trashed(actor, id).await?;
-        let mut plan = self.plan(&actor.user_id, media, DeleteReason::Requested);
-        plan.force = true;
-        self.execute_one(plan.into()).await
+        let result = async {
+            let id = MediaId::parse(id)?;
+            self.spend(actor, Budget::Deletes, 1).await?;
+            let media = self.load_trashed(actor, id).await?;
+            let mut plan = self.plan(&actor.user_id, media, DeleteReason::Requested);
+            plan.force = true;
+            self.execute_one(plan.into()).await
+        }
+        .await;
+        telemetry::delete_result(&result, |receipt| receipt.storage);
+        result
     }
 
     /// Purges every trashed item the caller may delete, in chunks; held items stay.
@@ -214,6 +224,7 @@ impl MediaService {
         let purge = self.purge(&keys).await;
         for outcome in &done {
             let receipt = receipt(outcome, &purge);
+            telemetry::deleted(receipt.storage);
             tracing::info!(
                 media_id = %receipt.id,
                 freed_bytes = receipt.freed_bytes,

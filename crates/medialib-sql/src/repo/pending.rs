@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 
 use medialib_domain::{
-    BlobKey, ClaimedPass, Media, PendingBlob, PendingClaim, PendingFailure, PendingStatus,
-    RepoError, TenantId,
+    BlobKey, ClaimedPass, Media, PendingBlob, PendingClaim, PendingCount, PendingFailure,
+    PendingStatus, RepoError, TenantId,
 };
 use sea_orm::sea_query::extension::mysql::{IndexHintScope, MySqlSelectStatementExt};
 use sea_orm::sea_query::{
@@ -374,6 +374,28 @@ pub(crate) async fn list(
         .map_err(db_err)?
         .into_iter()
         .map(to_pending)
+        .collect()
+}
+
+pub(crate) async fn summary(db: &DatabaseConnection) -> Result<Vec<PendingCount>, RepoError> {
+    let rows: Vec<(String, i64, i64)> = pending::Entity::find()
+        .select_only()
+        .column(pending::Column::Status)
+        .column_as(pending::Column::Id.count(), "count")
+        .column_as(pending::Column::CreatedAt.min(), "oldest")
+        .group_by(pending::Column::Status)
+        .into_tuple()
+        .all(db)
+        .await
+        .map_err(db_err)?;
+    rows.into_iter()
+        .map(|(status, count, oldest)| {
+            Ok(PendingCount {
+                status: PendingStatus::parse(&status).map_err(|_| corrupt("pending status"))?,
+                count: u64::try_from(count).map_err(|_| corrupt("pending count"))?,
+                oldest: from_millis(oldest)?,
+            })
+        })
         .collect()
 }
 

@@ -1,0 +1,63 @@
+//! What the use cases count, through the `metrics` facade (like `tracing`, it records nothing
+//! until the embedding process installs a recorder; the server installs a Prometheus one).
+//! The names and labels are part of the operations contract (docs/operations.md).
+
+use crate::error::ServiceError;
+use crate::model::StorageState;
+
+/// Media deletes by outcome (`deleted`, `trashed`, or why not) and storage state.
+pub const DELETES: &str = "medialib_deletes_total";
+/// Blob deletions by result (`ok`, `failed`: left pending for the reaper).
+pub const BLOB_DELETES: &str = "medialib_blob_deletes_total";
+/// Single deletes committed per shared transaction.
+pub const GROUP_COMMIT_BATCH: &str = "medialib_group_commit_batch_size";
+
+/// Counts a media item deleted or trashed.
+pub(crate) fn deleted(storage: StorageState) {
+    let (outcome, storage) = match storage {
+        StorageState::Purged => ("deleted", "purged"),
+        StorageState::Pending => ("deleted", "pending"),
+        StorageState::Trashed => ("trashed", "kept"),
+    };
+    metrics::counter!(DELETES, "outcome" => outcome, "storage" => storage).increment(1);
+}
+
+/// Counts a delete that was refused or failed.
+pub(crate) fn refused(err: &ServiceError) {
+    let outcome = match err {
+        ServiceError::MediaHeld(_) => "held",
+        ServiceError::MediaInUse(_) => "in_use",
+        ServiceError::Forbidden => "forbidden",
+        ServiceError::MediaNotFound | ServiceError::InvalidMediaId => "not_found",
+        ServiceError::RateLimited(_) => "rate_limited",
+        ServiceError::Repo(_) => "failed",
+        _ => "invalid",
+    };
+    metrics::counter!(DELETES, "outcome" => outcome, "storage" => "kept").increment(1);
+}
+
+/// Counts a delete's result, whichever it is.
+pub(crate) fn delete_result<T>(
+    result: &Result<T, ServiceError>,
+    storage: impl Fn(&T) -> StorageState,
+) {
+    match result {
+        Ok(done) => deleted(storage(done)),
+        Err(err) => refused(err),
+    }
+}
+
+/// Counts blob deletions.
+pub(crate) fn blob_deletes(ok: usize, failed: usize) {
+    if ok > 0 {
+        metrics::counter!(BLOB_DELETES, "result" => "ok").increment(ok as u64);
+    }
+    if failed > 0 {
+        metrics::counter!(BLOB_DELETES, "result" => "failed").increment(failed as u64);
+    }
+}
+
+/// Records the size of a group commit's batch.
+pub(crate) fn group_commit_batch(size: usize) {
+    metrics::histogram!(GROUP_COMMIT_BATCH).record(size as f64);
+}
