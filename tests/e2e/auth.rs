@@ -269,3 +269,94 @@ async fn revoked_grants_stop_working() {
         .await
         .expect(400, Some("invalid_body"));
 }
+
+/// Keys expire, rotate with an overlap in which both work, and record when they were last used
+/// (written in the background and at shutdown); the listing shows all of it.
+#[tokio::test]
+async fn keys_expire_rotate_with_an_overlap_and_record_their_last_use() {
+    let mut server = TestServer::start_with(&[("MEDIALIB_KEY_CACHE_SECS", "0")]).await;
+    server.key("acme", "setup", "admin");
+    let short = server.cli(&[
+        "keys",
+        "create",
+        "--tenant",
+        "acme",
+        "--user",
+        "bob",
+        "--role",
+        "member",
+        "--expires-in",
+        "2s",
+    ]);
+    let old = server.cli(&[
+        "keys", "create", "--tenant", "acme", "--user", "alice", "--role", "member",
+    ]);
+    let idle = server.cli(&[
+        "keys", "create", "--tenant", "acme", "--user", "carol", "--role", "viewer",
+    ]);
+    let old_id = old.split('_').nth(1).expect("key id").to_owned();
+    server.get(&short, "/v1/media").await.expect(200, None);
+    server.get(&old, "/v1/media").await.expect(200, None);
+
+    let rotated: serde_json::Value = serde_json::from_str(&server.cli(&[
+        "keys",
+        "rotate",
+        &old_id,
+        "--overlap",
+        "2s",
+        "--json",
+    ]))
+    .expect("JSON");
+    let new = rotated["key"].as_str().expect("the new key").to_owned();
+    assert_eq!(rotated["user_id"], "alice");
+    assert_eq!(rotated["role"], "member");
+    assert_ne!(rotated["id"], old_id.as_str());
+    // During the overlap both keys work.
+    server.get(&old, "/v1/media").await.expect(200, None);
+    server.get(&new, "/v1/media").await.expect(200, None);
+
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    for gone in [&short, &old] {
+        server
+            .get(gone, "/v1/media")
+            .await
+            .expect(401, Some("unauthorized"));
+    }
+    server.get(&new, "/v1/media").await.expect(200, None);
+    // An expired key cannot be rotated again.
+    let output = std::process::Command::new(BIN)
+        .current_dir(server.dir.path())
+        .env("MEDIALIB_DATABASE_URL", &server.backend.database_url)
+        .env("MEDIALIB_BLOB_URL", &server.backend.blob_url)
+        .args(["keys", "rotate", &old_id])
+        .output()
+        .expect("run medialib");
+    assert!(!output.status.success());
+
+    // Uses are written at shutdown at the latest.
+    assert!(server.terminate());
+    let listed: serde_json::Value =
+        serde_json::from_str(&server.cli(&["keys", "list", "--json"])).expect("JSON");
+    let row = |id: &str| {
+        listed
+            .as_array()
+            .expect("rows")
+            .iter()
+            .find(|row| row["id"] == id)
+            .unwrap_or_else(|| panic!("{id} listed: {listed}"))
+            .clone()
+    };
+    let new_id = rotated["id"].as_str().expect("id");
+    let idle_id = idle.split('_').nth(1).expect("key id");
+    assert!(row(new_id)["last_used_at"].is_string(), "{listed}");
+    assert!(row(&old_id)["last_used_at"].is_string(), "{listed}");
+    assert!(row(idle_id)["last_used_at"].is_null(), "{listed}");
+    assert!(row(&old_id)["expires_at"].is_string(), "{listed}");
+    assert!(row(new_id)["expires_at"].is_null(), "{listed}");
+    let text = server.cli(&["keys", "list"]);
+    let old_line = text
+        .lines()
+        .find(|line| line.starts_with(&old_id))
+        .expect("old key listed");
+    assert!(old_line.contains("\texpired\t"), "{old_line}");
+}

@@ -582,6 +582,10 @@ pub struct ApiKey {
     pub created_at: OffsetDateTime,
     /// When it was revoked, if it was.
     pub revoked_at: Option<OffsetDateTime>,
+    /// When it stops working, if it does (set at creation, or by a rotation's overlap).
+    pub expires_at: Option<OffsetDateTime>,
+    /// When it last authenticated a request, to the minute (recorded in the background).
+    pub last_used_at: Option<OffsetDateTime>,
 }
 
 /// An API key with the hash of its secret, as the repository stores it.

@@ -125,6 +125,16 @@ pub trait MediaRepo: Send + Sync + std::fmt::Debug {
     /// MUST return [`RepoError::NotFound`] when no unrevoked key has this id.
     async fn revoke_api_key(&self, id: &str, at: OffsetDateTime) -> Result<(), RepoError>;
 
+    /// Makes a key expire at `at`, unless it expires earlier already.
+    ///
+    /// # Errors
+    /// MUST return [`RepoError::NotFound`] when no unrevoked key has this id.
+    async fn expire_api_key(&self, id: &str, at: OffsetDateTime) -> Result<(), RepoError>;
+
+    /// Records when keys were last used; a time earlier than the recorded one MUST NOT replace
+    /// it. Unknown ids are ignored.
+    async fn touch_api_keys(&self, uses: &[(String, OffsetDateTime)]) -> Result<(), RepoError>;
+
     /// Records that a blob is about to be written for an upload (a pending deletion with
     /// status `upload`, due at `expires_at`), so that an upload abandoned before its row is
     /// committed is purged by the reaper.

@@ -128,6 +128,21 @@ enum KeysCommand {
         /// The key id (as listed).
         id: String,
     },
+    /// Replace an API key: prints a new key for the same tenant, user and role; the old one
+    /// keeps working for the overlap, then expires.
+    Rotate {
+        /// The key id (as listed).
+        id: String,
+        /// How long the old key keeps working (e.g. 24h, 30m, 0s).
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        overlap: std::time::Duration,
+        /// The new key expires this long after it is made (e.g. 90d); never when absent.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        expires_in: Option<std::time::Duration>,
+        /// Print a JSON object instead of the bare key.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +156,9 @@ struct CreateKey {
     /// admin, member or viewer.
     #[arg(long)]
     role: String,
+    /// The key expires this long after it is made (e.g. 90d, 12h); never when absent.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    expires_in: Option<std::time::Duration>,
     /// Print a JSON object instead of the bare key.
     #[arg(long)]
     json: bool,
@@ -176,6 +194,12 @@ impl Cli {
             Command::Keys(KeysCommand::Create(args)) => create_key(&settings, &args).await,
             Command::Keys(KeysCommand::List { json }) => list_keys(&settings, json).await,
             Command::Keys(KeysCommand::Revoke { id }) => revoke_key(&settings, &id).await,
+            Command::Keys(KeysCommand::Rotate {
+                id,
+                overlap,
+                expires_in,
+                json,
+            }) => rotate_key(&settings, &id, overlap, expires_in, json).await,
             Command::Openapi { compat } => openapi(compat.as_deref()).await,
             Command::Reap { all, json } => reap(&settings, all, json).await,
             Command::Gc {
@@ -230,54 +254,87 @@ async fn create_key(settings: &Settings, args: &CreateKey) -> anyhow::Result<()>
     let app = wiring::build(settings).await?;
     let issued = app
         .service
-        .create_api_key(&args.tenant, &args.user, &args.role)
+        .create_api_key_expiring(&args.tenant, &args.user, &args.role, args.expires_in)
         .await
         .map_err(service_err)?;
-    if args.json {
-        let object = serde_json::json!({
-            "id": issued.key.id,
-            "tenant": issued.key.tenant_slug.as_str(),
-            "user_id": issued.key.user_id.as_str(),
-            "role": issued.key.role.as_str(),
-            "key": issued.token,
-        });
+    print_issued(&issued, args.json);
+    Ok(())
+}
+
+async fn rotate_key(
+    settings: &Settings,
+    id: &str,
+    overlap: std::time::Duration,
+    expires_in: Option<std::time::Duration>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let app = wiring::build(settings).await?;
+    let issued = app
+        .service
+        .rotate_api_key(id, overlap, expires_in)
+        .await
+        .map_err(service_err)?;
+    print_issued(&issued, json);
+    Ok(())
+}
+
+/// Prints a new key: bare, or as JSON with its record.
+fn print_issued(issued: &medialib_domain::service::keys::IssuedKey, json: bool) {
+    if json {
+        let mut object = key_json(&issued.key);
+        object["key"] = issued.token.clone().into();
         println!("{object}");
     } else {
         println!("{}", issued.token);
     }
-    Ok(())
+}
+
+/// A key's record as JSON (never its secret).
+fn key_json(key: &medialib_domain::ApiKey) -> serde_json::Value {
+    let at = |time: Option<time::OffsetDateTime>| {
+        time.and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+    };
+    serde_json::json!({
+        "id": key.id,
+        "tenant": key.tenant_slug.as_str(),
+        "user_id": key.user_id.as_str(),
+        "role": key.role.as_str(),
+        "revoked": key.revoked_at.is_some(),
+        "created_at": at(Some(key.created_at)),
+        "expires_at": at(key.expires_at),
+        "last_used_at": at(key.last_used_at),
+    })
 }
 
 async fn list_keys(settings: &Settings, json: bool) -> anyhow::Result<()> {
     let app = wiring::build(settings).await?;
     let keys = app.service.list_api_keys().await.map_err(service_err)?;
     if json {
-        let rows: Vec<_> = keys
-            .iter()
-            .map(|key| {
-                serde_json::json!({
-                    "id": key.id,
-                    "tenant": key.tenant_slug.as_str(),
-                    "user_id": key.user_id.as_str(),
-                    "role": key.role.as_str(),
-                    "revoked": key.revoked_at.is_some(),
-                })
-            })
-            .collect();
+        let rows: Vec<_> = keys.iter().map(key_json).collect();
         println!("{}", serde_json::Value::Array(rows));
     } else {
+        let now = time::OffsetDateTime::now_utc();
         for key in keys {
             let state = if key.revoked_at.is_some() {
                 "revoked"
+            } else if key.expires_at.is_some_and(|at| at <= now) {
+                "expired"
             } else {
                 "active"
             };
+            let row = key_json(&key);
+            let or_dash = |field: &str| row[field].as_str().unwrap_or("-").to_owned();
             println!(
-                "{}\t{}\t{}\t{}\t{state}",
+                "{}\t{}\t{}\t{}\t{state}\texpires={}\tlast_used={}",
                 key.id,
                 key.tenant_slug,
                 key.user_id,
-                key.role.as_str()
+                key.role.as_str(),
+                or_dash("expires_at"),
+                or_dash("last_used_at"),
             );
         }
     }

@@ -138,6 +138,7 @@ pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
         Arc::clone(&app.repo),
         settings.retry_interval,
     ));
+    let key_uses = tokio::spawn(key_usage_loop(service.clone()));
     let (stop_tx, stop_rx) = watch::channel(false);
     let reaper = tokio::spawn(reaper_loop(
         service.clone(),
@@ -160,6 +161,9 @@ pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
     .await;
     observer.abort();
     let _ = observer.await;
+    key_uses.abort();
+    let _ = key_uses.await;
+    flush_key_usage(&service).await;
     let _ = stop_tx.send(true);
     if let Err(err) = reaper.await {
         tracing::error!(error = %err, "reaper panicked");
@@ -254,6 +258,29 @@ async fn reaper_loop(
                 }
             }
         }
+    }
+}
+
+/// How often the keys' last uses are written.
+const KEY_USE_FLUSH: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Writes the keys' last uses every [`KEY_USE_FLUSH`], off the request path.
+async fn key_usage_loop(service: MediaService) {
+    let mut ticker = tokio::time::interval(KEY_USE_FLUSH);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        flush_key_usage(&service).await;
+    }
+}
+
+async fn flush_key_usage(service: &MediaService) {
+    if let Err(err) = service.flush_key_usage().await {
+        tracing::warn!(
+            error = &err as &dyn std::error::Error,
+            "cannot record when keys were last used; kept for the next attempt"
+        );
     }
 }
 

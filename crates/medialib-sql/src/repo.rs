@@ -411,6 +411,8 @@ fn to_api_key(
             role: Role::parse(&model.role).map_err(|_| corrupt("role"))?,
             created_at: from_millis(model.created_at)?,
             revoked_at: model.revoked_at.map(from_millis).transpose()?,
+            expires_at: model.expires_at.map(from_millis).transpose()?,
+            last_used_at: model.last_used_at.map(from_millis).transpose()?,
         },
         secret_hash: model.secret_hash,
         tenant_settings,
@@ -600,6 +602,8 @@ impl MediaRepo for SeaOrmMediaRepo {
             secret_hash: Set(key.secret_hash),
             created_at: Set(to_millis(key.key.created_at)),
             revoked_at: Set(None),
+            expires_at: Set(key.key.expires_at.map(to_millis)),
+            last_used_at: Set(None),
         };
         api_key::Entity::insert(row)
             .exec_without_returning(&self.writer)
@@ -657,6 +661,48 @@ impl MediaRepo for SeaOrmMediaRepo {
             .map_err(db_err)?;
         if result.rows_affected == 0 {
             return Err(RepoError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn expire_api_key(&self, id: &str, at: OffsetDateTime) -> Result<(), RepoError> {
+        use sea_orm::sea_query::{Condition, Expr};
+        let key = api_key::Entity::find_by_id(id.to_owned())
+            .filter(api_key::Column::RevokedAt.is_null())
+            .one(&self.writer)
+            .await
+            .map_err(db_err)?
+            .ok_or(RepoError::NotFound)?;
+        // An earlier expiry stays: rotating twice never lengthens a key's life.
+        api_key::Entity::update_many()
+            .col_expr(api_key::Column::ExpiresAt, Expr::value(to_millis(at)))
+            .filter(api_key::Column::Id.eq(key.id))
+            .filter(
+                Condition::any()
+                    .add(api_key::Column::ExpiresAt.is_null())
+                    .add(api_key::Column::ExpiresAt.gt(to_millis(at))),
+            )
+            .exec(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn touch_api_keys(&self, uses: &[(String, OffsetDateTime)]) -> Result<(), RepoError> {
+        use sea_orm::sea_query::{Condition, Expr};
+        for (id, at) in uses {
+            let at = to_millis(*at);
+            api_key::Entity::update_many()
+                .col_expr(api_key::Column::LastUsedAt, Expr::value(at))
+                .filter(api_key::Column::Id.eq(id.as_str()))
+                .filter(
+                    Condition::any()
+                        .add(api_key::Column::LastUsedAt.is_null())
+                        .add(api_key::Column::LastUsedAt.lt(at)),
+                )
+                .exec(&self.writer)
+                .await
+                .map_err(db_err)?;
         }
         Ok(())
     }

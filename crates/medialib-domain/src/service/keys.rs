@@ -33,6 +33,8 @@ const MAX_CACHED_KEYS: usize = 10_000;
 #[derive(Debug, Default)]
 pub(crate) struct KeyCache {
     entries: Mutex<HashMap<String, (StoredApiKey, OffsetDateTime)>>,
+    /// When each key last authenticated, not yet written to the repository.
+    uses: Mutex<HashMap<String, OffsetDateTime>>,
 }
 
 impl KeyCache {
@@ -53,6 +55,29 @@ impl KeyCache {
         entries.insert(stored.key.id.clone(), (stored, now));
     }
 
+    /// Notes that a key authenticated at `now` (no allocation once the key is in the map).
+    fn used(&self, id: &str, now: OffsetDateTime) {
+        let mut uses = self.uses.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(at) = uses.get_mut(id) {
+            *at = now;
+        } else if uses.len() < MAX_CACHED_KEYS {
+            uses.insert(id.to_owned(), now);
+        }
+    }
+
+    fn take_uses(&self) -> Vec<(String, OffsetDateTime)> {
+        let mut uses = self.uses.lock().unwrap_or_else(PoisonError::into_inner);
+        uses.drain().collect()
+    }
+
+    fn restore_uses(&self, taken: Vec<(String, OffsetDateTime)>) {
+        let mut uses = self.uses.lock().unwrap_or_else(PoisonError::into_inner);
+        for (id, at) in taken {
+            let entry = uses.entry(id).or_insert(at);
+            *entry = (*entry).max(at);
+        }
+    }
+
     /// Forgets every key (their tenant settings may have changed).
     pub(crate) fn clear(&self) {
         self.entries
@@ -60,6 +85,11 @@ impl KeyCache {
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
     }
+}
+
+/// Whether a key's expiry has come.
+fn expired(key: &ApiKey, now: OffsetDateTime) -> bool {
+    key.expires_at.is_some_and(|at| at <= now)
 }
 
 /// A freshly created key: its record and the full key text, which is never stored.
@@ -105,9 +135,10 @@ impl MediaService {
             .as_bytes()
             .ct_eq(stored.secret_hash.as_bytes())
             .into();
-        if !matches || stored.key.revoked_at.is_some() {
+        if !matches || stored.key.revoked_at.is_some() || expired(&stored.key, now) {
             return Err(ServiceError::Unauthorized);
         }
+        self.keys.used(id, now);
         if read && !ttl.is_zero() {
             self.keys.put(stored.clone(), now);
         }
@@ -203,7 +234,7 @@ impl MediaService {
             })
     }
 
-    /// Creates an API key for a user of an existing tenant.
+    /// Creates an API key for a user of an existing tenant, valid until revoked.
     ///
     /// # Errors
     /// `tenant` not found, or invalid user or role.
@@ -213,6 +244,20 @@ impl MediaService {
         user: &str,
         role: &str,
     ) -> Result<IssuedKey, ServiceError> {
+        self.create_api_key_expiring(tenant, user, role, None).await
+    }
+
+    /// Creates an API key that stops working `expires_in` from now (never, with `None`).
+    ///
+    /// # Errors
+    /// `tenant` not found, or invalid user or role.
+    pub async fn create_api_key_expiring(
+        &self,
+        tenant: &str,
+        user: &str,
+        role: &str,
+        expires_in: Option<Duration>,
+    ) -> Result<IssuedKey, ServiceError> {
         let slug = TenantSlug::parse(tenant)?;
         let user_id = UserId::parse(user)?;
         let role = Role::parse(role)?;
@@ -221,17 +266,32 @@ impl MediaService {
             .find_tenant(&slug)
             .await?
             .ok_or(ServiceError::NotFound("tenant"))?;
+        self.issue_key(tenant.id, tenant.slug, user_id, role, expires_in)
+            .await
+    }
+
+    async fn issue_key(
+        &self,
+        tenant_id: TenantId,
+        tenant_slug: TenantSlug,
+        user_id: UserId,
+        role: Role,
+        expires_in: Option<Duration>,
+    ) -> Result<IssuedKey, ServiceError> {
+        let now = self.clock.now();
         let raw_id = uuid::Uuid::new_v4().simple().to_string();
         let id = raw_id[..12].to_owned();
         let secret = uuid::Uuid::new_v4().simple().to_string();
         let key = ApiKey {
             id: id.clone(),
-            tenant_id: tenant.id,
-            tenant_slug: tenant.slug,
+            tenant_id,
+            tenant_slug,
             user_id,
             role,
-            created_at: self.clock.now(),
+            created_at: now,
             revoked_at: None,
+            expires_at: expires_in.map(|life| now + life),
+            last_used_at: None,
         };
         self.repo
             .create_api_key(StoredApiKey {
@@ -252,6 +312,64 @@ impl MediaService {
     /// Database failures.
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKey>, ServiceError> {
         Ok(self.repo.list_api_keys().await?)
+    }
+
+    /// Replaces a key: issues a new one for the same tenant, user and role (expiring
+    /// `expires_in` from now, when given) and makes the old one expire after `overlap`, so that
+    /// clients can move to the new key before the old one stops working. An old key that
+    /// expires sooner keeps its earlier expiry.
+    ///
+    /// # Errors
+    /// `api_key` not found when no unrevoked, unexpired key has this id.
+    pub async fn rotate_api_key(
+        &self,
+        id: &str,
+        overlap: Duration,
+        expires_in: Option<Duration>,
+    ) -> Result<IssuedKey, ServiceError> {
+        let now = self.clock.now();
+        let old = self
+            .repo
+            .find_api_key(id)
+            .await?
+            .map(|stored| stored.key)
+            .filter(|key| key.revoked_at.is_none() && !expired(key, now))
+            .ok_or(ServiceError::NotFound("api key"))?;
+        let issued = self
+            .issue_key(
+                old.tenant_id,
+                old.tenant_slug,
+                old.user_id,
+                old.role,
+                expires_in,
+            )
+            .await?;
+        self.repo
+            .expire_api_key(&old.id, now + overlap)
+            .await
+            .map_err(|err| match err {
+                RepoError::NotFound => ServiceError::NotFound("api key"),
+                other => other.into(),
+            })?;
+        self.keys.clear();
+        Ok(issued)
+    }
+
+    /// Writes when keys were last used (recorded in memory as they authenticate); the server
+    /// calls it once a minute and at shutdown, so that requests never wait for the write.
+    ///
+    /// # Errors
+    /// Database failures (the uses are kept for the next call).
+    pub async fn flush_key_usage(&self) -> Result<usize, ServiceError> {
+        let uses = self.keys.take_uses();
+        if uses.is_empty() {
+            return Ok(0);
+        }
+        if let Err(err) = self.repo.touch_api_keys(&uses).await {
+            self.keys.restore_uses(uses);
+            return Err(err.into());
+        }
+        Ok(uses.len())
     }
 
     /// Revokes a key: this service refuses it from then on, and every other instance once its
@@ -315,6 +433,8 @@ mod tests {
                 role: Role::Member,
                 created_at: START,
                 revoked_at: revoked.then_some(START),
+                expires_at: None,
+                last_used_at: None,
             },
             secret_hash: Sha256KeyHasher.hash("right"),
             tenant_settings: TenantSettings::default(),
@@ -429,6 +549,41 @@ mod tests {
         block_on(svc.update_tenant_settings(&admin, change)).unwrap();
         let again = block_on(svc.authenticate("mlk_k1_right")).unwrap();
         assert!(again.settings.delete_moves_to_trash);
+    }
+
+    #[test]
+    fn an_expired_key_is_refused_even_from_the_cache() {
+        let mut repo = MockMediaRepo::new();
+        repo.expect_find_api_key().times(1).returning(|_| {
+            let mut key = stored(false);
+            key.key.expires_at = Some(START + time::Duration::seconds(30));
+            Ok(Some(key))
+        });
+        let seconds = Arc::new(AtomicI64::new(0));
+        let svc = service(repo, Duration::from_secs(3600), &seconds);
+        assert!(block_on(svc.authenticate("mlk_k1_right")).is_ok());
+        seconds.store(30, Ordering::SeqCst);
+        assert!(refused(block_on(svc.authenticate("mlk_k1_right"))));
+    }
+
+    #[test]
+    fn uses_are_written_in_one_call_later_with_the_latest_time_per_key() {
+        let mut repo = MockMediaRepo::new();
+        repo.expect_find_api_key()
+            .returning(|_| Ok(Some(stored(false))));
+        repo.expect_touch_api_keys()
+            .times(1)
+            .withf(|uses| uses == [("k1".to_owned(), START + time::Duration::seconds(7))])
+            .returning(|_| Ok(()));
+        let seconds = Arc::new(AtomicI64::new(0));
+        let svc = service(repo, Duration::from_secs(3600), &seconds);
+        block_on(svc.authenticate("mlk_k1_right")).unwrap();
+        seconds.store(7, Ordering::SeqCst);
+        block_on(svc.authenticate("mlk_k1_right")).unwrap();
+        // A refused secret is not a use.
+        assert!(refused(block_on(svc.authenticate("mlk_k1_wrong"))));
+        assert_eq!(block_on(svc.flush_key_usage()).unwrap(), 1);
+        assert_eq!(block_on(svc.flush_key_usage()).unwrap(), 0, "nothing new");
     }
 
     #[test]
