@@ -6,8 +6,8 @@ use std::num::NonZeroU64;
 
 use futures::TryStreamExt;
 use medialib_client::types::{
-    BulkDeleteRequest, DeleteByFilterRequest, Media, RestoreRequest, StorageStatus,
-    UploadMediaPath, Usage,
+    BulkDeleteRequest, DeleteByFilterRequest, ListMediaCursor, Media, RestoreRequest,
+    StorageStatus, UploadMediaContentType, UploadMediaPath, Usage,
 };
 use medialib_client::{Client, Error};
 
@@ -38,8 +38,9 @@ async fn upload(
 ) -> Result<Media, Failure> {
     // The spec's minLength makes the path a checked type.
     let path: UploadMediaPath = format!("{FOLDER}/{name}").parse()?;
+    let stored_type: UploadMediaContentType = content_type.parse()?;
     let media = client
-        .upload_media(Some(content_type), &path, tags, None, bytes)
+        .upload_media(Some(&stored_type), &path, tags, None, bytes)
         .await?
         .into_inner();
     check(media.content_type == content_type, "stored type")?;
@@ -88,12 +89,12 @@ async fn main() -> Result<(), Failure> {
 
     // Pages of one item each, newest first, until no cursor is left.
     let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
+    let mut cursor: Option<ListMediaCursor> = None;
     loop {
         let page = client
             .list_media(
                 None,
-                cursor.as_deref(),
+                cursor.as_ref(),
                 Some(FOLDER),
                 NonZeroU64::new(1),
                 None,
@@ -105,7 +106,7 @@ async fn main() -> Result<(), Failure> {
         check(page.items.len() <= 1, "a page of at most one")?;
         seen.extend(page.items.iter().map(|item| item.id));
         match page.next_cursor {
-            Some(next) => cursor = Some(next),
+            Some(next) => cursor = Some(next.parse()?),
             None => break,
         }
     }

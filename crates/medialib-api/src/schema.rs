@@ -11,7 +11,7 @@ use medialib_domain::{
 use poem_openapi::{Enum, Object};
 use time::OffsetDateTime;
 
-use crate::bounded::Text;
+use crate::bounded::{Count, NotBlank, RefPattern, TagName, Text, User};
 use crate::error::ApiError;
 
 /// A media item.
@@ -276,7 +276,7 @@ impl From<BulkReceipt> for BulkDeleteResponse {
 pub struct TagsRequest {
     /// The complete tag list (replaces the current one): at most 32 tags of 1 to 64
     /// characters, without commas.
-    pub tags: Vec<Text<1, 64>>,
+    pub tags: Vec<Text<1, 64, TagName>>,
 }
 
 /// What an access grant allows: `read` (see and download) or `delete` (see, download and
@@ -313,8 +313,8 @@ impl From<Permission> for PermissionDto {
 /// A grant to create.
 #[derive(Debug, Clone, Object)]
 pub struct GrantRequest {
-    /// The grantee (1 to 128 bytes).
-    pub user_id: Text<1, 0>,
+    /// The grantee: 1 to 128 characters, no control character or `/`, no surrounding spaces.
+    pub user_id: User,
     pub permission: PermissionDto,
 }
 
@@ -473,9 +473,11 @@ pub struct TenantSettingsDto {
     /// Whether `DELETE /v1/media/{id}` moves to the trash unless `trash=false` is passed.
     pub delete_moves_to_trash: bool,
     /// Deletes per second for all of the tenant's callers together, as the operator set it
-    /// (`medialib tenants limits`; 0: unlimited); null: the server's default. Read-only here.
+    /// (`medialib tenants limits`; 0: unlimited); absent: the server's default. Read-only here.
+    #[oai(skip_serializing_if_is_none)]
     pub delete_rate_limit: Option<u32>,
     /// Uploads per second for the whole tenant, as above.
+    #[oai(skip_serializing_if_is_none)]
     pub upload_rate_limit: Option<u32>,
 }
 
@@ -494,7 +496,7 @@ impl From<TenantSettings> for TenantSettingsDto {
 #[derive(Debug, Clone, Object)]
 pub struct TenantSettingsPatch {
     /// Days an item stays in the trash (0 to 3650).
-    pub trash_retention_days: Option<u32>,
+    pub trash_retention_days: Option<Count<3650>>,
     /// Whether a plain delete moves to the trash.
     pub delete_moves_to_trash: Option<bool>,
 }
@@ -537,8 +539,8 @@ impl From<TrashSummary> for TrashSummaryDto {
 /// A legal hold to place.
 #[derive(Debug, Clone, Object)]
 pub struct HoldRequest {
-    /// Why (1 to 1024 bytes), e.g. a case number.
-    pub reason: Text<1, 0>,
+    /// Why (1 to 1024 characters, not all whitespace), e.g. a case number.
+    pub reason: Text<1, 1024, NotBlank>,
 }
 
 /// A legal hold.
@@ -575,9 +577,10 @@ impl From<Hold> for HoldDto {
 /// A reference to record.
 #[derive(Debug, Clone, Object)]
 pub struct ReferenceRequest {
-    /// What uses the media, e.g. `post:123` (1 to 255 bytes, no `/` or spaces).
+    /// What uses the media, e.g. `post:123` (1 to 255 characters, no `/`, spaces or control
+    /// characters).
     #[oai(rename = "ref")]
-    pub name: Text<1, 0>,
+    pub name: Text<1, 255, RefPattern>,
 }
 
 /// A recorded in-use reference.

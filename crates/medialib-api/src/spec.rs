@@ -1,6 +1,7 @@
 //! The last touches on a generated OpenAPI document, for what poem-openapi cannot say:
-//! public operations declare `security: []` (not "unspecified"), and a success response
-//! without a description of its own is described by its schema.
+//! public operations declare `security: []` (not "unspecified"), a success response
+//! without a description of its own is described by its schema, and unsigned integers state
+//! their `minimum` of 0 (poem-openapi states only their format).
 
 use poem::endpoint::make_sync;
 use poem::{Endpoint, Response};
@@ -9,6 +10,7 @@ use serde_json::{json, Map, Value};
 /// The finished document, pretty-printed.
 pub fn finish(raw: &str) -> String {
     let mut doc: Value = serde_json::from_str(raw).expect("poem-openapi writes valid JSON");
+    unsigned_minimum(&mut doc);
     let schemas = doc["components"]["schemas"].clone();
     if let Some(paths) = doc["paths"].as_object_mut() {
         for operation in paths.values_mut().filter_map(Value::as_object_mut) {
@@ -19,6 +21,24 @@ pub fn finish(raw: &str) -> String {
         }
     }
     serde_json::to_string_pretty(&doc).expect("a JSON value serializes")
+}
+
+/// Adds `minimum: 0` to every `uint*` integer schema that has no minimum.
+fn unsigned_minimum(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            let unsigned = object
+                .get("format")
+                .and_then(Value::as_str)
+                .is_some_and(|format| format.starts_with("uint"));
+            if unsigned && !object.contains_key("minimum") {
+                object.insert("minimum".to_owned(), json!(0));
+            }
+            object.values_mut().for_each(unsigned_minimum);
+        }
+        Value::Array(items) => items.iter_mut().for_each(unsigned_minimum),
+        _ => {}
+    }
 }
 
 fn describe_responses(operation: &mut Map<String, Value>, schemas: &Value) {

@@ -113,7 +113,7 @@ impl UserId {
     /// [`ServiceError::Invalid`] with code `invalid_user_id`.
     pub fn parse(raw: &str) -> Result<Self, ServiceError> {
         let ok = !raw.is_empty()
-            && raw.len() <= 128
+            && raw.chars().count() <= 128
             && raw.trim() == raw
             && !raw.chars().any(|c| c.is_control() || c == '/');
         if ok {
@@ -121,7 +121,9 @@ impl UserId {
         } else {
             Err(ServiceError::Invalid {
                 code: "invalid_user_id",
-                message: "User ids are 1-128 printable characters without '/'".into(),
+                message:
+                    "User ids are 1-128 printable characters without '/' or surrounding spaces"
+                        .into(),
             })
         }
     }

@@ -7,6 +7,7 @@ use poem_openapi::{Enum, Object, OpenApi};
 use time::OffsetDateTime;
 
 use super::ApiTags;
+use crate::bounded::{Number, Tenant};
 use crate::error::declared::*;
 use crate::security::{actor, ApiKeyAuth};
 
@@ -127,9 +128,9 @@ impl AdminApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u64>>,
         /// `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Number>>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<PendingDeletionPage>, Errors<{ BASE }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let page = self
@@ -160,7 +161,7 @@ impl AdminApi {
         auth: ApiKeyAuth,
         body: Json<RetryPendingRequest>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<RetryPendingResponse>, Errors<{ JSON_BODY }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let requeued = self

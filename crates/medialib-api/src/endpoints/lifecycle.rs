@@ -10,6 +10,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::ApiTags;
 use crate::body::OptionalJson;
+use crate::bounded::{Count, Number, RefPattern, Tenant, Text};
 use crate::download::ThumbnailContent;
 use crate::error::declared::*;
 use crate::schema::*;
@@ -72,7 +73,7 @@ impl LifecycleApi {
         /// Trash even when applications recorded references to it.
         force: Query<Option<bool>>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<MediaDto>, Errors<{ BASE | NOT_FOUND | CONFLICT | RATE_LIMITED }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let media = self
@@ -99,7 +100,7 @@ impl LifecycleApi {
         id: Path<i64>,
         body: OptionalJson<RestoreRequest>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<MediaDto>, Errors<{ JSON_BODY | NOT_FOUND | CONFLICT }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let path = body.0.and_then(|request| request.path);
@@ -122,14 +123,14 @@ impl LifecycleApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u64>>,
         /// `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Number>>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<MediaPage>, Errors<{ BASE }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let request = ListRequest {
             limit: limit.0,
-            cursor: cursor.0,
+            cursor: cursor.0.map(|t| t.0),
             ..ListRequest::default()
         };
         Ok(Json(self.service.list_trash(&actor, request).await?.into()))
@@ -145,7 +146,7 @@ impl LifecycleApi {
         &self,
         auth: ApiKeyAuth,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<TrashSummaryDto>, Errors<{ BASE | RATE_LIMITED }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         Ok(Json(self.service.empty_trash(&actor).await?.into()))
@@ -166,7 +167,7 @@ impl LifecycleApi {
         #[oai(validator(minimum(value = "1")))]
         id: Path<i64>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<DeleteReceiptDto>, Errors<{ BASE | NOT_FOUND | CONFLICT | RATE_LIMITED }>>
     {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
@@ -190,7 +191,7 @@ impl LifecycleApi {
         &self,
         auth: ApiKeyAuth,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<TenantSettingsDto>, Errors<{ BASE }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         Ok(Json(self.service.tenant_settings(&actor).into()))
@@ -210,11 +211,11 @@ impl LifecycleApi {
         auth: ApiKeyAuth,
         body: Json<TenantSettingsPatch>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<TenantSettingsDto>, Errors<{ JSON_BODY }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let change = SettingsChange {
-            trash_retention_days: body.0.trash_retention_days,
+            trash_retention_days: body.0.trash_retention_days.map(Count::saturating_u32),
             delete_moves_to_trash: body.0.delete_moves_to_trash,
             ..SettingsChange::default()
         };
@@ -236,7 +237,7 @@ impl LifecycleApi {
         id: Path<i64>,
         body: Json<HoldRequest>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<HoldCreated, Errors<{ JSON_BODY | NOT_FOUND | CONFLICT }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let hold = self
@@ -258,7 +259,7 @@ impl LifecycleApi {
         #[oai(validator(minimum(value = "1")))]
         id: Path<i64>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<Vec<HoldDto>>, Errors<{ BASE | NOT_FOUND }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let holds = self.service.list_holds(&actor, &id.0.to_string()).await?;
@@ -283,7 +284,7 @@ impl LifecycleApi {
         #[oai(validator(minimum(value = "1")))]
         hold_id: Path<i64>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Removed, Errors<{ BASE | NOT_FOUND }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         self.service
@@ -310,7 +311,7 @@ impl LifecycleApi {
         id: Path<i64>,
         body: Json<ReferenceRequest>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<ReferenceCreated, Errors<{ JSON_BODY | NOT_FOUND | CONFLICT }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let (reference, created) = self
@@ -340,7 +341,7 @@ impl LifecycleApi {
         #[oai(validator(minimum(value = "1")))]
         id: Path<i64>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<Vec<ReferenceDto>>, Errors<{ BASE | NOT_FOUND }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let references = self
@@ -366,9 +367,9 @@ impl LifecycleApi {
         #[oai(validator(minimum(value = "1")))]
         id: Path<i64>,
         /// The reference, e.g. `post:123`.
-        reference: Path<String>,
+        reference: Path<Text<1, 255, RefPattern>>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Removed, Errors<{ BASE | NOT_FOUND }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         self.service
@@ -394,7 +395,7 @@ impl LifecycleApi {
         #[oai(validator(minimum(value = "1")))]
         id: Path<i64>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<ThumbnailContent, Errors<{ BASE | NOT_FOUND }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let (derivative, stream) = self
@@ -421,7 +422,7 @@ impl LifecycleApi {
         auth: ApiKeyAuth,
         body: Json<DeleteByFilterRequest>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<DeleteByFilterResponse>, Errors<{ JSON_BODY | RATE_LIMITED }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let body = body.0;

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use super::ApiTags;
 use crate::body::{stored_content_type, UploadBody};
-use crate::bounded::Text;
+use crate::bounded::{Number, Param, TagName, Tenant, Text, User};
 use crate::download::{etag_matches, requested_range, MediaContent};
 use crate::error::declared::*;
 use crate::error::ApiError;
@@ -35,7 +35,7 @@ pub enum UploadResponse {
 }
 
 /// The strings of a list of [`Text`]s.
-fn texts<const MIN: usize, const MAX: usize>(list: Vec<Text<MIN, MAX>>) -> Vec<String> {
+fn texts<const MIN: usize, const MAX: usize, P>(list: Vec<Text<MIN, MAX, P>>) -> Vec<String> {
     list.into_iter().map(|text| text.0).collect()
 }
 
@@ -69,19 +69,20 @@ impl MediaApi {
         /// Folder and file name relative to the caller's root, e.g. `photos/beach.jpg` (at most
         /// 1024 bytes).
         path: Query<Text<1, 0>>,
-        /// Comma-separated tags.
+        /// Comma-separated tags (empty: none).
         tags: Query<Option<String>>,
         /// The media type to store, e.g. `image/jpeg`; absent: the request's `Content-Type`
         /// (a wildcard such as `*/*` names none), else `application/octet-stream`.
-        content_type: Query<Option<String>>,
+        content_type: Query<Option<Param>>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
         request: &Request,
         body: UploadBody,
     ) -> Result<UploadResponse, Errors<{ BASE | CONFLICT | PAYLOAD_TOO_LARGE | RATE_LIMITED }>>
     {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
-        let content_type = stored_content_type(content_type.0, request.content_type())?;
+        let content_type =
+            stored_content_type(content_type.0.map(|t| t.0), request.content_type())?;
         let content_length = request
             .header(header::CONTENT_LENGTH)
             .and_then(|v| v.parse::<u64>().ok());
@@ -113,26 +114,26 @@ impl MediaApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u64>>,
         /// `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Number>>,
         /// Only media with this tag.
-        tag: Query<Option<String>>,
+        tag: Query<Option<Text<1, 64, TagName>>>,
         /// Only media in this folder or below it (empty: only the root).
         folder: Query<Option<String>>,
         /// Only media created before this time (RFC 3339).
         created_before: Query<Option<OffsetDateTime>>,
         /// Only media of this owner.
-        owner: Query<Option<String>>,
+        owner: Query<Option<User>>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<MediaPage>, Errors<{ BASE }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let request = ListRequest {
             limit: limit.0,
-            cursor: cursor.0,
-            tags: tag.0.into_iter().collect(),
+            cursor: cursor.0.map(|t| t.0),
+            tags: tag.0.into_iter().map(|t| t.0).collect(),
             folder: folder.0,
             created_before: created_before.0,
-            owner: owner.0,
+            owner: owner.0.map(|t| t.0),
         };
         Ok(Json(self.service.list_media(&actor, request).await?.into()))
     }
@@ -149,7 +150,7 @@ impl MediaApi {
         #[oai(validator(minimum(value = "1")))]
         id: Path<i64>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<MediaDto>, Errors<{ BASE | NOT_FOUND }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         Ok(Json(
@@ -179,7 +180,7 @@ impl MediaApi {
         #[oai(validator(minimum(value = "1")))]
         id: Path<i64>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
         request: &Request,
     ) -> Result<MediaContent, Errors<{ BASE | NOT_FOUND | RANGE_NOT_SATISFIABLE }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
@@ -227,7 +228,7 @@ impl MediaApi {
         /// Delete even when applications recorded references to it.
         force: Query<Option<bool>>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<DeleteReceiptDto>, Errors<{ BASE | NOT_FOUND | CONFLICT | RATE_LIMITED }>>
     {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
@@ -259,9 +260,9 @@ impl MediaApi {
         /// The file's path, e.g. `Captions/caption-1709856234567-beach.jpg`.
         path: Path<String>,
         /// Admins only: whose root the path is relative to.
-        owner: Query<Option<String>>,
+        owner: Query<Option<User>>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<DeleteReceiptDto>, Errors<{ BASE | NOT_FOUND | CONFLICT | RATE_LIMITED }>>
     {
         Ok(by_path(
@@ -289,7 +290,7 @@ impl MediaApi {
         auth: ApiKeyAuth,
         body: Json<BulkDeleteRequest>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<BulkDeleteResponse>, Errors<{ JSON_BODY | RATE_LIMITED }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let receipt = self
@@ -316,7 +317,7 @@ impl MediaApi {
         id: Path<i64>,
         body: Json<TagsRequest>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<MediaDto>, Errors<{ JSON_BODY | NOT_FOUND | CONFLICT }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         Ok(Json(

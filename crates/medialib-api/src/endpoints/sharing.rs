@@ -6,6 +6,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::ApiTags;
+use crate::bounded::{Number, Tenant, User};
 use crate::error::declared::*;
 use crate::schema::*;
 use crate::security::{actor, ApiKeyAuth};
@@ -58,7 +59,7 @@ impl SharingApi {
         #[oai(validator(minimum(value = "1")))]
         id: Path<i64>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<ShareResponse, Errors<{ BASE | NOT_FOUND | CONFLICT }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let item = self.service.share_media(&actor, &id.0.to_string()).await?;
@@ -81,7 +82,7 @@ impl SharingApi {
         #[oai(validator(minimum(value = "1")))]
         id: Path<i64>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<UnshareResponse>, Errors<{ BASE | NOT_FOUND | CONFLICT }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let storage = self
@@ -106,9 +107,9 @@ impl SharingApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u64>>,
         /// `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Number>>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<CommunityPage>, Errors<{ BASE }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let page = self
@@ -138,7 +139,7 @@ impl SharingApi {
         id: Path<i64>,
         body: Json<GrantRequest>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<GrantResponse, Errors<{ JSON_BODY | NOT_FOUND | CONFLICT }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let grant = self
@@ -168,7 +169,7 @@ impl SharingApi {
         #[oai(validator(minimum(value = "1")))]
         id: Path<i64>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<Vec<GrantDto>>, Errors<{ BASE | NOT_FOUND }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let grants = self.service.list_grants(&actor, &id.0.to_string()).await?;
@@ -190,9 +191,9 @@ impl SharingApi {
         #[oai(validator(minimum(value = "1")))]
         id: Path<i64>,
         /// The grantee.
-        user_id: Path<String>,
+        user_id: Path<User>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<RevokeResponse, Errors<{ BASE | NOT_FOUND }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         self.service

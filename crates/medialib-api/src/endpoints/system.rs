@@ -6,6 +6,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::OpenApi;
 
 use super::ApiTags;
+use crate::bounded::{Number, Tenant};
 use crate::error::declared::*;
 use crate::schema::*;
 use crate::security::{actor, ApiKeyAuth};
@@ -33,14 +34,14 @@ impl SystemApi {
         /// Only this action, e.g. `media_deleted`.
         action: Query<Option<String>>,
         /// Only events of this media id.
-        media_id: Query<Option<String>>,
+        media_id: Query<Option<Number>>,
         /// Page size, 1 to 1000 (default 50).
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u64>>,
         /// `next_cursor` of the previous page.
-        cursor: Query<Option<String>>,
+        cursor: Query<Option<Number>>,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<ActivityPage>, Errors<{ BASE }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let page = self
@@ -74,7 +75,7 @@ impl SystemApi {
         &self,
         auth: ApiKeyAuth,
         /// Optional; must be the API key's tenant.
-        tenant: Query<Option<String>>,
+        tenant: Query<Option<Tenant>>,
     ) -> Result<Json<UsageDto>, Errors<{ BASE }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         Ok(Json(self.service.usage(&actor).await?.into()))

@@ -117,7 +117,7 @@ impl ThumbnailState {
 }
 
 /// The longest hold reason, in bytes.
-pub const MAX_REASON_BYTES: usize = 1024;
+pub const MAX_REASON_CHARS: usize = 1024;
 
 /// A legal hold on a media item: while one exists the item cannot be deleted, trashed or
 /// purged by anyone.
@@ -148,7 +148,7 @@ impl RefName {
     /// control characters.
     pub fn parse(raw: &str) -> Result<Self, ServiceError> {
         let ok = !raw.is_empty()
-            && raw.len() <= 255
+            && raw.chars().count() <= 255
             && !raw
                 .chars()
                 .any(|c| c == '/' || c.is_whitespace() || c.is_control());
@@ -157,8 +157,9 @@ impl RefName {
         } else {
             Err(ServiceError::Invalid {
                 code: "invalid_reference",
-                message: "ref must be 1 to 255 bytes without '/', spaces or control characters"
-                    .into(),
+                message:
+                    "ref must be 1 to 255 characters without '/', spaces or control characters"
+                        .into(),
             })
         }
     }

@@ -32,11 +32,14 @@ impl MediaService {
         if !actor.is_admin() {
             return Err(ServiceError::Forbidden);
         }
+        let too_long = reason.chars().count() > MAX_REASON_CHARS;
         let reason = reason.trim();
-        if reason.is_empty() || reason.len() > MAX_REASON_BYTES {
+        if reason.is_empty() || too_long {
             return Err(ServiceError::Invalid {
                 code: "invalid_reason",
-                message: format!("reason must be 1 to {MAX_REASON_BYTES} bytes"),
+                message: format!(
+                    "reason must be 1 to {MAX_REASON_CHARS} characters, not all whitespace"
+                ),
             });
         }
         let event = self.event(actor, "hold_added", Some(id), json!({ "reason": reason }));
