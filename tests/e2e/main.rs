@@ -13,6 +13,7 @@ mod delete;
 mod derivatives;
 mod durable;
 mod helpers;
+mod isolation;
 mod lifecycle;
 mod limits;
 mod linger;

@@ -268,7 +268,11 @@ async fn metrics_count_deletes_by_outcome_and_sample_the_backlog_and_pools() {
         let text = metrics_text(http, base).await;
         let sampled = text.contains("medialib_pending_deletions{status=\"failed\"} 0")
             && text.contains("medialib_pending_oldest_age_seconds{status=\"pending\"}")
-            && text.contains("medialib_db_pool_connections{pool=\"writer\",state=\"idle\"}");
+            && ["writer", "shared"].iter().any(|pool| {
+                text.contains(&format!(
+                    "medialib_db_pool_connections{{pool=\"{pool}\",state=\"idle\"}}"
+                ))
+            });
         if sampled {
             break;
         }
