@@ -191,3 +191,54 @@ async fn an_upload_that_outlasts_the_request_timeout_gets_503_and_stores_nothing
     let listed = server.get(&server.admin, "/v1/media").await;
     assert_eq!(listed.expect(200, None)["items"], serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn a_json_body_over_the_limit_gets_413_announced_or_chunked() {
+    let server = TestServer::start_with(&[("MEDIALIB_MAX_JSON_BYTES", "2048")]).await;
+    let ids: Vec<i64> = (1..=1000).collect();
+    let body = serde_json::json!({ "ids": ids }).to_string();
+    assert!(body.len() > 2048);
+    let announced = server
+        .send(
+            reqwest::Method::POST,
+            "/v1/media/bulk-delete",
+            Some(&server.admin),
+            Some(serde_json::json!({ "ids": ids })),
+        )
+        .await;
+    announced.expect(413, Some("payload_too_large"));
+
+    let mut stream = TcpStream::connect(address(&server)).expect("socket I/O on loopback");
+    let head = format!(
+        "POST /v1/media/bulk-delete HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        server.admin
+    );
+    stream
+        .write_all(head.as_bytes())
+        .expect("socket I/O on loopback");
+    for chunk in body.as_bytes().chunks(500) {
+        let framed = format!(
+            "{:x}\r\n{}\r\n",
+            chunk.len(),
+            String::from_utf8_lossy(chunk)
+        );
+        stream
+            .write_all(framed.as_bytes())
+            .expect("socket I/O on loopback");
+    }
+    stream
+        .write_all(b"0\r\n\r\n")
+        .expect("socket I/O on loopback");
+    let (answer, _) = read_to_close(&mut stream);
+    let (status, body, head) = parse(&answer);
+    assert_eq!(status, 413, "{answer}");
+    assert_eq!(body["code"], "payload_too_large");
+    assert!(head.contains("x-request-id:"), "{head}");
+
+    // Within the limit the same route works.
+    server
+        .post(&server.admin, "/v1/media/bulk-delete", bulk(&[1, 2]))
+        .await
+        .expect(200, None);
+}

@@ -1,6 +1,7 @@
 //! Limits on every request, answered with the documented JSON error body: the size and number
-//! of the request's headers (`431 headers_too_large`) and the time a request may take until
-//! its response starts (`503 request_timeout`).
+//! of the request's headers (`431 headers_too_large`), the size of a JSON body (`413
+//! payload_too_large`; uploads have their own limit) and the time a request may take until its
+//! response starts (`503 request_timeout`).
 //!
 //! The HTTP server keeps a hard ceiling of its own above these (the server crate sets it);
 //! between the two the answer is this module's JSON, past the ceiling a bare `431`.
@@ -19,6 +20,8 @@ pub struct HttpLimits {
     pub max_header_bytes: usize,
     /// The most header lines.
     pub max_headers: usize,
+    /// The largest JSON request body, in bytes.
+    pub max_json_bytes: usize,
     /// The longest a request may take until its response starts, upload bodies included
     /// (a download's body streams after it). `None`: no limit.
     pub request_timeout: Option<Duration>,
@@ -29,6 +32,7 @@ impl Default for HttpLimits {
         Self {
             max_header_bytes: 32 * 1024,
             max_headers: 100,
+            max_json_bytes: 1024 * 1024,
             request_timeout: Some(Duration::from_secs(300)),
         }
     }
@@ -45,7 +49,43 @@ fn header_bytes(request: &Request) -> usize {
     })
 }
 
-/// Refuses oversized headers, then runs the request under the timeout.
+/// Reads a JSON body up to `limit` bytes (the handler would read it whole anyway), so that a
+/// larger one, announced or chunked, is refused before it is buffered.
+async fn json_within(mut request: Request, limit: usize) -> Result<Request, Response> {
+    let json = request
+        .content_type()
+        .is_some_and(|kind| kind.starts_with("application/json") || kind.contains("+json"));
+    if !json {
+        return Ok(request);
+    }
+    let too_large = || {
+        framework_body(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("JSON bodies are limited to {limit} bytes"),
+        )
+    };
+    let announced = request
+        .header(poem::http::header::CONTENT_LENGTH)
+        .and_then(|length| length.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    match request.take_body().into_bytes_limit(limit).await {
+        Ok(bytes) => {
+            request.set_body(bytes);
+            Ok(request)
+        }
+        Err(poem::error::ReadBodyError::PayloadTooLarge) => Err(too_large()),
+        Err(err) => Err(framework_body(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            format!("The request body could not be read: {err}"),
+        )),
+    }
+}
+
+/// Refuses oversized headers and JSON bodies, then runs the request under the timeout.
 pub(crate) async fn enforce<E: Endpoint>(
     next: E,
     request: Request,
@@ -63,6 +103,10 @@ pub(crate) async fn enforce<E: Endpoint>(
             ),
         ));
     }
+    let request = match json_within(request, limits.max_json_bytes).await {
+        Ok(request) => request,
+        Err(refused) => return Ok(refused),
+    };
     let Some(timeout) = limits.request_timeout else {
         return next.call(request).await.map(IntoResponse::into_response);
     };

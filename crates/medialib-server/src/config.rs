@@ -35,6 +35,7 @@ const ENV_KEYS: &[&str] = &[
     "max_connections",
     "max_header_bytes",
     "max_headers",
+    "max_json_bytes",
     "thumbnails",
     "thumbnail_size",
     "thumbnail_max_source_bytes",
@@ -126,6 +127,8 @@ pub struct RawSettings {
     pub max_header_bytes: usize,
     /// Most request header lines.
     pub max_headers: usize,
+    /// Largest JSON request body, in bytes.
+    pub max_json_bytes: usize,
     /// Whether thumbnails of uploaded images are made.
     pub thumbnails: bool,
     /// The longest side of a thumbnail, in pixels.
@@ -186,6 +189,7 @@ impl Default for RawSettings {
             max_connections: 1024,
             max_header_bytes: 32 * 1024,
             max_headers: 100,
+            max_json_bytes: 1024 * 1024,
             shutdown_timeout_secs: 30,
             thumbnails: true,
             thumbnail_size: 256,
@@ -369,6 +373,7 @@ impl Settings {
             http: medialib_api::HttpLimits {
                 max_header_bytes: raw.max_header_bytes,
                 max_headers: raw.max_headers,
+                max_json_bytes: raw.max_json_bytes.max(1024),
                 request_timeout: (raw.request_timeout_secs > 0)
                     .then(|| Duration::from_secs(raw.request_timeout_secs)),
             },

@@ -40,8 +40,9 @@ pub const UNAVAILABLE: u16 = 1 << 9;
 /// a caller not allowed (a role, or a `tenant` naming another tenant), a failure.
 pub const BASE: u16 = BAD_REQUEST | UNAUTHORIZED | FORBIDDEN | INTERNAL | UNAVAILABLE;
 
-/// [`BASE`] plus `415`, for operations that take a JSON body.
-pub const JSON_BODY: u16 = BASE | UNSUPPORTED_MEDIA_TYPE;
+/// [`BASE`] plus `413` (a body over `max_json_bytes`) and `415`, for operations that take a
+/// JSON body.
+pub const JSON_BODY: u16 = BASE | PAYLOAD_TOO_LARGE | UNSUPPORTED_MEDIA_TYPE;
 
 /// The bit of a status in a declared set.
 const fn bit(status: u16) -> u16 {
