@@ -87,6 +87,14 @@ impl KeyCache {
     }
 }
 
+/// A repository error where a missing record means no usable key has that id.
+fn key_not_found(err: RepoError) -> ServiceError {
+    match err {
+        RepoError::NotFound => ServiceError::NotFound("api key"),
+        other => other.into(),
+    }
+}
+
 /// Whether a key's expiry has come.
 fn expired(key: &ApiKey, now: OffsetDateTime) -> bool {
     key.expires_at.is_some_and(|at| at <= now)
@@ -347,10 +355,7 @@ impl MediaService {
         self.repo
             .expire_api_key(&old.id, now + overlap)
             .await
-            .map_err(|err| match err {
-                RepoError::NotFound => ServiceError::NotFound("api key"),
-                other => other.into(),
-            })?;
+            .map_err(key_not_found)?;
         self.keys.clear();
         Ok(issued)
     }
@@ -381,10 +386,7 @@ impl MediaService {
         self.repo
             .revoke_api_key(id, self.clock.now())
             .await
-            .map_err(|err| match err {
-                RepoError::NotFound => ServiceError::NotFound("api key"),
-                other => other.into(),
-            })?;
+            .map_err(key_not_found)?;
         self.keys.clear();
         Ok(())
     }
