@@ -227,7 +227,10 @@ async fn delete_by_filter_counts_then_deletes_only_what_matches() {
     let first = reply.expect(200, None).clone();
     assert_eq!(first["matched"], 5);
     assert_eq!(first["matched_bytes"], 50);
-    assert_eq!(first["deleted"], 0);
+    // The forecast of the real run below: the referenced one stays.
+    assert_eq!(first["deleted"], 4);
+    assert_eq!(first["freed_bytes"], 40);
+    assert_eq!(first["in_use"], 1);
     let page: Vec<i64> = serde_json::from_value(first["ids"].clone()).unwrap();
     assert_eq!(page, vec![tmp[4], tmp[3], tmp[2]]);
     let cursor = first["next_cursor"].as_str().unwrap();
@@ -304,4 +307,70 @@ async fn delete_by_filter_counts_then_deletes_only_what_matches() {
     );
     assert_eq!(server.usage(&alice).await, (1, 4));
     assert_eq!(server.usage(&acme).await, (1, 4));
+}
+
+/// A dry run reports what the real run then does: deletes, holds, references and permissions
+/// judged as the delete judges them.
+#[tokio::test]
+async fn a_dry_run_forecasts_exactly_what_the_real_run_does() {
+    let server = TestServer::start().await;
+    let alice = server.key("default", "alice", "member");
+    let bob = server.key("default", "bob", "member");
+    let mut mine = Vec::new();
+    for n in 0..4 {
+        let reply = server
+            .try_upload(&alice, &format!("old/{n}.jpg"), &vec![b'x'; 10 + n], "old")
+            .await;
+        mine.push(reply.expect(201, None)["id"].as_i64().expect("id"));
+    }
+    let theirs = server.try_upload(&bob, "old/b.jpg", b"bob", "old").await;
+    let theirs = theirs.expect(201, None)["id"].as_i64().expect("id");
+    server.grant(&bob, theirs, "alice", "read").await;
+    server
+        .post(
+            &server.admin,
+            &format!("/v1/media/{}/holds", mine[0]),
+            json!({ "reason": "audit" }),
+        )
+        .await
+        .expect(201, None);
+    server
+        .post(
+            &alice,
+            &format!("/v1/media/{}/references", mine[1]),
+            json!({ "ref": "post:9" }),
+        )
+        .await
+        .expect(201, None);
+
+    let fields = [
+        "matched",
+        "deleted",
+        "freed_bytes",
+        "held",
+        "in_use",
+        "forbidden",
+    ];
+    let run = |dry_run: bool| {
+        server.post(
+            &alice,
+            "/v1/media/delete-by-filter",
+            json!({ "tag": "old", "dry_run": dry_run }),
+        )
+    };
+    let forecast = run(true).await;
+    let forecast = forecast.expect(200, None);
+    let counts = |report: &serde_json::Value| -> Vec<serde_json::Value> {
+        fields.iter().map(|field| report[*field].clone()).collect()
+    };
+    assert_eq!(
+        counts(forecast),
+        vec![json!(5), json!(2), json!(25), json!(1), json!(1), json!(1)]
+    );
+    server
+        .get(&alice, &format!("/v1/media/{}", mine[3]))
+        .await
+        .expect(200, None);
+    let real = run(false).await;
+    assert_eq!(counts(real.expect(200, None)), counts(forecast));
 }

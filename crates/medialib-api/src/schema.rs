@@ -647,17 +647,17 @@ pub struct DeleteByFilterResponse {
     pub ids: Vec<i64>,
     /// Dry run: cursor of the next page of ids.
     pub next_cursor: Option<String>,
-    /// Media deleted.
+    /// Media deleted; in a dry run, the media a real run would delete now.
     pub deleted: u64,
-    /// Bytes freed.
+    /// Bytes freed; in a dry run, the bytes a real run would free.
     pub freed_bytes: i64,
-    /// Matches kept because they are held.
+    /// Matches kept because they are held (a dry run: that a real run would keep).
     pub held: u64,
-    /// Matches kept because they are in use (without `force`).
+    /// Matches kept because they are in use, without `force` (a dry run: as above).
     pub in_use: u64,
-    /// Matches the caller may see but not delete.
+    /// Matches the caller may see but not delete (a dry run: as above).
     pub forbidden: u64,
-    /// Deleted media whose blobs will be removed by the retry loop.
+    /// Deleted media whose blobs will be removed by the retry loop (0 in a dry run).
     pub storage_pending: u64,
 }
 

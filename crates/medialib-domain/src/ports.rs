@@ -450,6 +450,10 @@ pub trait MediaRepo: Send + Sync + std::fmt::Debug {
     /// The holds of a media item, oldest first.
     async fn list_holds(&self, id: MediaId) -> Result<Vec<Hold>, RepoError>;
 
+    /// Of `ids`, the ones that have holds and the ones that have references, as the delete
+    /// transaction would find them now (a dry run's forecast; MUST read committed data only).
+    async fn delete_blockers(&self, ids: &[MediaId]) -> Result<DeleteBlockers, RepoError>;
+
     /// Removes a hold; records the event.
     ///
     /// # Errors

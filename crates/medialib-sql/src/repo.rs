@@ -17,11 +17,11 @@ mod writes;
 use std::time::Duration;
 
 use medialib_domain::{
-    Activity, ActivityQuery, ApiKey, BlobKey, ClaimedPass, CommunityItem, DeleteOutcome,
-    DeleteRequest, Derivative, Grant, Hold, Media, MediaAccess, MediaId, MediaPath, MediaQuery,
-    MediaRepo, MediaState, NewActivity, NewMedia, PendingBlob, PendingCount, PendingStatus,
-    RefName, Reference, RepoError, Role, SettingsChange, StoredApiKey, Tag, Tenant, TenantId,
-    TenantSettings, TenantSlug, ThumbnailState, Usage, UserId,
+    Activity, ActivityQuery, ApiKey, BlobKey, ClaimedPass, CommunityItem, DeleteBlockers,
+    DeleteOutcome, DeleteRequest, Derivative, Grant, Hold, Media, MediaAccess, MediaId, MediaPath,
+    MediaQuery, MediaRepo, MediaState, NewActivity, NewMedia, PendingBlob, PendingCount,
+    PendingStatus, RefName, Reference, RepoError, Role, SettingsChange, StoredApiKey, Tag, Tenant,
+    TenantId, TenantSettings, TenantSlug, ThumbnailState, Usage, UserId,
 };
 use sea_orm::sea_query::extension::postgres::PgFunc;
 use sea_orm::sea_query::{Expr, SimpleExpr};
@@ -1027,6 +1027,10 @@ impl MediaRepo for SeaOrmMediaRepo {
 
     async fn list_holds(&self, id: MediaId) -> Result<Vec<Hold>, RepoError> {
         lifecycle::list_holds(&self.reader, id).await
+    }
+
+    async fn delete_blockers(&self, ids: &[MediaId]) -> Result<DeleteBlockers, RepoError> {
+        lifecycle::delete_blockers(&self.reader, ids).await
     }
 
     async fn remove_hold(

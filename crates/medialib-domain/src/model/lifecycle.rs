@@ -69,6 +69,16 @@ impl SettingsChange {
     }
 }
 
+/// Of some media items, the ones a delete would refuse whatever the caller: held ones, and
+/// ones in use (refused unless forced).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeleteBlockers {
+    /// Items with at least one legal hold.
+    pub held: std::collections::HashSet<MediaId>,
+    /// Items with at least one in-use reference.
+    pub referenced: std::collections::HashSet<MediaId>,
+}
+
 /// Whether a media row is live or in the trash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum MediaState {

@@ -1,15 +1,17 @@
 //! Delete by filter: clean-up by rule ("everything tagged `tmp`", "older than 30 days") done by
 //! the server, within the caller's tenant and visibility.
 //!
-//! A dry run counts the matching media and their bytes and pages through their ids. A real run
-//! walks the matches newest first in chunks; each chunk is judged and deleted exactly as a bulk
-//! delete (one transaction, one purge, per-item refusals), so held media are never deleted and
+//! A dry run counts the matching media and their bytes, pages through their ids, and forecasts
+//! the real run: each match judged by the rules of the delete (may the caller delete it, is it
+//! held, is it in use without `force`) against the data as it is now. A real run walks the
+//! matches newest first in chunks; each chunk is judged and deleted exactly as a bulk delete
+//! (one transaction, one purge, per-item refusals), so held media are never deleted and
 //! referenced media only with `force`. A filter must name at least one criterion.
 
 use time::{Duration, OffsetDateTime};
 
 use super::media::{media_query, page_limit, parse_cursor, ListRequest};
-use super::MediaService;
+use super::{access_of, Access, MediaService};
 use crate::error::ServiceError;
 use crate::model::*;
 use crate::ports::Budget;
@@ -55,9 +57,9 @@ pub struct FilterReport {
     pub ids: Vec<MediaId>,
     /// Dry run: the cursor of the next page of ids.
     pub next_cursor: Option<String>,
-    /// Media deleted.
+    /// Media deleted (a dry run: that a real run would delete now).
     pub deleted: u64,
-    /// Bytes freed.
+    /// Bytes freed (a dry run: that a real run would free).
     pub freed_bytes: i64,
     /// Matches kept because they are held.
     pub held: u64,
@@ -137,6 +139,8 @@ impl MediaService {
                         report.next_cursor = report.ids.last().map(|id| id.get().to_string());
                     }
                 }
+                self.forecast(actor, &matches, request.force, &mut report)
+                    .await?;
             } else {
                 let ids: Vec<i64> = matches.iter().map(|m| m.id.get()).collect();
                 self.spend(actor, Budget::Deletes, ids.len()).await?;
@@ -166,5 +170,39 @@ impl MediaService {
             query.before_id = Some(last);
         }
         Ok(report)
+    }
+
+    /// Adds to a dry run's report what a real run would do with `matches` now: the verdicts of
+    /// the delete's rules, in the order the delete applies them.
+    async fn forecast(
+        &self,
+        actor: &Actor,
+        matches: &[Media],
+        force: bool,
+        report: &mut FilterReport,
+    ) -> Result<(), ServiceError> {
+        let ids: Vec<MediaId> = matches.iter().map(|media| media.id).collect();
+        let found = self
+            .repo
+            .find_media_to_delete(actor.tenant_id, &ids, &actor.user_id, MediaState::Live)
+            .await?;
+        let blockers = self.repo.delete_blockers(&ids).await?;
+        for item in found {
+            let access = access_of(actor, &item);
+            if access == Access::Hidden {
+                continue;
+            }
+            if access < Access::Delete {
+                report.forbidden += 1;
+            } else if blockers.held.contains(&item.media.id) {
+                report.held += 1;
+            } else if !force && blockers.referenced.contains(&item.media.id) {
+                report.in_use += 1;
+            } else {
+                report.deleted += 1;
+                report.freed_bytes += item.media.size_bytes;
+            }
+        }
+        Ok(())
     }
 }

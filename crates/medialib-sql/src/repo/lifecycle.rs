@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 
 use medialib_domain::{
-    Derivative, Hold, Media, MediaId, MediaPath, MediaState, NewActivity, RefName, Reference,
-    RepoError, SettingsChange, TenantId, TenantSettings, ThumbnailState, THUMBNAIL,
+    DeleteBlockers, Derivative, Hold, Media, MediaId, MediaPath, MediaState, NewActivity, RefName,
+    Reference, RepoError, SettingsChange, TenantId, TenantSettings, ThumbnailState, THUMBNAIL,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -276,6 +276,36 @@ pub(crate) async fn add_hold(
     }
     .await;
     finish(txn, result).await
+}
+
+pub(crate) async fn delete_blockers(
+    db: &DatabaseConnection,
+    ids: &[MediaId],
+) -> Result<DeleteBlockers, RepoError> {
+    let raw: Vec<i64> = ids.iter().map(|id| id.get()).collect();
+    let mut blockers = DeleteBlockers::default();
+    for held in holds_of(db, &raw).await?.into_keys() {
+        blockers.held.insert(media_id(held)?);
+    }
+    for chunk in raw.chunks(CHUNK) {
+        let referenced: Vec<i64> = reference::Entity::find()
+            .select_only()
+            .column(reference::Column::MediaId)
+            .distinct()
+            .filter(any_of(
+                db.get_database_backend(),
+                reference::Column::MediaId,
+                chunk.iter().copied(),
+            ))
+            .into_tuple()
+            .all(db)
+            .await
+            .map_err(db_err)?;
+        for id in referenced {
+            blockers.referenced.insert(media_id(id)?);
+        }
+    }
+    Ok(blockers)
 }
 
 pub(crate) async fn list_holds(
