@@ -24,7 +24,7 @@ const MAX_CACHED_KEYS: usize = 10_000;
 /// API keys that authenticated lately, by key id, each with when it was read.
 ///
 /// A busy key is read from the repository once per [`super::ServiceConfig::key_cache_ttl`]
-/// instead of on every request (the query was a quarter of a delete's CPU). The presented
+/// instead of on every request (docs/benchmarks.md, fourth round, has its cost). The presented
 /// secret is still hashed and compared with the stored hash on every request; what the cache
 /// defers is news from elsewhere: a key revoked by another process keeps working here until its
 /// entry is older than the ttl, and so do the tenant settings read with it. Changing a tenant's
