@@ -24,6 +24,7 @@ pub mod group;
 pub mod holds;
 pub mod keys;
 pub mod media;
+mod pipeline;
 pub mod reaper;
 pub mod telemetry;
 pub mod trash;

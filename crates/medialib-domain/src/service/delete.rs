@@ -19,7 +19,7 @@ use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
 
-use super::{access, access_of, not_found_as_media, require, telemetry, Access, MediaService};
+use super::{access, access_of, require, telemetry, Access, MediaService};
 use crate::error::{RepoError, ServiceError};
 use crate::model::*;
 use crate::ports::Budget;
@@ -154,7 +154,7 @@ impl MediaService {
                 purge_after: self.purge_after(),
                 force: options.force,
             };
-            self.execute_one(DeleteRequest::ById(request)).await
+            self.carry_out_one(DeleteRequest::ById(request)).await
         }
         .await;
         telemetry::delete_result(&result, |receipt| receipt.storage);
@@ -224,7 +224,7 @@ impl MediaService {
                 return Err(ServiceError::Forbidden);
             }
             let plan = self.plan(&actor.user_id, media, DeleteReason::Requested);
-            self.execute_one(plan.into()).await
+            self.carry_out_one(plan.into()).await
         }
         .await;
         telemetry::delete_result(&result, |receipt| receipt.storage);
@@ -253,40 +253,7 @@ impl MediaService {
         }
         let mut plan = self.plan(&actor.user_id, item.media, DeleteReason::Requested);
         plan.force = options.force;
-        self.execute_one(plan.into()).await
-    }
-
-    /// Runs one delete (in a shared transaction when group commit is on) and purges its
-    /// blobs.
-    pub(crate) async fn execute_one(
-        &self,
-        request: DeleteRequest,
-    ) -> Result<DeleteReceipt, ServiceError> {
-        let outcome = match &self.group {
-            Some(group) => match group.delete(request).await {
-                Ok(outcome) => outcome,
-                // The committer is gone: a transaction of its own.
-                Err(request) => self.delete_alone(request).await?,
-            },
-            None => self.delete_alone(request).await?,
-        };
-        let outcome = outcome.map_err(not_found_as_media)?;
-        let purge = self.purge(&outcome.pending).await;
-        Ok(receipt(&outcome, &purge))
-    }
-
-    /// One delete in a transaction of its own: its outcome, inside the result of the
-    /// transaction.
-    async fn delete_alone(
-        &self,
-        request: DeleteRequest,
-    ) -> Result<Result<DeleteOutcome, RepoError>, RepoError> {
-        Ok(self
-            .repo
-            .delete_requests(vec![request])
-            .await?
-            .pop()
-            .unwrap_or(Err(RepoError::NotFound)))
+        self.carry_out_one(plan.into()).await
     }
 
     /// Deletes up to [`MAX_BULK_IDS`] media items, each judged by the rules of the single
@@ -354,30 +321,22 @@ impl MediaService {
             verdicts.push(verdict);
         }
 
-        let outcomes = if plans.is_empty() {
-            Vec::new()
-        } else {
-            self.repo.delete_media(plans).await?
-        };
-        let keys: Vec<BlobKey> = outcomes
-            .iter()
-            .filter_map(|o| o.as_ref().ok())
-            .flat_map(|o| o.pending.iter().cloned())
+        let requests = plans.into_iter().map(DeleteRequest::from).collect();
+        let mut results: Vec<Option<Result<DeleteReceipt, ServiceError>>> = self
+            .carry_out(requests)
+            .await?
+            .into_iter()
+            .map(Some)
             .collect();
-        let purge = self.purge(&keys).await;
-
-        let mut outcomes: Vec<Option<Result<DeleteOutcome, RepoError>>> =
-            outcomes.into_iter().map(Some).collect();
         Ok(ids
             .iter()
             .zip(verdicts)
             .map(|(raw, verdict)| {
                 let outcome = verdict.and_then(|index| {
-                    match outcomes.get_mut(index).and_then(Option::take) {
-                        Some(Ok(outcome)) => Ok(receipt(&outcome, &purge)),
-                        Some(Err(err)) => Err(not_found_as_media(err)),
-                        None => Err(ServiceError::MediaNotFound),
-                    }
+                    results
+                        .get_mut(index)
+                        .and_then(Option::take)
+                        .unwrap_or(Err(ServiceError::MediaNotFound))
                 });
                 telemetry::delete_result(&outcome, |receipt| receipt.storage);
                 BulkItem { id: *raw, outcome }
@@ -804,10 +763,19 @@ mod tests {
                     grant: None,
                 }])
             });
-        repo.expect_delete_media().times(1).returning(|plans| {
-            assert_eq!(plans.len(), 1);
-            Ok(outcome(&plans))
-        });
+        repo.expect_delete_requests()
+            .times(1)
+            .returning(|requests| {
+                let plans: Vec<DeletePlan> = requests
+                    .into_iter()
+                    .map(|request| match request {
+                        DeleteRequest::Planned(plan) => plan,
+                        DeleteRequest::ById(_) => panic!("a bulk delete hands over plans"),
+                    })
+                    .collect();
+                assert_eq!(plans.len(), 1);
+                Ok(outcome(&plans))
+            });
         blobs
             .expect_delete_many()
             .times(1)

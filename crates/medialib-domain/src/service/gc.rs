@@ -180,14 +180,9 @@ impl MediaService {
                 plans.push(self.plan(&actor, media, DeleteReason::BlobMissing));
             }
             if options.fix && !plans.is_empty() {
-                let outcomes = self.repo.delete_media(plans).await?;
-                let keys: Vec<BlobKey> = outcomes
-                    .iter()
-                    .filter_map(|o| o.as_ref().ok())
-                    .flat_map(|o| o.pending.iter().cloned())
-                    .collect();
-                report.removed_rows += outcomes.iter().filter(|o| o.is_ok()).count() as u64;
-                self.purge(&keys).await;
+                let requests = plans.into_iter().map(DeleteRequest::from).collect();
+                let results = self.carry_out(requests).await?;
+                report.removed_rows += results.iter().filter(|r| r.is_ok()).count() as u64;
             }
         }
         Ok(())

@@ -10,7 +10,6 @@
 
 use serde_json::json;
 
-use super::delete::receipt;
 use super::media::{media_query, ListRequest, Page};
 use super::{not_found_as_media, require, telemetry, Access, MediaService};
 use crate::error::{RepoError, ServiceError};
@@ -145,7 +144,7 @@ impl MediaService {
             let media = self.load_trashed(actor, id).await?;
             let mut plan = self.plan(&actor.user_id, media, DeleteReason::Requested);
             plan.force = true;
-            self.execute_one(plan.into()).await
+            self.carry_out_one(plan.into()).await
         }
         .await;
         telemetry::delete_result(&result, |receipt| receipt.storage);
@@ -218,12 +217,14 @@ impl MediaService {
                 plan
             })
             .collect();
-        let outcomes = self.repo.delete_media(plans).await?;
-        let done: Vec<DeleteOutcome> = outcomes.into_iter().filter_map(Result::ok).collect();
-        let keys: Vec<BlobKey> = done.iter().flat_map(|o| o.pending.clone()).collect();
-        let purge = self.purge(&keys).await;
-        for outcome in &done {
-            let receipt = receipt(outcome, &purge);
+        let requests = plans.into_iter().map(DeleteRequest::from).collect();
+        let done: Vec<DeleteReceipt> = self
+            .carry_out(requests)
+            .await?
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect();
+        for receipt in &done {
             telemetry::deleted(receipt.storage);
             tracing::info!(
                 media_id = %receipt.id,

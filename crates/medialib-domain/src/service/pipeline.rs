@@ -1,0 +1,71 @@
+//! The delete pipeline: the one place where deletes are carried out.
+//!
+//! Every delete (by id, by path, bulk, by filter, trash purge and emptying, trash retention,
+//! the reconciler's `--fix`, every compatibility profile) is judged by its use case and then
+//! handed here as [`DeleteRequest`]s: the repository's transaction (shared with concurrent
+//! single deletes when group commit is on), the purge of the blobs after the commit, the
+//! receipts. What a delete means beyond the database and the store (events, webhooks) attaches
+//! here, once.
+
+use super::delete::receipt;
+use super::{not_found_as_media, MediaService};
+use crate::error::{RepoError, ServiceError};
+use crate::model::*;
+
+impl MediaService {
+    /// Carries out `requests` in one transaction, purges the blobs of those that were deleted,
+    /// and answers one result per request, in order: its receipt, or why it was refused.
+    ///
+    /// # Errors
+    /// `Repo` when the transaction failed; then nothing was deleted.
+    pub(crate) async fn carry_out(
+        &self,
+        requests: Vec<DeleteRequest>,
+    ) -> Result<Vec<Result<DeleteReceipt, ServiceError>>, ServiceError> {
+        let outcomes = self.commit(requests).await?;
+        let keys: Vec<BlobKey> = outcomes
+            .iter()
+            .filter_map(|outcome| outcome.as_ref().ok())
+            .flat_map(|outcome| outcome.pending.iter().cloned())
+            .collect();
+        let purge = self.purge(&keys).await;
+        Ok(outcomes
+            .into_iter()
+            .map(|outcome| {
+                outcome
+                    .map(|outcome| receipt(&outcome, &purge))
+                    .map_err(not_found_as_media)
+            })
+            .collect())
+    }
+
+    /// The transaction: a single request joins the group commit when it is on (a transaction
+    /// of its own when the committer is gone); several go in one transaction together.
+    async fn commit(
+        &self,
+        mut requests: Vec<DeleteRequest>,
+    ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError> {
+        if let (Some(group), 1) = (&self.group, requests.len()) {
+            let request = requests.pop().expect("one request");
+            match group.delete(request).await {
+                Ok(outcome) => return Ok(vec![outcome]),
+                Err(request) => requests.push(request),
+            }
+        }
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.repo.delete_requests(requests).await
+    }
+
+    /// [`MediaService::carry_out`] of one request.
+    pub(crate) async fn carry_out_one(
+        &self,
+        request: DeleteRequest,
+    ) -> Result<DeleteReceipt, ServiceError> {
+        self.carry_out(vec![request])
+            .await?
+            .pop()
+            .unwrap_or(Err(ServiceError::MediaNotFound))
+    }
+}
