@@ -110,7 +110,9 @@ def main() -> None:
     check(isinstance(restored, Media) and restored.trashed_at is UNSET, "restored without a body")
 
     dry = delete_media_by_filter.sync(client=client, body=DeleteByFilterRequest(dry_run=True, folder=FOLDER))
-    check(dry.dry_run and dry.matched == 1 and dry.ids == [note.id] and dry.deleted == 0, f"dry run: {dry!r}")
+    # A dry run forecasts the real run: what it would delete and free.
+    check(dry.dry_run and dry.matched == 1 and dry.ids == [note.id] and dry.deleted == 1
+          and dry.freed_bytes == len(TEXT), f"dry run: {dry!r}")
     done = delete_media_by_filter.sync(client=client, body=DeleteByFilterRequest(dry_run=False, folder=FOLDER))
     check(not done.dry_run and done.deleted == 1 and done.freed_bytes == len(TEXT), f"delete by filter: {done!r}")
 

@@ -105,7 +105,9 @@ check(restored.data !== undefined && restored.data.trashed_at === undefined, "re
 
 const dry = await client.POST("/v1/media/delete-by-filter", { body: { dry_run: true, folder: FOLDER } });
 check(dry.data !== undefined && dry.data.dry_run && dry.data.matched === 1, "dry run");
-check(dry.data.ids.length === 1 && dry.data.ids[0] === note.id && dry.data.deleted === 0, "dry run ids");
+check(dry.data.ids.length === 1 && dry.data.ids[0] === note.id, "dry run ids");
+// A dry run forecasts the real run: what it would delete and free.
+check(dry.data.deleted === 1 && dry.data.freed_bytes === TEXT.length, "dry run forecast");
 const done = await client.POST("/v1/media/delete-by-filter", { body: { dry_run: false, folder: FOLDER } });
 check(done.data !== undefined && done.data.deleted === 1 && done.data.freed_bytes === TEXT.length, "delete by filter");
 

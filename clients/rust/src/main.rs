@@ -207,8 +207,13 @@ async fn main() -> Result<(), Failure> {
         .await?
         .into_inner();
     check(
-        dry.dry_run && dry.matched == 1 && dry.ids == vec![note.id] && dry.deleted == 0,
+        dry.dry_run && dry.matched == 1 && dry.ids == vec![note.id],
         "dry run",
+    )?;
+    // A dry run forecasts the real run: what it would delete and free.
+    check(
+        dry.deleted == 1 && dry.freed_bytes == TEXT.len() as i64,
+        "dry run forecast",
     )?;
     let done = client
         .delete_media_by_filter(None, &filter(false))
