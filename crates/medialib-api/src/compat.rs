@@ -83,24 +83,39 @@ impl Profile {
         Self::ALL.into_iter().find(|p| p.name() == name)
     }
 
+    /// The path under which all of this profile's routes lie.
+    fn prefix(self) -> &'static str {
+        match self {
+            Self::Gallery => "/api/user/media",
+            Self::Swiftia => "/api/uploads/files",
+            Self::Swonkie => "/media",
+            Self::Catdata => "/api/image",
+            Self::Defdrive => "/api/files",
+        }
+    }
+
     /// The profile whose routes `path` belongs to.
     fn of_path(path: &str) -> Option<Self> {
-        let under = |prefix: &str| {
-            path.strip_prefix(prefix)
+        Self::ALL.into_iter().find(|profile| {
+            path.strip_prefix(profile.prefix())
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-        };
-        if under("/api/user/media") {
-            Some(Self::Gallery)
-        } else if under("/api/uploads/files") {
-            Some(Self::Swiftia)
-        } else if under("/media") {
-            Some(Self::Swonkie)
-        } else if under("/api/image") {
-            Some(Self::Catdata)
-        } else if under("/api/files") {
-            Some(Self::Defdrive)
-        } else {
-            None
+        })
+    }
+
+    /// Checks that every route the app mounts outside `/v1` and the health checks belongs to a
+    /// profile, so that [`guard`] hides it while its profile is not configured. A route that
+    /// belongs to none would be reachable unconfigured: the app refuses to start with it
+    /// (every test that builds the app finds it).
+    ///
+    /// # Panics
+    /// On such a route.
+    pub(crate) fn check_coverage<'a>(paths: impl IntoIterator<Item = &'a str>) {
+        for path in paths {
+            let own = path.starts_with("/v1/") || path == "/healthz" || path == "/readyz";
+            assert!(
+                own || Self::of_path(path).is_some(),
+                "route {path} belongs to no compatibility profile: give it one in Profile::prefix"
+            );
         }
     }
 
@@ -222,4 +237,38 @@ pub(crate) fn error_text(text: &str) -> Json<ErrorText> {
     Json(ErrorText {
         error: text.to_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_profile_route_is_guarded_and_an_unknown_one_is_refused() {
+        Profile::check_coverage([
+            "/v1/media/{id}",
+            "/healthz",
+            "/api/image/{id}",
+            "/media/{x}",
+        ]);
+        assert_eq!(Profile::of_path("/api/image/7"), Some(Profile::Catdata));
+        assert_eq!(Profile::of_path("/api/imagery"), None);
+        let unguarded = std::panic::catch_unwind(|| Profile::check_coverage(["/api/new/{id}"]));
+        assert!(
+            unguarded.is_err(),
+            "a route outside every profile must be refused"
+        );
+    }
+
+    #[test]
+    fn all_lists_every_profile_once() {
+        for profile in Profile::ALL {
+            assert_eq!(Profile::parse(profile.name()), Some(profile));
+            let same_prefix = Profile::ALL
+                .iter()
+                .filter(|other| other.prefix() == profile.prefix())
+                .count();
+            assert_eq!(same_prefix, 1, "{} shares its prefix", profile.name());
+        }
+    }
 }

@@ -184,6 +184,14 @@ pub fn app_with_limits(
     let spec = spec::finish(&raw);
     // The docs page embeds the generated document; it shows the finished one instead.
     let docs_html = docs.swagger_ui_html().replace(&raw, &spec);
+    let mounted: serde_json::Value =
+        serde_json::from_str(&routes(&media).spec()).expect("poem-openapi writes valid JSON");
+    compat::Profile::check_coverage(
+        mounted["paths"]
+            .as_object()
+            .into_iter()
+            .flat_map(|paths| paths.keys().map(String::as_str)),
+    );
     let enabled: Arc<[Profile]> = compat.into();
     let compat_specs: Vec<String> = compat
         .iter()
