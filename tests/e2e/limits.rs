@@ -82,6 +82,9 @@ async fn a_key_over_its_delete_budget_gets_429_and_nothing_is_deleted() {
         .delete_media(&alice, ids[7])
         .await
         .expect(429, Some("rate_limited"));
+    // Every refusal is counted, the compat profile's too.
+    let refused = "medialib_rate_limited_total{budget=\"deletes\"}";
+    assert_eq!(metric(&server.http, &server.base, refused).await, 3);
 }
 
 #[tokio::test]

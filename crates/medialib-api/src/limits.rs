@@ -103,14 +103,17 @@ pub(crate) async fn enforce<E: Endpoint>(
             ),
         ));
     }
-    let request = match json_within(request, limits.max_json_bytes).await {
-        Ok(request) => request,
-        Err(refused) => return Ok(refused),
+    // The JSON body is read within the request's time, as the handler would read it.
+    let handled = async {
+        match json_within(request, limits.max_json_bytes).await {
+            Ok(request) => next.call(request).await.map(IntoResponse::into_response),
+            Err(refused) => Ok(refused),
+        }
     };
     let Some(timeout) = limits.request_timeout else {
-        return next.call(request).await.map(IntoResponse::into_response);
+        return handled.await;
     };
-    match tokio::time::timeout(timeout, next.call(request)).await {
+    match tokio::time::timeout(timeout, handled).await {
         Ok(result) => result.map(IntoResponse::into_response),
         Err(_) => {
             tracing::warn!(timeout_secs = timeout.as_secs(), "request timed out");

@@ -240,10 +240,10 @@ impl MediaService {
             return Ok(());
         };
         let cost = u32::try_from(cost).unwrap_or(u32::MAX).max(1);
-        limiter
-            .spend(actor, budget, cost)
-            .await
-            .map_err(ServiceError::RateLimited)
+        limiter.spend(actor, budget, cost).await.map_err(|limited| {
+            telemetry::rate_limited(budget);
+            ServiceError::RateLimited(limited)
+        })
     }
 
     /// Checks that the database and the blob store answer.

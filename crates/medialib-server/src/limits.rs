@@ -65,7 +65,15 @@ impl GovernorLimiter {
         }
     }
 
-    fn take(&self, scope: Scope, budget: Budget, rate: u32, cost: u32) -> Result<(), RateLimited> {
+    /// Spends `cost` from the bucket of `scope` (made only when the budget is limited, so an
+    /// unlimited server allocates nothing per request).
+    fn take(
+        &self,
+        scope: impl FnOnce() -> Scope,
+        budget: Budget,
+        rate: u32,
+        cost: u32,
+    ) -> Result<(), RateLimited> {
         let Some(rate) = NonZeroU32::new(rate) else {
             return Ok(());
         };
@@ -78,7 +86,7 @@ impl GovernorLimiter {
             buckets.clear();
         }
         let bucket = buckets
-            .entry((scope, budget))
+            .entry((scope(), budget))
             .or_insert_with(|| bucket(rate));
         if bucket.rate != rate {
             *bucket = self::bucket(rate);
@@ -118,13 +126,14 @@ impl RateLimiter for GovernorLimiter {
                 actor.settings.upload_rate_limit,
             ),
         };
-        let credential = match actor.credential {
+        let credential = || match actor.credential {
             Credential::ApiKey => Scope::Key(actor.key_id.clone()),
             _ => Scope::User(actor.tenant_id.0, actor.user_id.as_str().to_owned()),
         };
         self.take(credential, budget, per_key, cost)?;
         let tenant_rate = tenant_override.unwrap_or(per_tenant);
-        self.take(Scope::Tenant(actor.tenant_id.0), budget, tenant_rate, cost)
+        let tenant = || Scope::Tenant(actor.tenant_id.0);
+        self.take(tenant, budget, tenant_rate, cost)
     }
 }
 

@@ -137,28 +137,23 @@ impl MediaService {
         id: &str,
         options: DeleteOptions,
     ) -> Result<DeleteReceipt, ServiceError> {
-        let result = async {
-            let id = MediaId::parse(id)?;
-            self.spend(actor, Budget::Deletes, 1).await?;
-            if options.trashes(actor) {
-                let (item, access) = self.load_to_delete(actor, id).await?;
-                return self.delete_one(actor, item, access, options).await;
-            }
-            // Read, authorized and deleted in one transaction.
-            let request = DeleteById {
-                id,
-                tenant_id: actor.tenant_id,
-                user_id: actor.user_id.clone(),
-                role: actor.role,
-                at: self.clock.now(),
-                purge_after: self.purge_after(),
-                force: options.force,
-            };
-            self.carry_out_one(DeleteRequest::ById(request)).await
+        let id = MediaId::parse(id)?;
+        self.spend(actor, Budget::Deletes, 1).await?;
+        if options.trashes(actor) {
+            let (item, access) = self.load_to_delete(actor, id).await?;
+            return self.delete_one(actor, item, access, options).await;
         }
-        .await;
-        telemetry::delete_result(&result, |receipt| receipt.storage);
-        result
+        // Read, authorized and deleted in one transaction.
+        let request = DeleteById {
+            id,
+            tenant_id: actor.tenant_id,
+            user_id: actor.user_id.clone(),
+            role: actor.role,
+            at: self.clock.now(),
+            purge_after: self.purge_after(),
+            force: options.force,
+        };
+        self.carry_out_one(DeleteRequest::ById(request)).await
     }
 
     /// Deletes a media item by its path relative to the owner's root (the caller's own, or
@@ -174,28 +169,23 @@ impl MediaService {
         owner: Option<&str>,
         options: DeleteOptions,
     ) -> Result<DeleteReceipt, ServiceError> {
-        let result = async {
-            let path = MediaPath::parse(path)?;
-            let owner = match owner {
-                Some(raw) => UserId::parse(raw)?,
-                None => actor.user_id.clone(),
-            };
-            if owner != actor.user_id && !actor.is_admin() {
-                return Err(ServiceError::Forbidden);
-            }
-            self.spend(actor, Budget::Deletes, 1).await?;
-            let item = self
-                .repo
-                .find_media_by_path(actor.tenant_id, &owner, &path, &actor.user_id)
-                .await?
-                .ok_or(ServiceError::MediaNotFound)?;
-            let access = access_of(actor, &item);
-            require(access, Access::Read)?;
-            self.delete_one(actor, item, access, options).await
+        let path = MediaPath::parse(path)?;
+        let owner = match owner {
+            Some(raw) => UserId::parse(raw)?,
+            None => actor.user_id.clone(),
+        };
+        if owner != actor.user_id && !actor.is_admin() {
+            return Err(ServiceError::Forbidden);
         }
-        .await;
-        telemetry::delete_result(&result, |receipt| receipt.storage);
-        result
+        self.spend(actor, Budget::Deletes, 1).await?;
+        let item = self
+            .repo
+            .find_media_by_path(actor.tenant_id, &owner, &path, &actor.user_id)
+            .await?
+            .ok_or(ServiceError::MediaNotFound)?;
+        let access = access_of(actor, &item);
+        require(access, Access::Read)?;
+        self.delete_one(actor, item, access, options).await
     }
 
     /// Deletes a media item only its owner may delete (no admin or grant overrides): the
@@ -210,25 +200,20 @@ impl MediaService {
         actor: &Actor,
         id: &str,
     ) -> Result<DeleteReceipt, ServiceError> {
-        let result = async {
-            let id = MediaId::parse(id)?;
-            self.spend(actor, Budget::Deletes, 1).await?;
-            let media = self
-                .repo
-                .find_media_to_delete(actor.tenant_id, &[id], &actor.user_id, MediaState::Live)
-                .await?
-                .pop()
-                .map(|item| item.media)
-                .ok_or(ServiceError::MediaNotFound)?;
-            if media.owner_id != actor.user_id {
-                return Err(ServiceError::Forbidden);
-            }
-            let plan = self.plan(&actor.user_id, media, DeleteReason::Requested);
-            self.carry_out_one(plan.into()).await
+        let id = MediaId::parse(id)?;
+        self.spend(actor, Budget::Deletes, 1).await?;
+        let media = self
+            .repo
+            .find_media_to_delete(actor.tenant_id, &[id], &actor.user_id, MediaState::Live)
+            .await?
+            .pop()
+            .map(|item| item.media)
+            .ok_or(ServiceError::MediaNotFound)?;
+        if media.owner_id != actor.user_id {
+            return Err(ServiceError::Forbidden);
         }
-        .await;
-        telemetry::delete_result(&result, |receipt| receipt.storage);
-        result
+        let plan = self.plan(&actor.user_id, media, DeleteReason::Requested);
+        self.carry_out_one(plan.into()).await
     }
 
     async fn delete_one(
@@ -338,7 +323,6 @@ impl MediaService {
                         .and_then(Option::take)
                         .unwrap_or(Err(ServiceError::MediaNotFound))
                 });
-                telemetry::delete_result(&outcome, |receipt| receipt.storage);
                 BulkItem { id: *raw, outcome }
             })
             .collect())

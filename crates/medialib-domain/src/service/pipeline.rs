@@ -4,11 +4,11 @@
 //! the reconciler's `--fix`, every compatibility profile) is judged by its use case and then
 //! handed here as [`DeleteRequest`]s: the repository's transaction (shared with concurrent
 //! single deletes when group commit is on), the purge of the blobs after the commit, the
-//! receipts. What a delete means beyond the database and the store (events, webhooks) attaches
-//! here, once.
+//! receipts, and the count of every outcome (`medialib_deletes_total`). What a delete means
+//! beyond the database and the store (events, webhooks) attaches here, once.
 
 use super::delete::receipt;
-use super::{not_found_as_media, MediaService};
+use super::{not_found_as_media, telemetry, MediaService};
 use crate::error::{RepoError, ServiceError};
 use crate::model::*;
 
@@ -32,9 +32,14 @@ impl MediaService {
         Ok(outcomes
             .into_iter()
             .map(|outcome| {
-                outcome
+                let result = outcome
                     .map(|outcome| receipt(&outcome, &purge))
-                    .map_err(not_found_as_media)
+                    .map_err(not_found_as_media);
+                match &result {
+                    Ok(receipt) => telemetry::deleted(receipt.storage),
+                    Err(err) => telemetry::refused(err),
+                }
+                result
             })
             .collect())
     }

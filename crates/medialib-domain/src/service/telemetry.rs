@@ -4,9 +4,13 @@
 
 use crate::error::ServiceError;
 use crate::model::StorageState;
+use crate::ports::Budget;
 
-/// Media deletes by outcome (`deleted`, `trashed`, or why not) and storage state.
+/// Media deletes that reached the delete transaction (or the trash), by outcome (`deleted`,
+/// `trashed`, or why not) and storage state.
 pub const DELETES: &str = "medialib_deletes_total";
+/// Requests refused by a rate limit, by budget.
+pub const RATE_LIMITED: &str = "medialib_rate_limited_total";
 /// Blob deletions by result (`ok`, `failed`: left pending for the reaper).
 pub const BLOB_DELETES: &str = "medialib_blob_deletes_total";
 /// Single deletes committed per shared transaction.
@@ -22,29 +26,25 @@ pub(crate) fn deleted(storage: StorageState) {
     metrics::counter!(DELETES, "outcome" => outcome, "storage" => storage).increment(1);
 }
 
-/// Counts a delete that was refused or failed.
+/// Counts a delete the transaction refused, or that failed with it.
 pub(crate) fn refused(err: &ServiceError) {
     let outcome = match err {
         ServiceError::MediaHeld(_) => "held",
         ServiceError::MediaInUse(_) => "in_use",
         ServiceError::Forbidden => "forbidden",
-        ServiceError::MediaNotFound | ServiceError::InvalidMediaId => "not_found",
-        ServiceError::RateLimited(_) => "rate_limited",
-        ServiceError::Repo(_) => "failed",
-        _ => "invalid",
+        ServiceError::MediaNotFound => "not_found",
+        _ => "failed",
     };
     metrics::counter!(DELETES, "outcome" => outcome, "storage" => "kept").increment(1);
 }
 
-/// Counts a delete's result, whichever it is.
-pub(crate) fn delete_result<T>(
-    result: &Result<T, ServiceError>,
-    storage: impl Fn(&T) -> StorageState,
-) {
-    match result {
-        Ok(done) => deleted(storage(done)),
-        Err(err) => refused(err),
-    }
+/// Counts a request a rate limit refused.
+pub(crate) fn rate_limited(budget: Budget) {
+    let budget = match budget {
+        Budget::Deletes => "deletes",
+        Budget::Uploads => "uploads",
+    };
+    metrics::counter!(RATE_LIMITED, "budget" => budget).increment(1);
 }
 
 /// Counts blob deletions.

@@ -47,16 +47,11 @@ impl MediaService {
         id: &str,
         force: bool,
     ) -> Result<Media, ServiceError> {
-        let result = async {
-            let id = MediaId::parse(id)?;
-            self.spend(actor, Budget::Deletes, 1).await?;
-            let (_, access) = self.load(actor, id).await?;
-            require(access, Access::Delete)?;
-            self.trash_loaded(actor, id, force).await
-        }
-        .await;
-        telemetry::delete_result(&result, |_| StorageState::Trashed);
-        result
+        let id = MediaId::parse(id)?;
+        self.spend(actor, Budget::Deletes, 1).await?;
+        let (_, access) = self.load(actor, id).await?;
+        require(access, Access::Delete)?;
+        self.trash_loaded(actor, id, force).await
     }
 
     /// Trashes media the caller was authorized to delete.
@@ -67,10 +62,16 @@ impl MediaService {
         force: bool,
     ) -> Result<Media, ServiceError> {
         let event = self.event(actor, "media_trashed", Some(id), json!({ "force": force }));
-        self.repo
+        let trashed = self
+            .repo
             .trash_media(actor.tenant_id, id, force, event)
             .await
-            .map_err(not_found_as_media)
+            .map_err(not_found_as_media);
+        match &trashed {
+            Ok(_) => telemetry::deleted(StorageState::Trashed),
+            Err(err) => telemetry::refused(err),
+        }
+        trashed
     }
 
     /// Brings a trashed item back, under `path` when given.
@@ -138,17 +139,12 @@ impl MediaService {
         actor: &Actor,
         id: &str,
     ) -> Result<DeleteReceipt, ServiceError> {
-        let result = async {
-            let id = MediaId::parse(id)?;
-            self.spend(actor, Budget::Deletes, 1).await?;
-            let media = self.load_trashed(actor, id).await?;
-            let mut plan = self.plan(&actor.user_id, media, DeleteReason::Requested);
-            plan.force = true;
-            self.carry_out_one(plan.into()).await
-        }
-        .await;
-        telemetry::delete_result(&result, |receipt| receipt.storage);
-        result
+        let id = MediaId::parse(id)?;
+        self.spend(actor, Budget::Deletes, 1).await?;
+        let media = self.load_trashed(actor, id).await?;
+        let mut plan = self.plan(&actor.user_id, media, DeleteReason::Requested);
+        plan.force = true;
+        self.carry_out_one(plan.into()).await
     }
 
     /// Purges every trashed item the caller may delete, in chunks; held items stay.
@@ -225,7 +221,6 @@ impl MediaService {
             .filter_map(Result::ok)
             .collect();
         for receipt in &done {
-            telemetry::deleted(receipt.storage);
             tracing::info!(
                 media_id = %receipt.id,
                 freed_bytes = receipt.freed_bytes,
