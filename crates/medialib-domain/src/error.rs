@@ -19,17 +19,12 @@ pub enum RepoError {
     /// A uniqueness rule was violated (for example a media path taken by another row).
     #[error("record conflicts with an existing one")]
     Conflict,
-    /// The media is under legal holds; nothing was changed.
-    #[error("media is held")]
-    Held(Vec<crate::model::Hold>),
-    /// Applications recorded references to the media and the call was not forced; nothing
-    /// was changed.
-    #[error("media is in use")]
-    InUse(Vec<crate::model::RefName>),
-    /// The caller can see the media but may not delete it (a delete authorized in the
-    /// transaction); nothing was changed.
-    #[error("forbidden")]
-    Forbidden,
+    /// The domain's rules refused the change when judged against the locked row
+    /// ([`crate::service::verdict`]); nothing was changed. The adapter passes the refusal on
+    /// and never makes one of its own ([`crate::Refusal::NotFound`] arrives as
+    /// [`RepoError::NotFound`]).
+    #[error(transparent)]
+    Refused(crate::model::Refusal),
     /// The database could not be reached or timed out; the call may succeed when retried.
     #[error("database unavailable")]
     Unavailable(#[source] BoxError),
@@ -130,10 +125,29 @@ pub enum ServiceError {
 impl From<RepoError> for ServiceError {
     fn from(err: RepoError) -> Self {
         match err {
-            RepoError::Held(holds) => ServiceError::MediaHeld(holds),
-            RepoError::InUse(refs) => ServiceError::MediaInUse(refs),
-            RepoError::Forbidden => ServiceError::Forbidden,
+            RepoError::Refused(refusal) => refusal.into(),
             other => ServiceError::Repo(other),
+        }
+    }
+}
+
+impl From<crate::model::Refusal> for RepoError {
+    fn from(refusal: crate::model::Refusal) -> Self {
+        match refusal {
+            crate::model::Refusal::NotFound => RepoError::NotFound,
+            other => RepoError::Refused(other),
+        }
+    }
+}
+
+impl From<crate::model::Refusal> for ServiceError {
+    fn from(refusal: crate::model::Refusal) -> Self {
+        use crate::model::Refusal;
+        match refusal {
+            Refusal::NotFound => ServiceError::MediaNotFound,
+            Refusal::Forbidden => ServiceError::Forbidden,
+            Refusal::Held(holds) => ServiceError::MediaHeld(holds),
+            Refusal::InUse(refs) => ServiceError::MediaInUse(refs),
         }
     }
 }

@@ -264,12 +264,17 @@ pub trait MediaRepo: Send + Sync + std::fmt::Debug {
     /// and tenant), its community copy, tag assignments and grants; decrements usage; writes one
     /// `media_deleted` event per row; records every blob to purge as a pending deletion.
     ///
+    /// The rows are locked and every plan is judged against its row's [`Snapshot`] (holds,
+    /// references, the plan's caller's grant) by [`crate::service::verdict::judge_deletes`];
+    /// the adapter carries out what that lets through and answers its refusals.
+    ///
     /// The result has one entry per plan, in order.
     ///
     /// # Errors
     /// An entry MUST be [`RepoError::NotFound`] when that row was already gone (a concurrent
-    /// delete won); exactly one caller ever gets `Ok` for a given id. The whole call fails, and
-    /// changes nothing, only on a database failure.
+    /// delete won) and [`RepoError::Refused`] with the verdict's other refusals; exactly one
+    /// caller ever gets `Ok` for a given id. The whole call fails, and changes nothing, only
+    /// on a database failure.
     async fn delete_media(
         &self,
         plans: Vec<DeletePlan>,
@@ -279,9 +284,9 @@ pub trait MediaRepo: Send + Sync + std::fmt::Debug {
     }
 
     /// Carries out deletions as [`MediaRepo::delete_media`] does, in one transaction, where
-    /// some are by id: the row of a [`DeleteRequest::ById`] is locked and read in the
-    /// transaction and handed, with the caller's grant on it, to [`DeleteById::authorize`],
-    /// whose refusal is that entry's result; the plan it returns is carried out like any other.
+    /// some are by id: the verdict on a [`DeleteRequest::ById`] authorizes it against its
+    /// locked row first ([`DeleteById::authorize`]) and the plan it makes is carried out like
+    /// any other.
     ///
     /// # Errors
     /// As [`MediaRepo::delete_media`]; an entry is [`RepoError::NotFound`] when a by-id row is
@@ -405,16 +410,16 @@ pub trait MediaRepo: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<Media>, RepoError>;
 
     /// Moves a live media item to the trash: hides it, frees its path, moves its size from
-    /// live to trashed usage and records the event, in one transaction.
+    /// live to trashed usage and records the event, in one transaction. The row is locked and
+    /// judged with its holds, references and the caller's grant by
+    /// [`crate::service::verdict::judge_trash`]; its refusal is the call's.
     ///
     /// # Errors
-    /// MUST return [`RepoError::NotFound`] when no live row matches, [`RepoError::Held`] when it
-    /// is held, and [`RepoError::InUse`] when it has references and `force` is false.
+    /// MUST return [`RepoError::NotFound`] when no live row of the request's tenant matches
+    /// (or the verdict says so) and [`RepoError::Refused`] with the verdict's other refusals.
     async fn trash_media(
         &self,
-        tenant: TenantId,
-        id: MediaId,
-        force: bool,
+        request: TrashRequest,
         event: NewActivity,
     ) -> Result<Media, RepoError>;
 

@@ -28,6 +28,7 @@ mod pipeline;
 pub mod reaper;
 pub mod telemetry;
 pub mod trash;
+pub mod verdict;
 
 #[cfg(test)]
 mod fixtures;

@@ -25,7 +25,7 @@ use medialib_domain::{
     DeleteOutcome, DeleteRequest, Derivative, Grant, Hold, Media, MediaAccess, MediaId, MediaPath,
     MediaQuery, MediaRepo, MediaState, NewActivity, NewMedia, PendingBlob, PendingCount,
     PendingStatus, RefName, Reference, RepoError, Role, SettingsChange, StoredApiKey, Tag, Tenant,
-    TenantId, TenantSettings, TenantSlug, ThumbnailState, Usage, UserId,
+    TenantId, TenantSettings, TenantSlug, ThumbnailState, TrashRequest, Usage, UserId,
 };
 use sea_orm::sea_query::extension::postgres::PgFunc;
 use sea_orm::sea_query::{Expr, SimpleExpr};
@@ -501,12 +501,10 @@ impl MediaRepo for SeaOrmMediaRepo {
 
     async fn trash_media(
         &self,
-        tenant: TenantId,
-        id: MediaId,
-        force: bool,
+        request: TrashRequest,
         event: NewActivity,
     ) -> Result<Media, RepoError> {
-        retrying(|| lifecycle::trash_media(&self.writer, tenant, id, force, event.clone())).await
+        retrying(|| lifecycle::trash_media(&self.writer, request.clone(), event.clone())).await
     }
 
     async fn restore_media(

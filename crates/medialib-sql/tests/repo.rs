@@ -2,9 +2,9 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 use medialib_domain::{
-    BlobKey, DeleteById, DeletePlan, DeleteReason, DeleteRequest, Grant, MediaId, MediaPath,
-    MediaRepo, NewActivity, NewMedia, PendingBlob, PendingFailure, PendingStatus, Permission,
-    RepoError, Role, Tag, TenantId, TenantSlug, UserId,
+    Authority, BlobKey, DeleteById, DeletePlan, DeleteReason, DeleteRequest, Grant, MediaId,
+    MediaPath, MediaRepo, NewActivity, NewMedia, PendingBlob, PendingFailure, PendingStatus,
+    Permission, Refusal, RepoError, Role, Tag, TenantId, TenantSlug, TrashRequest, UserId,
 };
 use medialib_domain::{
     Derivative, RefName, Reference, SettingsChange, TenantSettings, ThumbnailState, THUMBNAIL,
@@ -79,6 +79,18 @@ fn plan(media: medialib_domain::Media) -> DeletePlan {
         at: AT,
         purge_after: AT,
         force: false,
+        authority: Authority::Caller(Role::Member),
+    }
+}
+
+/// A move to the trash by the owner, alice.
+fn trash(tenant: TenantId, id: MediaId, force: bool) -> TrashRequest {
+    TrashRequest {
+        id,
+        tenant_id: tenant,
+        user_id: UserId::parse("alice").unwrap(),
+        role: Role::Member,
+        force,
     }
 }
 
@@ -334,11 +346,14 @@ async fn deletes_by_id_are_authorized_against_the_locked_row() {
             .await
             .unwrap();
         assert!(
-            matches!(results[0], Err(RepoError::Forbidden)),
+            matches!(results[0], Err(RepoError::Refused(Refusal::Forbidden))),
             "read grant"
         );
         assert!(matches!(results[1], Err(RepoError::NotFound)), "no grant");
-        assert!(matches!(results[2], Err(RepoError::Forbidden)), "viewer");
+        assert!(
+            matches!(results[2], Err(RepoError::Refused(Refusal::Forbidden))),
+            "viewer"
+        );
         assert!(
             matches!(results[3], Err(RepoError::NotFound)),
             "other tenant"
@@ -386,9 +401,12 @@ async fn deletes_by_id_are_authorized_against_the_locked_row() {
 
         // A trashed row is not deleted by id (only purged), even by its owner.
         let trashed = insert(repo, tenant, "trashed.png", 3).await.unwrap();
-        repo.trash_media(tenant, trashed.id, false, event(tenant, "media_trashed"))
-            .await
-            .unwrap();
+        repo.trash_media(
+            trash(tenant, trashed.id, false),
+            event(tenant, "media_trashed"),
+        )
+        .await
+        .unwrap();
         let results = repo
             .delete_requests(vec![by_id(tenant, &trashed, "alice", Role::Member)])
             .await
@@ -409,7 +427,95 @@ async fn deletes_by_id_are_authorized_against_the_locked_row() {
             .await
             .unwrap();
         assert!(matches!(results[0], Err(RepoError::NotFound)));
-        assert!(matches!(results[1], Err(RepoError::Held(_))));
+        assert!(matches!(
+            results[1],
+            Err(RepoError::Refused(Refusal::Held(_)))
+        ));
+    }
+}
+
+/// A plan of `user` (a member) for `media`, as a bulk delete makes it before its transaction.
+fn plan_of(media: &medialib_domain::Media, user: &str) -> DeletePlan {
+    DeletePlan {
+        actor_id: UserId::parse(user).unwrap(),
+        ..plan(media.clone())
+    }
+}
+
+#[tokio::test]
+async fn a_grant_revoked_between_plan_and_commit_stops_a_planned_delete() {
+    for backend in backends::all().await {
+        let repo = &backend.repo;
+        let tenant = tenant(repo).await;
+        eprintln!("on {}", backend.name);
+        let revoked = insert(repo, tenant, "revoked.png", 5).await.unwrap();
+        let narrowed = insert(repo, tenant, "narrowed.png", 6).await.unwrap();
+        let kept = insert(repo, tenant, "kept.png", 7).await.unwrap();
+        let grant = |media: &medialib_domain::Media, permission| Grant {
+            media_id: media.id,
+            user_id: UserId::parse("dan").unwrap(),
+            permission,
+            created_at: AT,
+        };
+        for media in [&revoked, &narrowed, &kept] {
+            repo.put_grant(
+                tenant,
+                grant(media, Permission::Delete),
+                event(tenant, "access_granted"),
+            )
+            .await
+            .unwrap();
+        }
+        // dan's bulk delete was planned while he could delete all three; then one grant is
+        // revoked and one narrowed to read before the transaction runs.
+        let plans = vec![
+            plan_of(&revoked, "dan"),
+            plan_of(&narrowed, "dan"),
+            plan_of(&kept, "dan"),
+        ];
+        let dan = UserId::parse("dan").unwrap();
+        repo.delete_grant(revoked.id, &dan, event(tenant, "access_revoked"))
+            .await
+            .unwrap();
+        repo.put_grant(
+            tenant,
+            grant(&narrowed, Permission::Read),
+            event(tenant, "access_granted"),
+        )
+        .await
+        .unwrap();
+        let results = repo.delete_media(plans).await.unwrap();
+        assert!(
+            matches!(results[0], Err(RepoError::NotFound)),
+            "revoked: dan no longer sees it"
+        );
+        assert!(
+            matches!(results[1], Err(RepoError::Refused(Refusal::Forbidden))),
+            "read only"
+        );
+        assert_eq!(results[2].as_ref().unwrap().media.id, kept.id);
+        let usage = repo.usage(tenant).await.unwrap();
+        assert_eq!((usage.media_count, usage.bytes_used), (2, 11));
+
+        // The same holds for a move to the trash; the service's own plans (trash retention,
+        // the reconciler) have no caller to lose a right.
+        let refused = repo
+            .trash_media(
+                TrashRequest {
+                    user_id: dan.clone(),
+                    ..trash(tenant, revoked.id, false)
+                },
+                event(tenant, "media_trashed"),
+            )
+            .await;
+        assert!(matches!(refused, Err(RepoError::NotFound)), "{refused:?}");
+        let service = DeletePlan {
+            authority: Authority::Service,
+            ..plan_of(&narrowed, "system")
+        };
+        let results = repo.delete_media(vec![service]).await.unwrap();
+        assert!(results[0].is_ok(), "{:?}", results[0]);
+        assert_eq!(repo.usage(tenant).await.unwrap().media_count, 1);
     }
 }
 
@@ -429,8 +535,14 @@ async fn a_held_id_repeated_in_a_batch_is_refused_every_time() {
             .delete_media(vec![plan(media.clone()), forced])
             .await
             .unwrap();
-        assert!(matches!(results[0], Err(RepoError::Held(_))));
-        assert!(matches!(results[1], Err(RepoError::Held(_))));
+        assert!(matches!(
+            results[0],
+            Err(RepoError::Refused(Refusal::Held(_)))
+        ));
+        assert!(matches!(
+            results[1],
+            Err(RepoError::Refused(Refusal::Held(_)))
+        ));
         assert_eq!(repo.usage(tenant).await.unwrap().media_count, 1);
     }
 }
@@ -705,7 +817,10 @@ async fn trash_frees_the_path_moves_usage_and_restore_detects_a_taken_path() {
         eprintln!("on {}", backend.name);
         let media = insert(repo, tenant, "a/b.png", 10).await.unwrap();
         let trashed = repo
-            .trash_media(tenant, media.id, false, event(tenant, "media_trashed"))
+            .trash_media(
+                trash(tenant, media.id, false),
+                event(tenant, "media_trashed"),
+            )
             .await
             .unwrap();
         assert_eq!(trashed.trashed_at, Some(AT));
@@ -734,8 +849,11 @@ async fn trash_frees_the_path_moves_usage_and_restore_detects_a_taken_path() {
         );
         // Trashing twice finds no live row.
         assert!(matches!(
-            repo.trash_media(tenant, media.id, false, event(tenant, "media_trashed"))
-                .await,
+            repo.trash_media(
+                trash(tenant, media.id, false),
+                event(tenant, "media_trashed")
+            )
+            .await,
             Err(RepoError::NotFound)
         ));
 
@@ -770,7 +888,10 @@ async fn trash_frees_the_path_moves_usage_and_restore_detects_a_taken_path() {
 
         // Purging a trashed row leaves trashed usage, not live usage.
         let trashed_newer = repo
-            .trash_media(tenant, newer.id, false, event(tenant, "media_trashed"))
+            .trash_media(
+                trash(tenant, newer.id, false),
+                event(tenant, "media_trashed"),
+            )
             .await
             .unwrap();
         // A plan made while the row was live does not delete it once it is in the trash.
@@ -815,16 +936,19 @@ async fn holds_refuse_delete_and_trash_until_removed() {
         forced.force = true;
         let result = repo.delete_media(vec![forced.clone()]).await.unwrap();
         match &result[0] {
-            Err(RepoError::Held(holds)) => {
+            Err(RepoError::Refused(Refusal::Held(holds))) => {
                 assert_eq!(holds.len(), 1);
                 assert_eq!(holds[0].reason, "case 42");
             }
             other => panic!("expected held, got {other:?}"),
         }
         assert!(matches!(
-            repo.trash_media(tenant, media.id, true, event(tenant, "media_trashed"))
-                .await,
-            Err(RepoError::Held(_))
+            repo.trash_media(
+                trash(tenant, media.id, true),
+                event(tenant, "media_trashed")
+            )
+            .await,
+            Err(RepoError::Refused(Refusal::Held(_)))
         ));
         assert_eq!(repo.usage(tenant).await.unwrap().media_count, 1);
         repo.remove_hold(tenant, media.id, hold.id, event(tenant, "hold_removed"))
@@ -851,7 +975,7 @@ async fn quotes_backslashes_and_dollars_survive_the_delete_transaction() {
             .await
             .unwrap();
         match &repo.delete_media(vec![plan(media.clone())]).await.unwrap()[0] {
-            Err(RepoError::Held(holds)) => assert_eq!(holds[0].reason, reason),
+            Err(RepoError::Refused(Refusal::Held(holds))) => assert_eq!(holds[0].reason, reason),
             other => panic!("expected held, got {other:?}"),
         }
         repo.remove_hold(tenant, media.id, hold.id, event(tenant, "hold_removed"))
@@ -900,7 +1024,7 @@ async fn references_refuse_unforced_deletes_and_forced_ones_report_them() {
         assert_eq!(repo.list_references(media.id).await.unwrap().len(), 2);
         let result = repo.delete_media(vec![plan(media.clone())]).await.unwrap();
         match &result[0] {
-            Err(RepoError::InUse(names)) => {
+            Err(RepoError::Refused(Refusal::InUse(names))) => {
                 let names: Vec<&str> = names.iter().map(RefName::as_str).collect();
                 assert_eq!(names, ["post:1", "post:2"]);
             }
@@ -977,9 +1101,12 @@ async fn expired_trash_follows_each_tenants_retention_and_skips_holds() {
         let old = insert(repo, tenant, "old.png", 1).await.unwrap();
         let held = insert(repo, tenant, "held.png", 1).await.unwrap();
         for media in [&old, &held] {
-            repo.trash_media(tenant, media.id, false, event(tenant, "media_trashed"))
-                .await
-                .unwrap();
+            repo.trash_media(
+                trash(tenant, media.id, false),
+                event(tenant, "media_trashed"),
+            )
+            .await
+            .unwrap();
         }
         repo.add_hold(tenant, held.id, "audit", event(tenant, "hold_added"))
             .await
@@ -1127,9 +1254,12 @@ async fn usage_visible_to_a_user_counts_owned_and_granted_media_once() {
         let small = insert(repo, tenant, "a.png", 10).await.unwrap();
         insert(repo, tenant, "b.png", 20).await.unwrap();
         let trashed = insert(repo, tenant, "c.png", 40).await.unwrap();
-        repo.trash_media(tenant, trashed.id, false, event(tenant, "media_trashed"))
-            .await
-            .unwrap();
+        repo.trash_media(
+            trash(tenant, trashed.id, false),
+            event(tenant, "media_trashed"),
+        )
+        .await
+        .unwrap();
         let bob = UserId::parse("bob").unwrap();
         for permission in [Permission::Read, Permission::Delete] {
             let grant = Grant {

@@ -34,6 +34,18 @@ pub struct DeletePlan {
     pub purge_after: OffsetDateTime,
     /// Delete even when applications recorded references to it (the receipt lists them).
     pub force: bool,
+    /// On whose authority: a caller's is checked again against the locked row and the
+    /// caller's grant on it, so a grant revoked after the plan stops the delete.
+    pub authority: Authority,
+}
+
+/// On whose authority a planned delete is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authority {
+    /// The plan's actor, with this role in the media's tenant.
+    Caller(Role),
+    /// The service's own rules (trash retention, the reconciler): no caller to authorize.
+    Service,
 }
 
 /// A single delete by id whose row is read, authorized and deleted in one transaction: the
@@ -90,6 +102,47 @@ impl From<DeletePlan> for DeleteRequest {
     fn from(plan: DeletePlan) -> Self {
         Self::Planned(plan)
     }
+}
+
+/// What a repository found of one media row under its lock, for the domain to judge a change
+/// against: the row, its holds and references, and the caller's grant on it.
+#[derive(Debug, Clone, Copy)]
+pub struct Snapshot<'a> {
+    /// The row as locked (tags need not be filled in).
+    pub media: &'a Media,
+    /// Its legal holds.
+    pub holds: &'a [Hold],
+    /// The in-use references applications recorded.
+    pub references: &'a [RefName],
+    /// What the request's caller was granted on it, if anything.
+    pub grant: Option<Permission>,
+}
+
+/// Why the domain refused a delete or a move to the trash; nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The row is gone, of another tenant, in another state than planned, invisible to the
+    /// caller, or taken by an earlier request of the same transaction.
+    #[error("media not found")]
+    NotFound,
+    /// The caller can see the media but may not delete it.
+    #[error("forbidden")]
+    Forbidden,
+    /// The media is under legal holds.
+    #[error("media is held")]
+    Held(Vec<Hold>),
+    /// Applications recorded references to it and the request was not forced.
+    #[error("media is in use")]
+    InUse(Vec<RefName>),
+}
+
+/// A request the domain let through: the plan to carry out and the references it breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judged {
+    /// The plan (for a delete by id, made from the locked row).
+    pub plan: DeletePlan,
+    /// The in-use references a forced delete removes.
+    pub broken_references: Vec<RefName>,
 }
 
 /// What cascaded with a deleted row.

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{BlobKey, MediaId, UserId};
+use super::{BlobKey, MediaId, Role, TenantId, UserId};
 use crate::error::ServiceError;
 
 /// The longest trash retention a tenant may set (ten years).
@@ -128,6 +128,22 @@ impl ThumbnailState {
 
 /// The longest hold reason, in bytes.
 pub const MAX_REASON_CHARS: usize = 1024;
+
+/// A move to the trash, judged against the locked row by the rules of a delete
+/// ([`crate::service::verdict::judge_trash`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrashRequest {
+    /// The live media to trash.
+    pub id: MediaId,
+    /// The caller's tenant: a row of another tenant is not found.
+    pub tenant_id: TenantId,
+    /// The caller.
+    pub user_id: UserId,
+    /// The caller's role.
+    pub role: Role,
+    /// Trash it even when applications recorded references to it.
+    pub force: bool,
+}
 
 /// A legal hold on a media item: while one exists the item cannot be deleted, trashed or
 /// purged by anyone.

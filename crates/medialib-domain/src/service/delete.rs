@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
 
 use super::{access, access_of, require, telemetry, Access, MediaService};
-use crate::error::{RepoError, ServiceError};
+use crate::error::ServiceError;
 use crate::model::*;
 use crate::ports::Budget;
 
@@ -79,20 +79,16 @@ impl DeleteById {
     /// [`MediaService::delete_media`], and plans it.
     ///
     /// # Errors
-    /// [`RepoError::NotFound`] when the caller cannot see the media (another tenant's, or in
-    /// the trash: a delete by id deletes live media only), [`RepoError::Forbidden`] when it can
+    /// [`Refusal::NotFound`] when the caller cannot see the media (another tenant's, or in
+    /// the trash: a delete by id deletes live media only), [`Refusal::Forbidden`] when it can
     /// see it but not delete it.
-    pub fn authorize(
-        self,
-        media: Media,
-        grant: Option<Permission>,
-    ) -> Result<DeletePlan, RepoError> {
+    pub fn authorize(self, media: Media, grant: Option<Permission>) -> Result<DeletePlan, Refusal> {
         if media.trashed_at.is_some() {
-            return Err(RepoError::NotFound);
+            return Err(Refusal::NotFound);
         }
         match access(self.tenant_id, &self.user_id, self.role, &media, grant) {
-            Access::Hidden => Err(RepoError::NotFound),
-            Access::Read => Err(RepoError::Forbidden),
+            Access::Hidden => Err(Refusal::NotFound),
+            Access::Read => Err(Refusal::Forbidden),
             Access::Delete | Access::Manage => Ok(DeletePlan {
                 media,
                 actor_id: self.user_id,
@@ -100,6 +96,7 @@ impl DeleteById {
                 at: self.at,
                 purge_after: self.purge_after,
                 force: self.force,
+                authority: Authority::Caller(self.role),
             }),
         }
     }
@@ -212,7 +209,7 @@ impl MediaService {
         if media.owner_id != actor.user_id {
             return Err(ServiceError::Forbidden);
         }
-        let plan = self.plan(&actor.user_id, media, DeleteReason::Requested);
+        let plan = self.plan(actor, media);
         self.carry_out_one(plan.into()).await
     }
 
@@ -236,7 +233,7 @@ impl MediaService {
                 broken_references: Vec::new(),
             });
         }
-        let mut plan = self.plan(&actor.user_id, item.media, DeleteReason::Requested);
+        let mut plan = self.plan(actor, item.media);
         plan.force = options.force;
         self.carry_out_one(plan.into()).await
     }
@@ -298,7 +295,7 @@ impl MediaService {
             let verdict = id.and_then(|id| {
                 let item = found.remove(&id).ok_or(ServiceError::MediaNotFound)?;
                 require(access_of(actor, &item), Access::Delete)?;
-                let mut plan = self.plan(&actor.user_id, item.media, DeleteReason::Requested);
+                let mut plan = self.plan(actor, item.media);
                 plan.force = force;
                 plans.push(plan);
                 Ok(plans.len() - 1)
@@ -328,7 +325,27 @@ impl MediaService {
             .collect())
     }
 
-    pub(crate) fn plan(&self, actor_id: &UserId, media: Media, reason: DeleteReason) -> DeletePlan {
+    /// A delete of `media` for `actor`, to be authorized again against the locked row.
+    pub(crate) fn plan(&self, actor: &Actor, media: Media) -> DeletePlan {
+        DeletePlan {
+            media,
+            actor_id: actor.user_id.clone(),
+            reason: DeleteReason::Requested,
+            at: self.clock.now(),
+            purge_after: self.purge_after(),
+            force: false,
+            authority: Authority::Caller(actor.role),
+        }
+    }
+
+    /// A delete of `media` by the service's own rules (`reason` says which), recorded as
+    /// made by `actor_id`.
+    pub(crate) fn service_plan(
+        &self,
+        actor_id: &UserId,
+        media: Media,
+        reason: DeleteReason,
+    ) -> DeletePlan {
         DeletePlan {
             media,
             actor_id: actor_id.clone(),
@@ -336,6 +353,7 @@ impl MediaService {
             at: self.clock.now(),
             purge_after: self.purge_after(),
             force: false,
+            authority: Authority::Service,
         }
     }
 
@@ -422,29 +440,11 @@ mod tests {
     use time::macros::datetime;
 
     use super::*;
-    use crate::error::BlobError;
+    use crate::error::{BlobError, RepoError};
     use crate::ports::{MockBlobStore, MockMediaRepo};
     use crate::service::ServiceConfig;
 
-    use super::super::fixtures::{actor, done};
-
-    fn media(id: i64, owner: &str) -> Media {
-        Media {
-            id: MediaId::try_from(id).unwrap(),
-            tenant_id: TenantId(1),
-            owner_id: UserId::parse(owner).unwrap(),
-            path: MediaPath::parse("a/b.jpg").unwrap(),
-            content_type: "image/jpeg".into(),
-            size_bytes: 42,
-            sha256: "00".into(),
-            tags: vec![],
-            shared_to_community: false,
-            blob_key: BlobKey::from_stored(format!("media/1/{id}")),
-            created_at: datetime!(2026-01-01 0:00 UTC),
-            trashed_at: None,
-            thumbnail: ThumbnailState::None,
-        }
-    }
+    use super::super::fixtures::{actor, done, media};
 
     fn service(repo: MockMediaRepo, blobs: MockBlobStore) -> MediaService {
         super::super::fixtures::service(repo, blobs, ServiceConfig::default())
@@ -465,25 +465,24 @@ mod tests {
     }
 
     /// What the repository's transaction makes of `requests` when the only row is `item`, on
-    /// which the caller holds `grant`: each delete by id authorized against it, and every
-    /// authorized plan carried out.
+    /// which the caller holds `grant`: each request judged against it by the domain's
+    /// verdict, and every one let through carried out.
     fn against(
         item: &Media,
         grant: Option<Permission>,
         requests: Vec<DeleteRequest>,
     ) -> Vec<Result<DeleteOutcome, RepoError>> {
-        requests
-            .into_iter()
-            .map(|request| {
-                let plan = match request {
-                    DeleteRequest::Planned(plan) => plan,
-                    DeleteRequest::ById(request) if request.id == item.id => {
-                        request.authorize(item.clone(), grant)?
-                    }
-                    DeleteRequest::ById(_) => return Err(RepoError::NotFound),
-                };
-                done(&plan)
+        let locked = |id: MediaId, _: &UserId| {
+            (id == item.id).then_some(Snapshot {
+                media: item,
+                holds: &[],
+                references: &[],
+                grant,
             })
+        };
+        super::super::verdict::judge_deletes(requests, locked)
+            .into_iter()
+            .map(|verdict| done(&verdict?.plan))
             .collect()
     }
 
@@ -517,27 +516,27 @@ mod tests {
         assert!(refusal("dan", Role::Member, Some(Permission::Delete)).is_none());
         assert!(matches!(
             refusal("rita", Role::Member, Some(Permission::Read)),
-            Some(RepoError::Forbidden)
+            Some(Refusal::Forbidden)
         ));
         assert!(matches!(
             refusal("vic", Role::Viewer, None),
-            Some(RepoError::Forbidden)
+            Some(Refusal::Forbidden)
         ));
         assert!(matches!(
             refusal("bob", Role::Member, None),
-            Some(RepoError::NotFound)
+            Some(Refusal::NotFound)
         ));
         let mut foreign = row.clone();
         foreign.tenant_id = TenantId(2);
         assert!(matches!(
             by_id("root", Role::Admin, 7).authorize(foreign, None),
-            Err(RepoError::NotFound)
+            Err(Refusal::NotFound)
         ));
         let mut trashed = row.clone();
         trashed.trashed_at = Some(datetime!(2026-01-02 0:00 UTC));
         assert!(matches!(
             by_id("alice", Role::Member, 7).authorize(trashed, None),
-            Err(RepoError::NotFound)
+            Err(Refusal::NotFound)
         ));
 
         let plan = by_id("dan", Role::Member, 7)
@@ -797,10 +796,10 @@ mod tests {
         repo.expect_delete_requests().never();
         repo.expect_trash_media()
             .times(1)
-            .returning(|_, id, force, event| {
-                assert!(!force);
+            .returning(|request, event| {
+                assert!(!request.force);
                 assert_eq!(event.action, "media_trashed");
-                let mut trashed = media(id.get(), "alice");
+                let mut trashed = media(request.id.get(), "alice");
                 trashed.trashed_at = Some(event.created_at);
                 Ok(trashed)
             });

@@ -6,7 +6,10 @@ use time::macros::datetime;
 
 use super::{MediaService, ServiceConfig};
 use crate::error::RepoError;
-use crate::model::{Actor, DeleteOutcome, DeletePlan, Removed, Role, TenantId, TenantSlug, UserId};
+use crate::model::{
+    Actor, BlobKey, DeleteOutcome, DeletePlan, Media, MediaId, MediaPath, Removed, Role, TenantId,
+    TenantSlug, ThumbnailState, UserId,
+};
 use crate::ports::{MockBlobStore, MockClock, MockMediaRepo};
 use crate::Sha256KeyHasher;
 
@@ -20,6 +23,25 @@ pub(crate) fn actor(user: &str, role: Role) -> Actor {
         key_id: "k".into(),
         settings: crate::model::TenantSettings::default(),
         credential: crate::model::Credential::ApiKey,
+    }
+}
+
+/// Live media `id` of tenant 1, owned by `owner`: 42 bytes at `a/b.jpg`.
+pub(crate) fn media(id: i64, owner: &str) -> Media {
+    Media {
+        id: MediaId::try_from(id).expect("valid id"),
+        tenant_id: TenantId(1),
+        owner_id: UserId::parse(owner).expect("valid user"),
+        path: MediaPath::parse("a/b.jpg").expect("valid path"),
+        content_type: "image/jpeg".into(),
+        size_bytes: 42,
+        sha256: "00".into(),
+        tags: vec![],
+        shared_to_community: false,
+        blob_key: BlobKey::from_stored(format!("media/1/{id}")),
+        created_at: datetime!(2026-01-01 0:00 UTC),
+        trashed_at: None,
+        thumbnail: ThumbnailState::None,
     }
 }
 

@@ -177,7 +177,7 @@ impl MediaService {
                     report.dangling_examples.push(media.id.get());
                 }
                 tracing::warn!(media_id = %media.id, "media row without its blob");
-                plans.push(self.plan(&actor, media, DeleteReason::BlobMissing));
+                plans.push(self.service_plan(&actor, media, DeleteReason::BlobMissing));
             }
             if options.fix && !plans.is_empty() {
                 let requests = plans.into_iter().map(DeleteRequest::from).collect();

@@ -239,7 +239,6 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use futures::executor::block_on;
-    use time::macros::datetime;
 
     use super::*;
     use crate::model::*;
@@ -249,21 +248,7 @@ mod tests {
     use crate::service::ServiceConfig;
 
     fn media(id: i64) -> Media {
-        Media {
-            id: MediaId::try_from(id).unwrap(),
-            tenant_id: TenantId(1),
-            owner_id: UserId::parse("alice").unwrap(),
-            path: MediaPath::parse(&format!("{id}.jpg")).unwrap(),
-            content_type: "image/jpeg".into(),
-            size_bytes: 1,
-            sha256: "00".into(),
-            tags: vec![],
-            shared_to_community: false,
-            blob_key: BlobKey::from_stored(format!("media/1/{id}")),
-            created_at: datetime!(2026-01-01 0:00 UTC),
-            trashed_at: None,
-            thumbnail: ThumbnailState::None,
-        }
+        super::super::fixtures::media(id, "alice")
     }
 
     /// The plan of a delete by id when every id is alice's live media.

@@ -62,9 +62,16 @@ impl MediaService {
         force: bool,
     ) -> Result<Media, ServiceError> {
         let event = self.event(actor, "media_trashed", Some(id), json!({ "force": force }));
+        let request = TrashRequest {
+            id,
+            tenant_id: actor.tenant_id,
+            user_id: actor.user_id.clone(),
+            role: actor.role,
+            force,
+        };
         let trashed = self
             .repo
-            .trash_media(actor.tenant_id, id, force, event)
+            .trash_media(request, event)
             .await
             .map_err(not_found_as_media);
         match &trashed {
@@ -142,7 +149,7 @@ impl MediaService {
         let id = MediaId::parse(id)?;
         self.spend(actor, Budget::Deletes, 1).await?;
         let media = self.load_trashed(actor, id).await?;
-        let mut plan = self.plan(&actor.user_id, media, DeleteReason::Requested);
+        let mut plan = self.plan(actor, media);
         plan.force = true;
         self.carry_out_one(plan.into()).await
     }
@@ -208,7 +215,7 @@ impl MediaService {
         let plans: Vec<DeletePlan> = expired
             .into_iter()
             .map(|media| {
-                let mut plan = self.plan(&system, media, DeleteReason::TrashRetention);
+                let mut plan = self.service_plan(&system, media, DeleteReason::TrashRetention);
                 plan.force = true;
                 plan
             })

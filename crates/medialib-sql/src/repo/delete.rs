@@ -4,14 +4,15 @@
 //! PostgreSQL) so that a bulk delete of a thousand ids costs a dozen statements, not thousands.
 //! The rows are read and removed inside the same transaction (on SQLite the single writer
 //! connection serializes it; on servers the read takes row locks), so a row that a concurrent
-//! delete removed first is reported as `NotFound` to exactly one of the two callers, and a
-//! delete by id is authorized against the row as it is locked.
+//! delete removed first is reported as `NotFound` to exactly one of the two callers, and every
+//! request is judged by the domain against the row as it is locked.
 
 use std::collections::{HashMap, HashSet};
 
+use medialib_domain::service::verdict;
 use medialib_domain::{
-    BlobKey, DeleteById, DeleteOutcome, DeletePlan, DeleteRequest, Hold, PendingStatus, RefName,
-    Removed, RepoError, TenantId,
+    BlobKey, DeleteOutcome, DeleteRequest, Hold, Judged, Media, PendingStatus, Permission, RefName,
+    Refusal, Removed, RepoError, Snapshot, TenantId,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -101,8 +102,18 @@ pub(crate) struct Children {
     derivatives: HashMap<i64, Vec<BlobKey>>,
     tags: HashMap<i64, u64>,
     grants: HashMap<i64, u64>,
-    /// The permission each (media, user) grant gives.
+    /// The permission each (media, user) grant gives, as stored.
     granted: HashMap<(i64, String), String>,
+}
+
+impl Children {
+    /// The permission each (media, user) grant gives.
+    pub(crate) fn permissions(&self) -> Result<HashMap<(i64, &str), Permission>, RepoError> {
+        self.granted
+            .iter()
+            .map(|((media, user), raw)| Ok(((*media, user.as_str()), permission(raw)?)))
+            .collect()
+    }
 }
 
 #[derive(Debug, FromQueryResult)]
@@ -201,10 +212,10 @@ pub(crate) async fn children<C: ConnectionTrait>(
 }
 
 /// The requested rows still there, locked, by id.
-type Rows = HashMap<i64, media::Model>;
+type Rows = HashMap<i64, Media>;
 
-/// Deletes the requested rows that are still there as planned (or, for a delete by id, as
-/// authorized against the locked row), with everything hanging off them, in one transaction;
+/// Deletes the requested rows that are still there, as the domain's verdict on each
+/// ([`verdict::judge_deletes`]) allows, with everything hanging off them, in one transaction;
 /// every request gets its own outcome. The pending deletions of `purged` blobs are forgotten
 /// in the same transaction.
 ///
@@ -240,114 +251,62 @@ pub(crate) async fn delete_media(
             if backend != DbBackend::Sqlite {
                 select = select.lock_exclusive();
             }
-            let found = select.all(&txn).await.map_err(db_err)?;
-            rows.extend(found.into_iter().map(|row| (row.id, row)));
+            for row in select.all(&txn).await.map_err(db_err)? {
+                rows.insert(row.id, to_media(row, Vec::new())?);
+            }
         }
         // Holds, references and grants are read under the row locks: one placed by a
         // concurrent call either committed before (and is seen here) or waits for this
         // transaction.
         let present: Vec<i64> = rows.keys().copied().collect();
         let found = children(&txn, &present).await?;
-        let mut refused: Vec<Option<RepoError>> = Vec::with_capacity(requests.len());
-        let mut plans = Vec::with_capacity(requests.len());
-        for request in requests {
-            let plan = match request {
-                DeleteRequest::Planned(plan) => Ok(plan),
-                DeleteRequest::ById(request) => authorize(request, &rows, &found),
-            };
-            match plan {
-                Ok(plan) => {
-                    plans.push(plan);
-                    refused.push(None);
-                }
-                Err(err) => refused.push(Some(err)),
-            }
-        }
+        let grants = found.permissions()?;
+        let verdicts = verdict::judge_deletes(requests, |id, user| {
+            let id = id.get();
+            Some(Snapshot {
+                media: rows.get(&id)?,
+                holds: found.holds.get(&id).map_or(&[], Vec::as_slice),
+                references: found.refs.get(&id).map_or(&[], Vec::as_slice),
+                grant: grants.get(&(id, user.as_str())).copied(),
+            })
+        });
         // Read only where a delete meets a community copy (no statement for an empty list).
         let copies: Vec<i64> = found.copies.values().map(|(copy, _)| *copy).collect();
         let copy_tags =
             counts::<_, community_tag::Entity>(&txn, community_tag::Column::CommunityId, &copies)
                 .await?;
-        let (mut writes, decided) = decide(backend, plans, &rows, found, &copy_tags);
+        let (mut writes, outcomes) = decide(backend, verdicts, &rows, found, &copy_tags);
         // The pending deletions of blobs purged earlier: other rows than the ones these
         // deletes record.
         writes.extend(forget(backend, purged));
         writes.run(&txn).await?;
-        let mut decided = decided.into_iter();
-        Ok(refused
-            .into_iter()
-            .map(|refusal| match refusal {
-                Some(err) => Err(err),
-                None => decided.next().unwrap_or(Err(RepoError::NotFound)),
-            })
-            .collect())
+        Ok(outcomes)
     }
     .await;
     finish(txn, result).await
 }
 
-/// The plan of a delete by id, authorized by the domain against its locked row (a row that
-/// is gone is not found).
-fn authorize(request: DeleteById, rows: &Rows, found: &Children) -> Result<DeletePlan, RepoError> {
-    let id = request.id.get();
-    let row = rows.get(&id).ok_or(RepoError::NotFound)?;
-    let grant = found
-        .granted
-        .get(&(id, request.user_id.as_str().to_owned()))
-        .map(|raw| permission(raw))
-        .transpose()?;
-    request.authorize(to_media(row.clone(), Vec::new())?, grant)
-}
-
-/// Judges every plan against what the transaction found, and collects the writes of those
-/// that go ahead: a plan whose row is gone, moved to another tenant or state, held, or in use
-/// (unless forced) gets its own refusal and the others proceed.
+/// Collects the writes of the requests the verdicts let through; the refused ones get their
+/// refusal.
 fn decide(
     backend: DbBackend,
-    plans: Vec<DeletePlan>,
+    verdicts: Vec<Result<Judged, Refusal>>,
     rows: &Rows,
-    mut found: Children,
+    found: Children,
     copy_tag_counts: &HashMap<i64, u64>,
 ) -> (Writes, Vec<Result<DeleteOutcome, RepoError>>) {
-    // Looked up, not taken out: a plan repeated in the batch (two concurrent deletes of the
-    // same id sharing a transaction) meets the same holds and references as the first.
-    let holds = std::mem::take(&mut found.holds);
-    let refs = std::mem::take(&mut found.refs);
-    let mut taken: HashSet<i64> = HashSet::new();
-    let mut verdicts: Vec<Result<Vec<RefName>, RepoError>> = Vec::with_capacity(plans.len());
-    for plan in &plans {
-        let id = plan.media.id.get();
-        let verdict = match rows.get(&id) {
-            // Conditional on tenant and state: a plan made for a live row does not delete
-            // it once it was trashed meanwhile, nor a purge a row restored meanwhile.
-            Some(row)
-                if row.tenant_id == plan.media.tenant_id.0
-                    && row.trashed_at.is_some() == plan.media.trashed_at.is_some()
-                    && !taken.contains(&id) =>
-            {
-                if let Some(held) = holds.get(&id) {
-                    Err(RepoError::Held(held.clone()))
-                } else {
-                    match refs.get(&id) {
-                        Some(names) if !plan.force => Err(RepoError::InUse(names.clone())),
-                        names => {
-                            taken.insert(id);
-                            Ok(names.cloned().unwrap_or_default())
-                        }
-                    }
-                }
-            }
-            _ => Err(RepoError::NotFound),
-        };
-        verdicts.push(verdict);
-    }
+    let taken: HashSet<i64> = verdicts
+        .iter()
+        .filter_map(|verdict| verdict.as_ref().ok())
+        .map(|judged| judged.plan.media.id.get())
+        .collect();
     let mut writes = Writes::default();
     let ids: Vec<i64> = taken.iter().copied().collect();
     if ids.is_empty() {
         // Every verdict is a refusal here.
         let refusals = verdicts
             .into_iter()
-            .map(|verdict| Err(verdict.err().unwrap_or(RepoError::NotFound)))
+            .map(|verdict| Err(verdict.err().unwrap_or(Refusal::NotFound).into()))
             .collect();
         return (writes, refusals);
     }
@@ -366,9 +325,9 @@ fn decide(
     let granted = keyed(&ids, &grant_counts);
     let referenced: Vec<i64> = verdicts
         .iter()
-        .zip(&plans)
-        .filter(|(verdict, _)| verdict.as_ref().is_ok_and(|names| !names.is_empty()))
-        .map(|(_, plan)| plan.media.id.get())
+        .filter_map(|verdict| verdict.as_ref().ok())
+        .filter(|judged| !judged.broken_references.is_empty())
+        .map(|judged| judged.plan.media.id.get())
         .collect();
     let with_derivatives = keyed(&ids, &derived);
 
@@ -397,19 +356,23 @@ fn decide(
     );
     delete_in::<media::Entity>(&mut writes, backend, media::Column::Id, &ids);
 
-    let mut results = Vec::with_capacity(plans.len());
+    let mut results = Vec::with_capacity(verdicts.len());
     let mut events = Vec::with_capacity(ids.len());
     let mut pending: Vec<(TenantId, BlobKey)> = Vec::with_capacity(ids.len());
     let mut usage: HashMap<TenantId, UsageDelta> = HashMap::new();
-    let purge_after = plans.first().map(|p| p.purge_after);
-    for (plan, verdict) in plans.into_iter().zip(verdicts) {
-        let broken = match verdict {
-            Ok(broken) => broken,
-            Err(err) => {
-                results.push(Err(err));
+    let mut purge_after = None;
+    for verdict in verdicts {
+        let Judged {
+            plan,
+            broken_references: broken,
+        } = match verdict {
+            Ok(judged) => judged,
+            Err(refusal) => {
+                results.push(Err(refusal.into()));
                 continue;
             }
         };
+        purge_after.get_or_insert(plan.purge_after);
         let id = plan.media.id.get();
         let was_trashed = rows.get(&id).is_some_and(|row| row.trashed_at.is_some());
         let derivatives = derived.remove(&id).unwrap_or_default();

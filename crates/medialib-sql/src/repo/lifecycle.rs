@@ -5,9 +5,11 @@
 
 use std::collections::HashMap;
 
+use medialib_domain::service::verdict;
 use medialib_domain::{
     DeleteBlockers, Derivative, Hold, Media, MediaId, MediaPath, MediaState, NewActivity, RefName,
-    Reference, RepoError, SettingsChange, TenantId, TenantSettings, ThumbnailState, THUMBNAIL,
+    Reference, RepoError, SettingsChange, Snapshot, TenantId, TenantSettings, ThumbnailState,
+    TrashRequest, THUMBNAIL,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -16,7 +18,7 @@ use sea_orm::{
 };
 use time::OffsetDateTime;
 
-use super::media::{live_row, path_hash, row_in, with_tags, CHUNK};
+use super::media::{live_row, path_hash, row_in, to_media, with_tags, CHUNK};
 use super::{
     add_usage, any_of, corrupt, db_err, delete_where, finish, from_millis, insert_event, media_id,
     to_millis, user, UsageDelta,
@@ -70,25 +72,27 @@ async fn one_media<C: ConnectionTrait>(conn: &C, row: media::Model) -> Result<Me
         .ok_or(RepoError::NotFound)
 }
 
+/// Trashes the live row as the domain's verdict on its snapshot allows.
 pub(crate) async fn trash_media(
     db: &DatabaseConnection,
-    tenant: TenantId,
-    id: MediaId,
-    force: bool,
+    request: TrashRequest,
     event: NewActivity,
 ) -> Result<Media, RepoError> {
+    let tenant = request.tenant_id;
+    let id = request.id;
     let txn = db.begin().await.map_err(db_err)?;
     let result: Result<_, RepoError> = async {
         let row = live_row(&txn, tenant, id).await?;
-        let mut found = super::delete::children(&txn, &[row.id]).await?;
-        if let Some(held) = found.holds.remove(&row.id) {
-            return Err(RepoError::Held(held));
-        }
-        if !force {
-            if let Some(names) = found.refs.remove(&row.id) {
-                return Err(RepoError::InUse(names));
-            }
-        }
+        let found = super::delete::children(&txn, &[row.id]).await?;
+        let grants = found.permissions()?;
+        let media = to_media(row.clone(), Vec::new())?;
+        let snapshot = Snapshot {
+            media: &media,
+            holds: found.holds.get(&row.id).map_or(&[], Vec::as_slice),
+            references: found.refs.get(&row.id).map_or(&[], Vec::as_slice),
+            grant: grants.get(&(row.id, request.user_id.as_str())).copied(),
+        };
+        verdict::judge_trash(&request, snapshot)?;
         let at = to_millis(event.created_at);
         media::Entity::update_many()
             .col_expr(media::Column::TrashedAt, Expr::value(at))
