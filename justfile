@@ -38,6 +38,20 @@ bench database="sqlite" blobs="file" *args="":
     cargo build --release -p medialib-server -p medialib-bench
     cargo run --release -q -p medialib-bench -- --database {{database}} --blobs {{blobs}} --json target/bench-{{database}}-{{blobs}}.json {{args}}
 
+# medialib against pict-rs 0.5.25 on PostgreSQL + files, same load generator, taking turns.
+# Installs pict-rs into $PICT_RS_ROOT (default /var/tmp/medialib-tools/pict-rs) on first use:
+# a release build of some minutes. See docs/benchmarks.md.
+bench-peers *args="":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    root="${PICT_RS_ROOT:-/var/tmp/medialib-tools/pict-rs}"
+    if [ ! -x "$root/bin/pict-rs" ]; then
+        cargo install pict-rs --version 0.5.25 --locked --root "$root"
+    fi
+    cargo build --release -p medialib-server -p medialib-bench
+    cargo run --release -q -p medialib-bench -- --database postgres --blobs file \
+        --pict-rs "$root/bin/pict-rs" --json target/bench-peers.json {{args}}
+
 # Everything CI runs
 ci:
     bash .ci/run

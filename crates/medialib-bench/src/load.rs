@@ -48,7 +48,7 @@ impl Stats {
     }
 }
 
-fn histogram() -> Histogram<u64> {
+pub(crate) fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 120_000_000, 3).expect("valid histogram bounds")
 }
 
@@ -96,7 +96,7 @@ where
     Ok(stats(ops, clients, elapsed, all))
 }
 
-fn stats(ops: u64, clients: usize, elapsed: Duration, times: Histogram<u64>) -> Stats {
+pub(crate) fn stats(ops: u64, clients: usize, elapsed: Duration, times: Histogram<u64>) -> Stats {
     let seconds = elapsed.as_secs_f64();
     let ms = |q: f64| times.value_at_quantile(q) as f64 / 1000.0;
     Stats {

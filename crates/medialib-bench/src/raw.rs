@@ -2,9 +2,10 @@
 //! straight through the driver (sqlx, no ORM, no HTTP), the blob delete straight through
 //! object_store, both together, and a trivial HTTP 200 on the same server stack (poem).
 //!
-//! The raw transaction does the writes medialib's delete must do and nothing else: lock the
-//! row, delete its tag assignments and grants, delete it, update usage, insert the activity
-//! event and the pending blob record, commit; then forget the pending record.
+//! The raw transactions ([`WriteSet`]) do the writes medialib's delete must do and nothing else
+//! (lock the row, delete its tag assignments and grants, delete it, update usage, insert the
+//! activity event and the pending blob record, forget a purged record), or the least a delete
+//! with an audit trail does. The strongest clients of each database are in `ceiling.rs`.
 
 use std::sync::Arc;
 
@@ -23,12 +24,37 @@ enum Val {
     Text(String),
 }
 
+/// Which writes a raw delete makes, in which transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteSet {
+    /// The least a delete with an audit trail must do, in one transaction: the row, its two
+    /// tag rows and one event.
+    Minimal,
+    /// medialib's writes in one transaction: lock the row, its tags and grants, the row, the
+    /// tenant's usage, the event, the pending blob record, and the forget of the previous
+    /// delete's record (medialib forgets purged records in a later transaction too).
+    Medialib,
+    /// medialib's writes with the forget in a second transaction of its own.
+    TwoCommits,
+}
+
+impl WriteSet {
+    /// How the report names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Minimal => "minimal txn",
+            Self::Medialib => "medialib's write set, 1 txn",
+            Self::TwoCommits => "medialib's write set, 2 txns",
+        }
+    }
+}
+
 /// The raw transaction's statements for one backend: `$n` placeholders, rewritten to `?` in
 /// the order they appear for SQLite and MariaDB.
 #[derive(Debug, Clone)]
 struct Statements {
     txn: Vec<(String, Vec<usize>)>,
-    after: (String, Vec<usize>),
+    after: Option<(String, Vec<usize>)>,
 }
 
 /// Rewrites `$n` placeholders for a backend: PostgreSQL gets `$1..$k` numbered by first
@@ -65,30 +91,49 @@ fn statement(sql: &str, numbered: bool) -> (String, Vec<usize>) {
     (out, order)
 }
 
-fn statements(lock: bool, numbered: bool, usage: &str) -> Statements {
+/// The statements of `set`; values: `$1` id, `$2` tenant, `$3` time, `$4` blob key, `$5` the
+/// previous delete's blob key.
+fn statements(lock: bool, numbered: bool, usage: &str, set: WriteSet) -> Statements {
     let lock = if lock { " FOR UPDATE" } else { "" };
-    let txn = [
-        format!("SELECT id FROM media WHERE id = $1 AND tenant_id = $2{lock}"),
-        "DELETE FROM media_tags WHERE media_id = $1".into(),
-        "DELETE FROM access_grants WHERE media_id = $1".into(),
-        "DELETE FROM media WHERE id = $1".into(),
-        format!(
-            "UPDATE {usage} SET media_count = media_count - 1, bytes_used = bytes_used - 4096 \
-             WHERE tenant_id = $2"
-        ),
-        "INSERT INTO activity (tenant_id, actor_id, action, media_id, details, created_at) \
-         VALUES ($2, 'bench', 'media_deleted', $1, '{}', $3)"
-            .into(),
-        "INSERT INTO pending_deletions (blob_key, attempts, next_attempt_at, created_at, \
-         tenant_id, status) VALUES ($4, 0, $3, $3, $2, 'pending')"
-            .into(),
-    ];
-    Statements {
-        txn: txn.iter().map(|sql| statement(sql, numbered)).collect(),
-        after: statement(
+    let event = "INSERT INTO activity (tenant_id, actor_id, action, media_id, details, \
+                 created_at) VALUES ($2, 'bench', 'media_deleted', $1, '{}', $3)";
+    let forget = "DELETE FROM pending_deletions WHERE blob_key = $5";
+    let mut txn: Vec<String> = match set {
+        WriteSet::Minimal => vec![
+            "DELETE FROM media_tags WHERE media_id = $1".into(),
+            "DELETE FROM media WHERE id = $1".into(),
+            event.into(),
+        ],
+        WriteSet::Medialib | WriteSet::TwoCommits => vec![
+            format!("SELECT id FROM media WHERE id = $1 AND tenant_id = $2{lock}"),
+            "DELETE FROM media_tags WHERE media_id = $1".into(),
+            "DELETE FROM access_grants WHERE media_id = $1".into(),
+            "DELETE FROM media WHERE id = $1".into(),
+            format!(
+                "UPDATE {usage} SET media_count = media_count - 1, bytes_used = bytes_used - \
+                 4096 WHERE tenant_id = $2"
+            ),
+            event.into(),
+            "INSERT INTO pending_deletions (blob_key, attempts, next_attempt_at, created_at, \
+             tenant_id, status) VALUES ($4, 0, $3, $3, $2, 'pending')"
+                .into(),
+        ],
+    };
+    let after = match set {
+        WriteSet::Minimal => None,
+        WriteSet::Medialib => {
+            txn.push(forget.into());
+            None
+        }
+        // The record just written, forgotten after the commit as the purge would.
+        WriteSet::TwoCommits => Some(statement(
             "DELETE FROM pending_deletions WHERE blob_key = $4",
             numbered,
-        ),
+        )),
+    };
+    Statements {
+        txn: txn.iter().map(|sql| statement(sql, numbered)).collect(),
+        after,
     }
 }
 
@@ -105,8 +150,10 @@ where
         bound::<DB>(stmt, vals).execute(&mut *txn).await?;
     }
     txn.commit().await?;
-    let mut conn = pool.acquire().await?;
-    bound::<DB>(&stmts.after, vals).execute(&mut *conn).await?;
+    if let Some(after) = &stmts.after {
+        let mut conn = pool.acquire().await?;
+        bound::<DB>(after, vals).execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
@@ -218,12 +265,12 @@ impl RawDb {
         })
     }
 
-    fn statements(&self) -> Statements {
+    fn statements(&self, set: WriteSet) -> Statements {
         match self {
             // `usage` is a reserved word on MariaDB.
-            Self::Sqlite(_) => statements(false, false, "\"usage\""),
-            Self::Postgres(_) => statements(true, true, "\"usage\""),
-            Self::MySql(_) => statements(true, false, "`usage`"),
+            Self::Sqlite(_) => statements(false, false, "\"usage\"", set),
+            Self::Postgres(_) => statements(true, true, "\"usage\"", set),
+            Self::MySql(_) => statements(true, false, "`usage`", set),
         }
     }
 
@@ -282,27 +329,31 @@ impl RawDb {
     }
 }
 
-/// The raw SQL delete transaction at `clients`, over `ids`.
+/// The values of the raw delete of `id`.
+fn values(id: i64, tenant: i64) -> [Val; 5] {
+    [
+        Val::Int(id),
+        Val::Int(tenant),
+        Val::Int(now_ms()),
+        Val::Text(format!("raw/{id}")),
+        Val::Text(format!("raw/{}", id - 1)),
+    ]
+}
+
+/// The raw SQL delete of `set` at `clients`, over `ids`.
 pub async fn sql_ceiling(
     db: &RawDb,
+    set: WriteSet,
     tenant: i64,
     ids: Vec<i64>,
     clients: usize,
 ) -> anyhow::Result<Stats> {
     let db = db.clone();
-    let stmts = Arc::new(db.statements());
+    let stmts = Arc::new(db.statements(set));
     drive(clients, ids, move |id| {
         let db = db.clone();
         let stmts = Arc::clone(&stmts);
-        async move {
-            let vals = [
-                Val::Int(id),
-                Val::Int(tenant),
-                Val::Int(now_ms()),
-                Val::Text(format!("raw/{id}")),
-            ];
-            db.delete(&stmts, &vals).await
-        }
+        async move { db.delete(&stmts, &values(id, tenant)).await }
     })
     .await
 }
@@ -356,20 +407,14 @@ pub async fn delete_ceiling(
     clients: usize,
 ) -> anyhow::Result<Stats> {
     let db = db.clone();
-    let stmts = Arc::new(db.statements());
+    let stmts = Arc::new(db.statements(WriteSet::TwoCommits));
     let store = Arc::clone(store);
     drive(clients, work, move |(id, path)| {
         let db = db.clone();
         let stmts = Arc::clone(&stmts);
         let store = Arc::clone(&store);
         async move {
-            let vals = [
-                Val::Int(id),
-                Val::Int(tenant),
-                Val::Int(now_ms()),
-                Val::Text(format!("raw/{id}")),
-            ];
-            db.delete(&stmts, &vals).await?;
+            db.delete(&stmts, &values(id, tenant)).await?;
             store.delete(&path).await?;
             Ok(())
         }

@@ -58,12 +58,12 @@ impl Server {
         rss_of(self.child.id())
     }
 
-    /// A probe of the server's resident memory that can move to another task.
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
 
+    /// A probe of the server's resident memory that can move to another task.
     pub fn rss_probe(&self) -> impl Fn() -> f64 + Send + 'static {
         let pid = self.child.id();
         move || rss_of(pid)
@@ -98,7 +98,7 @@ pub fn default_binary() -> anyhow::Result<PathBuf> {
     Ok(bin)
 }
 
-fn rss_of(pid: u32) -> f64 {
+pub(crate) fn rss_of(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
