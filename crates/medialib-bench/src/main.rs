@@ -480,6 +480,17 @@ fn report<'a>(rows: &'a [Row], args: &Args, smoke: bool) -> Vec<&'a Row> {
     judged
 }
 
+/// The order of the sides in compared round `round`: medialib (`None`) and each of `ceilings`
+/// ceilings, rotated by one place a round, so that no side always follows the same one (what
+/// a heavy phase leaves to the database, dead rows and a checkpoint due, lands on each alike).
+fn turns(round: usize, ceilings: usize) -> impl Iterator<Item = Option<usize>> {
+    let sides = ceilings + 1;
+    (0..sides).map(move |k| match (k + round) % sides {
+        0 => None,
+        n => Some(n - 1),
+    })
+}
+
 /// The strongest of the one-transaction-per-delete `ceilings` by `better` (the fastest at 8
 /// clients, the lowest median at 1), with its figures.
 fn strongest<'a>(
@@ -613,8 +624,9 @@ async fn main() -> anyhow::Result<()> {
                 .await?,
         );
     }
-    // medialib and its ceilings take turns, a quarter of the operations at a time, so that
-    // all meet the same machine (a checkpoint, a vacuum, a busy neighbour) alike.
+    // medialib and its ceilings take turns, a quarter of the operations at a time and in an
+    // order rotated every round ([`turns`]), so that all meet the same machine (a checkpoint,
+    // a vacuum, a busy neighbour) alike.
     let (one_ids, eight_ids) = ids.split_at(seq);
     // Every side starts from a settled database (the fills above left work for its background
     // maintenance, which would otherwise land in whichever turn comes first).
@@ -623,12 +635,14 @@ async fn main() -> anyhow::Result<()> {
     let mut at1: Vec<Vec<Stats>> = vec![Vec::new(); ceilings.len()];
     let chunk1 = seq.div_ceil(ROUNDS);
     for (round, ours) in one_ids.chunks(chunk1).enumerate() {
-        quiet().await;
-        delete1.push(client.delete_all(ours.to_vec(), 1).await?);
-        for ((ceiling, theirs), stats) in ceilings.iter().zip(&ceiling_ids).zip(&mut at1) {
+        for side in turns(round, ceilings.len()) {
             quiet().await;
-            let chunk = &theirs[..seq][round * chunk1..((round + 1) * chunk1).min(seq)];
-            stats.push(ceiling.run(&on, chunk, 1).await?);
+            let Some(n) = side else {
+                delete1.push(client.delete_all(ours.to_vec(), 1).await?);
+                continue;
+            };
+            let chunk = &ceiling_ids[n][..seq][round * chunk1..((round + 1) * chunk1).min(seq)];
+            at1[n].push(ceilings[n].run(&on, chunk, 1).await?);
         }
     }
     let delete1 = Stats::pooled(&delete1)?;
@@ -675,18 +689,19 @@ async fn main() -> anyhow::Result<()> {
     let mut at8_split: Vec<Vec<Value>> = vec![Vec::new(); ceilings.len()];
     let chunk8 = ops.div_ceil(ROUNDS);
     for (round, ours) in eight_ids.chunks(chunk8).enumerate() {
-        quiet().await;
-        let cpu = CpuTimes::now();
-        let used = ProcessCpu::now(Some(server.pid()));
-        delete8.push(client.delete_all(ours.to_vec(), 8).await?);
-        delete8_cpu += cpu.busy_since() / ROUNDS as f64;
-        delete8_split.push(used.per_op_since(Some(server.pid()), ours.len() as u64));
-        for (n, ceiling) in ceilings.iter().enumerate() {
+        for side in turns(round, ceilings.len()) {
             quiet().await;
-            let chunk = &ceiling_ids[n][seq..][round * chunk8..((round + 1) * chunk8).min(ops)];
             let cpu = CpuTimes::now();
+            let Some(n) = side else {
+                let used = ProcessCpu::now(Some(server.pid()));
+                delete8.push(client.delete_all(ours.to_vec(), 8).await?);
+                delete8_cpu += cpu.busy_since() / ROUNDS as f64;
+                delete8_split.push(used.per_op_since(Some(server.pid()), ours.len() as u64));
+                continue;
+            };
+            let chunk = &ceiling_ids[n][seq..][round * chunk8..((round + 1) * chunk8).min(ops)];
             let used = ProcessCpu::now(None);
-            let stats = ceiling.run(&on, chunk, 8).await?;
+            let stats = ceilings[n].run(&on, chunk, 8).await?;
             at8_cpu[n] += cpu.busy_since() / ROUNDS as f64;
             at8_split[n].push(used.per_op_since(None, stats.ops));
             at8[n].push(stats);
