@@ -218,7 +218,9 @@ pub async fn sqlite(
                         }
                         {
                             let mut conn = conn.lock().expect("connection lock");
-                            let txn = conn.transaction()?;
+                            let txn = conn.transaction_with_behavior(
+                                rusqlite::TransactionBehavior::Immediate,
+                            )?;
                             let key = format!("raw/{id}");
                             let previous = format!("raw/{}", id - 1);
                             for sql in &statements {

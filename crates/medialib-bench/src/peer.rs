@@ -150,6 +150,34 @@ impl PictRs {
         .await
     }
 
+    /// Waits until pict-rs has used no clock tick (10 ms) of CPU in 200 ms (its background jobs are
+    /// done), for at most 20 s.
+    pub async fn idle(&self) {
+        let ticks = || {
+            let stat =
+                std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+            let fields: Vec<u64> = stat
+                .rsplit_once(')')
+                .map(|(_, rest)| rest)
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(|v| v.parse().unwrap_or(0))
+                .collect();
+            // utime and stime, in 10 ms clock ticks: the 12th and 13th fields after the name.
+            fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0)
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut before = ticks();
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let now = ticks();
+            if now == before {
+                return;
+            }
+            before = now;
+        }
+    }
+
     /// Whether `item` is still served.
     pub async fn serves(&self, item: &Item) -> anyhow::Result<bool> {
         let url = format!("{}/image/original/{}", self.base, item.alias);
@@ -193,6 +221,9 @@ pub(crate) async fn compare(
             a.push(client.delete_all(mine.to_vec(), clients).await?);
             quiet().await;
             b.push(pict.delete_all(peer.to_vec(), clients).await?);
+            // pict-rs finishes a delete in background jobs after answering it: they must
+            // not run in medialib's next turn.
+            pict.idle().await;
         }
         sampler_a.abort();
         sampler_b.abort();

@@ -157,6 +157,34 @@ where
     Ok(())
 }
 
+/// [`run_one`] on SQLite, whose transaction takes the write lock at `BEGIN IMMEDIATE`: a
+/// deferred transaction that reads first and then writes fails at once with `SQLITE_BUSY`,
+/// whatever the busy timeout, when another connection (the server's reaper) wrote meanwhile.
+async fn run_one_sqlite(
+    pool: &Pool<sqlx::Sqlite>,
+    stmts: &Statements,
+    vals: &[Val],
+) -> anyhow::Result<()> {
+    let mut conn = pool.acquire().await?;
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+    let mut result = Ok(());
+    for stmt in &stmts.txn {
+        if let Err(err) = bound::<sqlx::Sqlite>(stmt, vals).execute(&mut *conn).await {
+            result = Err(err);
+            break;
+        }
+    }
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    sqlx::query(end).execute(&mut *conn).await?;
+    result?;
+    if let Some(after) = &stmts.after {
+        bound::<sqlx::Sqlite>(after, vals)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The statement with its values bound in placeholder order.
 fn bound<'q, DB>(
     (sql, order): &'q (String, Vec<usize>),
@@ -276,7 +304,7 @@ impl RawDb {
 
     async fn delete(&self, stmts: &Statements, vals: &[Val]) -> anyhow::Result<()> {
         match self {
-            Self::Sqlite(pool) => run_one(pool, stmts, vals).await,
+            Self::Sqlite(pool) => run_one_sqlite(pool, stmts, vals).await,
             Self::Postgres(pool) => run_one(pool, stmts, vals).await,
             Self::MySql(pool) => run_one(pool, stmts, vals).await,
         }
