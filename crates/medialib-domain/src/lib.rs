@@ -73,8 +73,8 @@ pub mod service;
 pub use error::{BlobError, RenderError, RepoError, ServiceError};
 pub use model::*;
 pub use ports::{
-    BlobStore, Budget, ByteStream, ClaimedPass, Clock, KeyHasher, MediaRepo, PendingClaim,
-    PendingFailure, RateLimited, RateLimiter, Sha256KeyHasher, SystemClock, Thumbnailer,
-    TokenClaims, TokenVerifier,
+    BlobStore, Budget, ByteStream, ClaimedPass, Clock, Deletions, Direct, KeyHasher, MediaRepo,
+    PendingClaim, PendingFailure, RateLimited, RateLimiter, Sha256KeyHasher, SystemClock,
+    Thumbnailer, TokenClaims, TokenVerifier,
 };
 pub use service::MediaService;

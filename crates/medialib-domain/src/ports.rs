@@ -82,6 +82,47 @@ pub(crate) async fn forget_purged<R: MediaRepo + ?Sized>(repo: &R, keys: &[BlobK
     }
 }
 
+/// The delete transaction and the forget of purged blobs' records: the part of the repository
+/// the delete pipeline ([`crate::MediaService`]'s `carry_out`) goes through. Every
+/// [`MediaRepo`] is one ([`Direct`]); group commit is a decorator of it that lets concurrent
+/// single deletes share a transaction and forgets in batches, with the same contract.
+#[async_trait::async_trait]
+pub trait Deletions: Send + Sync + std::fmt::Debug {
+    /// Carries out `requests` in one transaction, as [`MediaRepo::delete_requests`] does.
+    ///
+    /// # Errors
+    /// As [`MediaRepo::delete_requests`].
+    async fn delete_requests(
+        &self,
+        requests: Vec<DeleteRequest>,
+    ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError>;
+
+    /// Forgets the pending records of `keys`, blobs confirmed gone, now or later; never fails
+    /// (a record not forgotten falls due, and the reaper finds its blob gone).
+    async fn forget_purged(&self, keys: Vec<BlobKey>);
+}
+
+/// A repository as the delete pipeline's [`Deletions`]: each call its own transaction.
+#[derive(Debug, Clone)]
+pub struct Direct(pub std::sync::Arc<dyn MediaRepo>);
+
+#[async_trait::async_trait]
+impl Deletions for Direct {
+    async fn delete_requests(
+        &self,
+        requests: Vec<DeleteRequest>,
+    ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.0.delete_requests(requests).await
+    }
+
+    async fn forget_purged(&self, keys: Vec<BlobKey>) {
+        forget_purged(self.0.as_ref(), &keys).await;
+    }
+}
+
 /// Durable record of tenants, keys, media rows, their cascades, usage and activity.
 ///
 /// # Errors

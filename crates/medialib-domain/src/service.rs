@@ -39,7 +39,8 @@ use std::time::Duration;
 use crate::error::ServiceError;
 use crate::model::*;
 use crate::ports::{
-    BlobStore, Budget, Clock, KeyHasher, MediaRepo, RateLimiter, Thumbnailer, TokenVerifier,
+    BlobStore, Budget, Clock, Deletions, KeyHasher, MediaRepo, RateLimiter, Thumbnailer,
+    TokenVerifier,
 };
 
 /// Limits and timings of the use cases.
@@ -93,7 +94,8 @@ pub struct MediaService {
     thumbnailer: Option<Arc<dyn Thumbnailer>>,
     verifier: Option<Arc<dyn TokenVerifier>>,
     limiter: Option<Arc<dyn RateLimiter>>,
-    group: Option<group::GroupCommit>,
+    /// Where the delete pipeline's transactions go: the repository, or group commit over it.
+    deletions: Arc<dyn Deletions>,
     keys: Arc<keys::KeyCache>,
     config: ServiceConfig,
 }
@@ -190,6 +192,7 @@ impl MediaService {
         hasher: Arc<dyn KeyHasher>,
         config: ServiceConfig,
     ) -> Self {
+        let deletions = Arc::new(crate::ports::Direct(Arc::clone(&repo)));
         Self {
             repo,
             blobs,
@@ -198,7 +201,7 @@ impl MediaService {
             thumbnailer: None,
             verifier: None,
             limiter: None,
-            group: None,
+            deletions,
             keys: Arc::default(),
             config,
         }
@@ -209,7 +212,7 @@ impl MediaService {
     #[must_use]
     pub fn with_group_commit(mut self, max_batch: usize) -> (Self, group::GroupCommitter) {
         let (sender, committer) = group::group_commit(Arc::clone(&self.repo), max_batch);
-        self.group = Some(sender);
+        self.deletions = Arc::new(sender);
         (self, committer)
     }
 

@@ -55,6 +55,9 @@ async fn harness() -> Harness {
         Arc::new(Sha256KeyHasher),
         config,
     );
+    // Deletes take the production path: group commit, as the server wires it.
+    let (service, committer) = service.with_group_commit(64);
+    tokio::spawn(committer.run(|| tokio::time::sleep(Duration::from_millis(10))));
     service.create_tenant("t").await.unwrap();
     let admin = service
         .create_api_key("t", "root", "admin")
@@ -119,6 +122,19 @@ impl Harness {
             body["media_count"].as_i64().unwrap(),
             body["bytes_used"].as_i64().unwrap(),
         )
+    }
+
+    /// The pending records of `status` once the group committer has forgotten what it was
+    /// handed (it does so in its next transaction, within moments): polled for up to 2 s.
+    async fn pending_settled(&self, status: &str) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            let pending = self.pending(status).await;
+            if pending.is_empty() || std::time::Instant::now() > deadline {
+                return pending;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     async fn pending(&self, status: &str) -> Vec<Value> {
@@ -238,8 +254,8 @@ async fn storage_down_during_upload_is_503_and_writes_nothing() {
     let (_, listed) = h.call("GET", "/v1/media", &h.admin, None).await;
     assert!(listed["items"].as_array().unwrap().is_empty());
     assert!(
-        h.pending("upload").await.is_empty(),
-        "the intent is cleared with the failed upload"
+        h.pending_settled("upload").await.is_empty(),
+        "the intent is cleared after the failed upload"
     );
     h.faults.clear_all();
     assert_eq!(
@@ -356,7 +372,7 @@ async fn a_failing_copy_shares_nothing() {
     );
     let (_, community) = h.call("GET", "/v1/community", &h.member, None).await;
     assert!(community["items"].as_array().unwrap().is_empty());
-    assert!(h.pending("upload").await.is_empty());
+    assert!(h.pending_settled("upload").await.is_empty());
     h.faults.clear_all();
     let (status, _) = h
         .call("POST", &format!("/v1/media/{id}/share"), &h.member, None)

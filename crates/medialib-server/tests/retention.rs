@@ -61,6 +61,9 @@ async fn harness() -> Harness {
         Arc::new(Sha256KeyHasher),
         ServiceConfig::default(),
     );
+    // Deletes take the production path: group commit, as the server wires it.
+    let (service, committer) = service.with_group_commit(64);
+    tokio::spawn(committer.run(|| tokio::time::sleep(Duration::from_millis(10))));
     service.create_tenant("t").await.unwrap();
     let token = service
         .create_api_key("t", "root", "admin")

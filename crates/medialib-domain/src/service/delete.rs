@@ -388,14 +388,7 @@ impl MediaService {
         if done.is_empty() {
             return result;
         }
-        let done = match &self.group {
-            Some(group) => match group.purged(done) {
-                Ok(()) => return result,
-                Err(done) => done,
-            },
-            None => done,
-        };
-        crate::ports::forget_purged(self.repo.as_ref(), &done).await;
+        self.deletions.forget_purged(done).await;
         result
     }
 

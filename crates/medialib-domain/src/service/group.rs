@@ -30,18 +30,21 @@ use futures_util::StreamExt;
 
 use crate::error::RepoError;
 use crate::model::{BlobKey, DeleteOutcome, DeleteRequest};
-use crate::ports::{forget_purged, MediaRepo};
+use crate::ports::{forget_purged, Deletions, Direct, MediaRepo};
 
 type Reply = oneshot::Sender<Result<DeleteOutcome, RepoError>>;
 
 /// A request and where its outcome goes (boxed: a plan is large next to a channel).
 type Queued = (Box<DeleteRequest>, Reply);
 
-/// The sending side, held by the service.
+/// The sending side: the service's [`Deletions`], decorating the repository's.
 #[derive(Debug, Clone)]
 pub(crate) struct GroupCommit {
     deletes: mpsc::UnboundedSender<Queued>,
     purged: mpsc::UnboundedSender<Vec<BlobKey>>,
+    /// Where calls go that do not queue (several requests at once) or that come back
+    /// because the committer is gone.
+    direct: Direct,
 }
 
 /// Commits queued single deletes in shared transactions; run it on the runtime.
@@ -63,6 +66,7 @@ pub(crate) fn group_commit(
         GroupCommit {
             deletes: deletes_tx,
             purged: purged_tx,
+            direct: Direct(Arc::clone(&repo)),
         },
         GroupCommitter {
             deletes,
@@ -97,6 +101,32 @@ impl GroupCommit {
         self.purged
             .unbounded_send(keys)
             .map_err(mpsc::TrySendError::into_inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl Deletions for GroupCommit {
+    /// A single request queues for the next shared transaction (a transaction of its own when
+    /// the committer is gone); several go in one transaction together, as they came.
+    async fn delete_requests(
+        &self,
+        mut requests: Vec<DeleteRequest>,
+    ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError> {
+        if let [_] = requests.as_slice() {
+            let request = requests.pop().expect("one request");
+            match self.delete(request).await {
+                Ok(outcome) => return Ok(vec![outcome]),
+                Err(request) => requests.push(request),
+            }
+        }
+        self.direct.delete_requests(requests).await
+    }
+
+    /// Hands the records to the committer, which forgets them with its next transaction.
+    async fn forget_purged(&self, keys: Vec<BlobKey>) {
+        if let Err(keys) = self.purged(keys) {
+            self.direct.forget_purged(keys).await;
+        }
     }
 }
 
@@ -404,6 +434,39 @@ mod tests {
             };
             futures::join!(deletes, committer.run(|| futures::future::ready(())))
         });
+    }
+
+    #[test]
+    fn without_its_committer_the_decorator_passes_calls_to_the_repository() {
+        let mut repo = MockMediaRepo::new();
+        // The lone delete and the pair each get a transaction of their own; the purged
+        // record is forgotten at once.
+        repo.expect_delete_requests()
+            .times(2)
+            .returning(|requests| Ok(requests.iter().map(|r| done(&authorized(r))).collect()));
+        repo.expect_complete_pending_deletions()
+            .times(1)
+            .withf(|keys| keys.len() == 1)
+            .returning(|_| Ok(()));
+        let (sender, committer) = group_commit(std::sync::Arc::new(repo), 8);
+        drop(committer);
+        let by_id = |id: i64| {
+            DeleteRequest::ById(crate::model::DeleteById {
+                id: crate::model::MediaId::try_from(id).unwrap(),
+                tenant_id: crate::model::TenantId(1),
+                user_id: crate::model::UserId::parse("alice").unwrap(),
+                role: Role::Member,
+                at: time::macros::datetime!(2026-02-01 0:00 UTC),
+                purge_after: time::macros::datetime!(2026-02-01 0:05 UTC),
+                force: false,
+            })
+        };
+        let lone = block_on(sender.delete_requests(vec![by_id(1)])).unwrap();
+        assert_eq!(lone.len(), 1);
+        assert!(lone[0].is_ok());
+        let pair = block_on(sender.delete_requests(vec![by_id(2), by_id(3)])).unwrap();
+        assert_eq!(pair.len(), 2);
+        block_on(sender.forget_purged(vec![BlobKey::from_stored("media/1/1".into())]));
     }
 
     #[test]

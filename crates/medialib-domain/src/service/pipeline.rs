@@ -2,8 +2,8 @@
 //!
 //! Every delete (by id, by path, bulk, by filter, trash purge and emptying, trash retention,
 //! the reconciler's `--fix`, every compatibility profile) is judged by its use case and then
-//! handed here as [`DeleteRequest`]s: the repository's transaction (shared with concurrent
-//! single deletes when group commit is on), the purge of the blobs after the commit, the
+//! handed here as [`DeleteRequest`]s: the transaction of the service's [`crate::Deletions`]
+//! (the repository, or group commit decorating it), the purge of the blobs after the commit, the
 //! receipts, and the count of every outcome (`medialib_deletes_total`). What a delete means
 //! beyond the database and the store (events, webhooks) attaches here, once.
 
@@ -44,23 +44,13 @@ impl MediaService {
             .collect())
     }
 
-    /// The transaction: a single request joins the group commit when it is on (a transaction
-    /// of its own when the committer is gone); several go in one transaction together.
+    /// The transaction, through the service's [`crate::Deletions`]: the repository, or group
+    /// commit decorating it.
     async fn commit(
         &self,
-        mut requests: Vec<DeleteRequest>,
+        requests: Vec<DeleteRequest>,
     ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError> {
-        if let (Some(group), 1) = (&self.group, requests.len()) {
-            let request = requests.pop().expect("one request");
-            match group.delete(request).await {
-                Ok(outcome) => return Ok(vec![outcome]),
-                Err(request) => requests.push(request),
-            }
-        }
-        if requests.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.repo.delete_requests(requests).await
+        self.deletions.delete_requests(requests).await
     }
 
     /// [`MediaService::carry_out`] of one request.
