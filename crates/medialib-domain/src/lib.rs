@@ -65,6 +65,8 @@
 //! the use cases answer.
 #![warn(missing_docs)]
 
+#[cfg(feature = "contract")]
+pub mod contract;
 pub mod error;
 pub mod model;
 pub mod ports;

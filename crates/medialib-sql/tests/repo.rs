@@ -2,97 +2,19 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 use medialib_domain::{
-    Authority, BlobKey, DeleteById, DeletePlan, DeleteReason, DeleteRequest, Grant, MediaId,
-    MediaPath, MediaRepo, NewActivity, NewMedia, PendingBlob, PendingFailure, PendingStatus,
-    Permission, Refusal, RepoError, Role, Tag, TenantId, TenantSlug, TrashRequest, UserId,
+    BlobKey, Grant, MediaPath, MediaRepo, NewMedia, PendingBlob, PendingFailure, PendingStatus,
+    Permission, Refusal, RepoError, TenantId, TenantSlug, UserId,
 };
 use medialib_domain::{
     Derivative, RefName, Reference, SettingsChange, TenantSettings, ThumbnailState, THUMBNAIL,
 };
 use medialib_sql::{SeaOrmMediaRepo, SqlConfig};
-use time::macros::datetime;
-use time::OffsetDateTime;
-
-const AT: OffsetDateTime = datetime!(2026-11-25 12:00:00.123 UTC);
-const LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
 mod backends;
 
-/// A tenant on a backend.
-async fn tenant(repo: &SeaOrmMediaRepo) -> TenantId {
-    repo.create_tenant(&TenantSlug::parse("t").unwrap(), AT)
-        .await
-        .unwrap()
-        .id
-}
-
-/// The records a reaper pass would claim at `now`, released again untouched.
-async fn due(repo: &SeaOrmMediaRepo, now: OffsetDateTime, limit: u64) -> Vec<PendingBlob> {
-    let pass = repo
-        .claim_pending_pass(now, now + LEASE, limit, None)
-        .await
-        .unwrap();
-    pass.claim.settle(&[], &[]).await.unwrap();
-    pass.records
-}
-
-fn event(tenant: TenantId, action: &'static str) -> NewActivity {
-    NewActivity {
-        tenant_id: tenant,
-        actor_id: UserId::parse("alice").unwrap(),
-        action,
-        media_id: None,
-        details: serde_json::json!({}),
-        created_at: AT,
-    }
-}
-
-async fn insert(
-    repo: &SeaOrmMediaRepo,
-    tenant: TenantId,
-    path: &str,
-    size: i64,
-) -> Result<medialib_domain::Media, RepoError> {
-    let key = BlobKey::new_media(tenant);
-    repo.record_upload_intent(tenant, &key, AT).await?;
-    let new = NewMedia {
-        tenant_id: tenant,
-        owner_id: UserId::parse("alice").unwrap(),
-        path: MediaPath::parse(path).unwrap(),
-        content_type: "image/png".into(),
-        size_bytes: size,
-        sha256: "ab".into(),
-        tags: Tag::parse_all(["b", "a"]).unwrap(),
-        blob_key: key,
-        created_at: AT,
-        thumbnail: ThumbnailState::None,
-    };
-    repo.insert_media(new, event(tenant, "media_uploaded"))
-        .await
-}
-
-fn plan(media: medialib_domain::Media) -> DeletePlan {
-    DeletePlan {
-        media,
-        actor_id: UserId::parse("alice").unwrap(),
-        reason: DeleteReason::Requested,
-        at: AT,
-        purge_after: AT,
-        force: false,
-        authority: Authority::Caller(Role::Member),
-    }
-}
-
-/// A move to the trash by the owner, alice.
-fn trash(tenant: TenantId, id: MediaId, force: bool) -> TrashRequest {
-    TrashRequest {
-        id,
-        tenant_id: tenant,
-        user_id: UserId::parse("alice").unwrap(),
-        role: Role::Member,
-        force,
-    }
-}
+use medialib_domain::contract::deletes::{
+    self, due, event, insert, plan, tenant, trash, AT, LEASE,
+};
 
 #[tokio::test]
 async fn ids_are_never_reused_after_the_highest_is_deleted() {
@@ -109,58 +31,6 @@ async fn ids_are_never_reused_after_the_highest_is_deleted() {
         assert!(results[0].is_ok());
         let next = insert(repo, tenant, "3.png", 1).await.unwrap();
         assert!(next.id > highest.id);
-    }
-}
-
-#[tokio::test]
-async fn the_second_delete_of_a_row_is_not_found_and_cascades_are_counted() {
-    for backend in backends::all().await {
-        let repo = &backend.repo;
-        let tenant = tenant(repo).await;
-        eprintln!("on {}", backend.name);
-        let media = insert(repo, tenant, "x/y.png", 10).await.unwrap();
-        assert_eq!(
-            media.created_at, AT,
-            "millisecond timestamps round-trip exactly"
-        );
-        repo.share_media(
-            tenant,
-            media.id,
-            &BlobKey::new_community(tenant),
-            event(tenant, "media_shared"),
-        )
-        .await
-        .unwrap();
-        let grant = Grant {
-            media_id: media.id,
-            user_id: UserId::parse("bob").unwrap(),
-            permission: Permission::Read,
-            created_at: AT,
-        };
-        repo.put_grant(tenant, grant, event(tenant, "access_granted"))
-            .await
-            .unwrap();
-
-        let first = repo.delete_media(vec![plan(media.clone())]).await.unwrap();
-        let outcome = first[0].as_ref().unwrap();
-        assert!(outcome.removed.community_copy);
-        assert_eq!(outcome.removed.tag_assignments, 4);
-        assert_eq!(outcome.removed.access_grants, 1);
-        assert_eq!(outcome.pending.len(), 2);
-        assert_eq!(
-            due(repo, AT, 10).await.len(),
-            2,
-            "both blobs recorded in the same transaction"
-        );
-
-        let second = repo.delete_media(vec![plan(media.clone())]).await.unwrap();
-        assert!(matches!(second[0], Err(RepoError::NotFound)));
-        let usage = repo.usage(tenant).await.unwrap();
-        assert_eq!((usage.media_count, usage.bytes_used), (0, 0));
-        repo.complete_pending_deletions(&outcome.pending)
-            .await
-            .unwrap();
-        assert!(due(repo, AT + LEASE + LEASE, 10).await.is_empty());
     }
 }
 
@@ -202,48 +72,6 @@ async fn paths_are_unique_per_owner_and_case_sensitive() {
             "the refused insert changed nothing"
         );
     }
-}
-
-#[tokio::test]
-async fn a_batch_with_a_repeated_id_deletes_it_once() {
-    for backend in backends::all().await {
-        let repo = &backend.repo;
-        let tenant = tenant(repo).await;
-        eprintln!("on {}", backend.name);
-        let media = insert(repo, tenant, "a.png", 5).await.unwrap();
-        let other = insert(repo, tenant, "b.png", 7).await.unwrap();
-        let results = repo
-            .delete_media(vec![plan(media.clone()), plan(media.clone()), plan(other)])
-            .await
-            .unwrap();
-        let oks: Vec<bool> = results.iter().map(Result::is_ok).collect();
-        assert_eq!(oks, vec![true, false, true]);
-        assert_eq!(repo.usage(tenant).await.unwrap().bytes_used, 0);
-        let id = MediaId::try_from(media.id.get()).unwrap();
-        assert!(repo
-            .find_media_access(tenant, &[id], &UserId::parse("alice").unwrap())
-            .await
-            .unwrap()
-            .is_empty());
-    }
-}
-
-/// A delete of `media` by id, by `user` of `tenant` with `role`.
-fn by_id(
-    tenant: TenantId,
-    media: &medialib_domain::Media,
-    user: &str,
-    role: Role,
-) -> DeleteRequest {
-    DeleteRequest::ById(DeleteById {
-        id: media.id,
-        tenant_id: tenant,
-        user_id: UserId::parse(user).unwrap(),
-        role,
-        at: AT,
-        purge_after: AT,
-        force: false,
-    })
 }
 
 /// A delete transaction forgets the records of blobs purged earlier, whatever becomes of its
@@ -308,242 +136,6 @@ async fn delete_transactions_forget_purged_records_alongside() {
                 .unwrap(),
         );
         assert!(!last.contains(&purged[2]));
-    }
-}
-
-#[tokio::test]
-async fn deletes_by_id_are_authorized_against_the_locked_row() {
-    for backend in backends::all().await {
-        let repo = &backend.repo;
-        let tenant = tenant(repo).await;
-        let stranger = repo
-            .create_tenant(&TenantSlug::parse("other").unwrap(), AT)
-            .await
-            .unwrap()
-            .id;
-        eprintln!("on {}", backend.name);
-        let media = insert(repo, tenant, "mine.png", 5).await.unwrap();
-        let other = insert(repo, tenant, "other.png", 7).await.unwrap();
-        for (user, permission) in [("rita", Permission::Read), ("dan", Permission::Delete)] {
-            let grant = Grant {
-                media_id: media.id,
-                user_id: UserId::parse(user).unwrap(),
-                permission,
-                created_at: AT,
-            };
-            repo.put_grant(tenant, grant, event(tenant, "access_granted"))
-                .await
-                .unwrap();
-        }
-        // Refused, each on its own, and nothing changes.
-        let results = repo
-            .delete_requests(vec![
-                by_id(tenant, &media, "rita", Role::Member),
-                by_id(tenant, &media, "bob", Role::Member),
-                by_id(tenant, &media, "vic", Role::Viewer),
-                by_id(stranger, &media, "root", Role::Admin),
-            ])
-            .await
-            .unwrap();
-        assert!(
-            matches!(results[0], Err(RepoError::Refused(Refusal::Forbidden))),
-            "read grant"
-        );
-        assert!(matches!(results[1], Err(RepoError::NotFound)), "no grant");
-        assert!(
-            matches!(results[2], Err(RepoError::Refused(Refusal::Forbidden))),
-            "viewer"
-        );
-        assert!(
-            matches!(results[3], Err(RepoError::NotFound)),
-            "other tenant"
-        );
-        assert_eq!(repo.usage(tenant).await.unwrap().media_count, 2);
-
-        // A delete grantee deletes it, alongside a plan for another row; a second request for
-        // the same row in the batch finds it taken.
-        let results = repo
-            .delete_requests(vec![
-                by_id(tenant, &media, "dan", Role::Member),
-                plan(other.clone()).into(),
-                by_id(tenant, &media, "alice", Role::Member),
-            ])
-            .await
-            .unwrap();
-        let outcome = results[0].as_ref().unwrap();
-        assert_eq!(outcome.media.id, media.id);
-        assert_eq!(outcome.media.blob_key, media.blob_key);
-        assert_eq!(outcome.removed.access_grants, 2);
-        assert_eq!(outcome.removed.tag_assignments, 2);
-        assert!(results[1].is_ok());
-        assert!(matches!(results[2], Err(RepoError::NotFound)));
-        let usage = repo.usage(tenant).await.unwrap();
-        assert_eq!((usage.media_count, usage.bytes_used), (0, 0));
-        let events = repo
-            .list_activity(
-                tenant,
-                &medialib_domain::ActivityQuery {
-                    action: Some("media_deleted".into()),
-                    limit: 100,
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        let deleted: Vec<_> = events
-            .iter()
-            .filter(|event| event.action == "media_deleted")
-            .collect();
-        assert_eq!(deleted.len(), 2);
-        assert!(deleted
-            .iter()
-            .any(|event| event.actor_id.as_str() == "dan" && event.media_id == Some(media.id)));
-
-        // A trashed row is not deleted by id (only purged), even by its owner.
-        let trashed = insert(repo, tenant, "trashed.png", 3).await.unwrap();
-        repo.trash_media(
-            trash(tenant, trashed.id, false),
-            event(tenant, "media_trashed"),
-        )
-        .await
-        .unwrap();
-        let results = repo
-            .delete_requests(vec![by_id(tenant, &trashed, "alice", Role::Member)])
-            .await
-            .unwrap();
-        assert!(matches!(results[0], Err(RepoError::NotFound)));
-        assert_eq!(repo.usage(tenant).await.unwrap().trashed_count, 1);
-
-        // Authorized first, then held.
-        let held = insert(repo, tenant, "held-by-id.png", 3).await.unwrap();
-        repo.add_hold(tenant, held.id, "case 8", event(tenant, "hold_added"))
-            .await
-            .unwrap();
-        let results = repo
-            .delete_requests(vec![
-                by_id(tenant, &held, "bob", Role::Member),
-                by_id(tenant, &held, "alice", Role::Member),
-            ])
-            .await
-            .unwrap();
-        assert!(matches!(results[0], Err(RepoError::NotFound)));
-        assert!(matches!(
-            results[1],
-            Err(RepoError::Refused(Refusal::Held(_)))
-        ));
-    }
-}
-
-/// A plan of `user` (a member) for `media`, as a bulk delete makes it before its transaction.
-fn plan_of(media: &medialib_domain::Media, user: &str) -> DeletePlan {
-    DeletePlan {
-        actor_id: UserId::parse(user).unwrap(),
-        ..plan(media.clone())
-    }
-}
-
-#[tokio::test]
-async fn a_grant_revoked_between_plan_and_commit_stops_a_planned_delete() {
-    for backend in backends::all().await {
-        let repo = &backend.repo;
-        let tenant = tenant(repo).await;
-        eprintln!("on {}", backend.name);
-        let revoked = insert(repo, tenant, "revoked.png", 5).await.unwrap();
-        let narrowed = insert(repo, tenant, "narrowed.png", 6).await.unwrap();
-        let kept = insert(repo, tenant, "kept.png", 7).await.unwrap();
-        let grant = |media: &medialib_domain::Media, permission| Grant {
-            media_id: media.id,
-            user_id: UserId::parse("dan").unwrap(),
-            permission,
-            created_at: AT,
-        };
-        for media in [&revoked, &narrowed, &kept] {
-            repo.put_grant(
-                tenant,
-                grant(media, Permission::Delete),
-                event(tenant, "access_granted"),
-            )
-            .await
-            .unwrap();
-        }
-        // dan's bulk delete was planned while he could delete all three; then one grant is
-        // revoked and one narrowed to read before the transaction runs.
-        let plans = vec![
-            plan_of(&revoked, "dan"),
-            plan_of(&narrowed, "dan"),
-            plan_of(&kept, "dan"),
-        ];
-        let dan = UserId::parse("dan").unwrap();
-        repo.delete_grant(revoked.id, &dan, event(tenant, "access_revoked"))
-            .await
-            .unwrap();
-        repo.put_grant(
-            tenant,
-            grant(&narrowed, Permission::Read),
-            event(tenant, "access_granted"),
-        )
-        .await
-        .unwrap();
-        let results = repo.delete_media(plans).await.unwrap();
-        assert!(
-            matches!(results[0], Err(RepoError::NotFound)),
-            "revoked: dan no longer sees it"
-        );
-        assert!(
-            matches!(results[1], Err(RepoError::Refused(Refusal::Forbidden))),
-            "read only"
-        );
-        assert_eq!(results[2].as_ref().unwrap().media.id, kept.id);
-        let usage = repo.usage(tenant).await.unwrap();
-        assert_eq!((usage.media_count, usage.bytes_used), (2, 11));
-
-        // The same holds for a move to the trash; the service's own plans (trash retention,
-        // the reconciler) have no caller to lose a right.
-        let refused = repo
-            .trash_media(
-                TrashRequest {
-                    user_id: dan.clone(),
-                    ..trash(tenant, revoked.id, false)
-                },
-                event(tenant, "media_trashed"),
-            )
-            .await;
-        assert!(matches!(refused, Err(RepoError::NotFound)), "{refused:?}");
-        let service = DeletePlan {
-            authority: Authority::Service,
-            ..plan_of(&narrowed, "system")
-        };
-        let results = repo.delete_media(vec![service]).await.unwrap();
-        assert!(results[0].is_ok(), "{:?}", results[0]);
-        assert_eq!(repo.usage(tenant).await.unwrap().media_count, 1);
-    }
-}
-
-#[tokio::test]
-async fn a_held_id_repeated_in_a_batch_is_refused_every_time() {
-    for backend in backends::all().await {
-        let repo = &backend.repo;
-        let tenant = tenant(repo).await;
-        eprintln!("on {}", backend.name);
-        let media = insert(repo, tenant, "held.png", 5).await.unwrap();
-        repo.add_hold(tenant, media.id, "case 7", event(tenant, "hold_added"))
-            .await
-            .unwrap();
-        let mut forced = plan(media.clone());
-        forced.force = true;
-        let results = repo
-            .delete_media(vec![plan(media.clone()), forced])
-            .await
-            .unwrap();
-        assert!(matches!(
-            results[0],
-            Err(RepoError::Refused(Refusal::Held(_)))
-        ));
-        assert!(matches!(
-            results[1],
-            Err(RepoError::Refused(Refusal::Held(_)))
-        ));
-        assert_eq!(repo.usage(tenant).await.unwrap().media_count, 1);
     }
 }
 
@@ -1324,5 +916,49 @@ async fn the_pending_summary_counts_each_status_with_its_oldest_record() {
             (before..=between).contains(&summary[0].oldest),
             "the oldest of the three: {summary:?}"
         );
+    }
+}
+
+// The delete contract of `MediaRepo`, on every backend.
+
+#[tokio::test]
+async fn the_second_delete_of_a_row_is_not_found_and_cascades_are_counted() {
+    for backend in backends::all().await {
+        eprintln!("on {}", backend.name);
+        deletes::the_second_delete_of_a_row_is_not_found_and_cascades_are_counted(&backend.repo)
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn a_batch_with_a_repeated_id_deletes_it_once() {
+    for backend in backends::all().await {
+        eprintln!("on {}", backend.name);
+        deletes::a_batch_with_a_repeated_id_deletes_it_once(&backend.repo).await;
+    }
+}
+
+#[tokio::test]
+async fn deletes_by_id_are_authorized_against_the_locked_row() {
+    for backend in backends::all().await {
+        eprintln!("on {}", backend.name);
+        deletes::deletes_by_id_are_authorized_against_the_locked_row(&backend.repo).await;
+    }
+}
+
+#[tokio::test]
+async fn a_grant_revoked_between_plan_and_commit_stops_a_planned_delete() {
+    for backend in backends::all().await {
+        eprintln!("on {}", backend.name);
+        deletes::a_grant_revoked_between_plan_and_commit_stops_a_planned_delete(&backend.repo)
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn a_held_id_repeated_in_a_batch_is_refused_every_time() {
+    for backend in backends::all().await {
+        eprintln!("on {}", backend.name);
+        deletes::a_held_id_repeated_in_a_batch_is_refused_every_time(&backend.repo).await;
     }
 }
