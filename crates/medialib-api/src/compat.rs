@@ -57,6 +57,86 @@ pub enum Profile {
     Defdrive,
 }
 
+/// How a profile shapes its error bodies.
+#[derive(Debug, Clone, Copy)]
+enum Body {
+    /// `{"message": …}`
+    Message,
+    /// `{"success": false, "message": …}`
+    Failure,
+    /// `{"error": …}`
+    Error,
+}
+
+/// What a profile's 401 says.
+#[derive(Debug, Clone, Copy)]
+enum Unauthorized {
+    /// Its error body with this message.
+    Says(&'static str),
+    /// `{"error": "Unauthorized"}` whatever its other errors look like.
+    ErrorUnauthorized,
+}
+
+/// Everything that declares a profile beside its routes (its `…Api` in `lib.rs`): one entry
+/// of [`SPECS`] each.
+#[derive(Debug)]
+struct Spec {
+    profile: Profile,
+    /// The configured name.
+    name: &'static str,
+    /// The path under which all of its routes lie: [`guard`] answers it as unknown while the
+    /// profile is not configured.
+    prefix: &'static str,
+    body: Body,
+    /// What it answers for a path it cannot read.
+    invalid_path: &'static str,
+    unauthorized: Unauthorized,
+}
+
+/// The profiles, in the order of [`Profile::ALL`].
+const SPECS: [Spec; 5] = [
+    Spec {
+        profile: Profile::Gallery,
+        name: "gallery",
+        prefix: "/api/user/media",
+        body: Body::Message,
+        invalid_path: "Invalid media path",
+        unauthorized: Unauthorized::Says("Unauthorized"),
+    },
+    Spec {
+        profile: Profile::Swiftia,
+        name: "swiftia",
+        prefix: "/api/uploads/files",
+        body: Body::Message,
+        invalid_path: "Invalid path",
+        unauthorized: Unauthorized::ErrorUnauthorized,
+    },
+    Spec {
+        profile: Profile::Swonkie,
+        name: "swonkie",
+        prefix: "/media",
+        body: Body::Failure,
+        invalid_path: "Invalid path",
+        unauthorized: Unauthorized::Says("Unauthorized"),
+    },
+    Spec {
+        profile: Profile::Catdata,
+        name: "catdata",
+        prefix: "/api/image",
+        body: Body::Error,
+        invalid_path: "Invalid path",
+        unauthorized: Unauthorized::ErrorUnauthorized,
+    },
+    Spec {
+        profile: Profile::Defdrive,
+        name: "defdrive",
+        prefix: "/api/files",
+        body: Body::Error,
+        invalid_path: "Invalid path",
+        unauthorized: Unauthorized::Says("User not authenticated"),
+    },
+];
+
 impl Profile {
     /// Every profile.
     pub const ALL: [Profile; 5] = [
@@ -67,39 +147,36 @@ impl Profile {
         Self::Defdrive,
     ];
 
+    /// This profile's entry of [`SPECS`].
+    fn spec(self) -> &'static Spec {
+        SPECS
+            .iter()
+            .find(|spec| spec.profile == self)
+            .expect("every profile has its entry in SPECS")
+    }
+
     /// The configured name.
     pub fn name(self) -> &'static str {
-        match self {
-            Self::Gallery => "gallery",
-            Self::Swiftia => "swiftia",
-            Self::Swonkie => "swonkie",
-            Self::Catdata => "catdata",
-            Self::Defdrive => "defdrive",
-        }
+        self.spec().name
     }
 
     /// The profile of a configured name.
     pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.name() == name)
-    }
-
-    /// The path under which all of this profile's routes lie.
-    fn prefix(self) -> &'static str {
-        match self {
-            Self::Gallery => "/api/user/media",
-            Self::Swiftia => "/api/uploads/files",
-            Self::Swonkie => "/media",
-            Self::Catdata => "/api/image",
-            Self::Defdrive => "/api/files",
-        }
+        SPECS
+            .iter()
+            .find(|spec| spec.name == name)
+            .map(|spec| spec.profile)
     }
 
     /// The profile whose routes `path` belongs to.
     fn of_path(path: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|profile| {
-            path.strip_prefix(profile.prefix())
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-        })
+        SPECS
+            .iter()
+            .find(|spec| {
+                path.strip_prefix(spec.prefix)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+            .map(|spec| spec.profile)
     }
 
     /// Checks that every route outside `/v1` and the health checks belongs to a profile, so
@@ -114,40 +191,35 @@ impl Profile {
             let own = path.starts_with("/v1/") || path == "/healthz" || path == "/readyz";
             assert!(
                 own || Self::of_path(path).is_some(),
-                "route {path} belongs to no compatibility profile: give it one in Profile::prefix"
+                "route {path} belongs to no compatibility profile: give it one in SPECS"
             );
         }
     }
 
     /// An error in this profile's documented shape.
     pub(crate) fn error(self, status: StatusCode, message: &str) -> Response {
-        let body = match self {
-            Self::Gallery | Self::Swiftia => json!({ "message": message }),
-            Self::Swonkie => json!({ "success": false, "message": message }),
-            Self::Catdata | Self::Defdrive => json!({ "error": message }),
+        let body = match self.spec().body {
+            Body::Message => json!({ "message": message }),
+            Body::Failure => json!({ "success": false, "message": message }),
+            Body::Error => json!({ "error": message }),
         };
         (status, Json(body)).into_response()
     }
 
     /// What this profile answers for a path it cannot read.
     fn invalid_path_message(self) -> &'static str {
-        match self {
-            Self::Gallery => "Invalid media path",
-            Self::Swiftia | Self::Swonkie | Self::Catdata | Self::Defdrive => "Invalid path",
-        }
+        self.spec().invalid_path
     }
 
     /// The documented 401 of this profile.
     pub(crate) fn unauthorized(self) -> Response {
-        match self {
-            Self::Gallery => self.error(StatusCode::UNAUTHORIZED, "Unauthorized"),
-            Self::Swiftia | Self::Catdata => (
+        match self.spec().unauthorized {
+            Unauthorized::Says(message) => self.error(StatusCode::UNAUTHORIZED, message),
+            Unauthorized::ErrorUnauthorized => (
                 StatusCode::UNAUTHORIZED,
                 Json(json!({ "error": "Unauthorized" })),
             )
                 .into_response(),
-            Self::Swonkie => self.error(StatusCode::UNAUTHORIZED, "Unauthorized"),
-            Self::Defdrive => self.error(StatusCode::UNAUTHORIZED, "User not authenticated"),
         }
     }
 }
@@ -261,12 +333,15 @@ mod tests {
     }
 
     #[test]
-    fn all_lists_every_profile_once() {
+    fn every_profile_has_one_entry_with_its_own_name_and_prefix() {
+        assert_eq!(SPECS.len(), Profile::ALL.len());
         for profile in Profile::ALL {
+            let entries = SPECS.iter().filter(|spec| spec.profile == profile).count();
+            assert_eq!(entries, 1, "{profile:?} has {entries} entries in SPECS");
             assert_eq!(Profile::parse(profile.name()), Some(profile));
-            let same_prefix = Profile::ALL
+            let same_prefix = SPECS
                 .iter()
-                .filter(|other| other.prefix() == profile.prefix())
+                .filter(|other| other.prefix == profile.spec().prefix)
                 .count();
             assert_eq!(same_prefix, 1, "{} shares its prefix", profile.name());
         }
