@@ -5,3 +5,4 @@
 
 pub mod blob;
 pub mod deletes;
+pub mod lifecycle;

@@ -2,56 +2,17 @@
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
 use medialib_domain::{
-    BlobKey, Grant, MediaPath, MediaRepo, NewMedia, PendingBlob, PendingFailure, PendingStatus,
-    Permission, Refusal, RepoError, TenantId, TenantSlug, UserId,
-};
-use medialib_domain::{
-    Derivative, RefName, Reference, SettingsChange, TenantSettings, ThumbnailState, THUMBNAIL,
+    BlobKey, Grant, MediaRepo, PendingBlob, PendingFailure, PendingStatus, Permission, RepoError,
+    TenantId, TenantSlug, UserId,
 };
 use medialib_sql::{SeaOrmMediaRepo, SqlConfig};
 
 mod backends;
 
 use medialib_domain::contract::deletes::{
-    self, due, event, insert, plan, tenant, trash, AT, LEASE,
+    self, due, event, insert, move_to_trash, plan, tenant, AT, LEASE,
 };
-
-#[tokio::test]
-async fn ids_are_never_reused_after_the_highest_is_deleted() {
-    for backend in backends::all().await {
-        let repo = &backend.repo;
-        let tenant = tenant(repo).await;
-        eprintln!("on {}", backend.name);
-        insert(repo, tenant, "1.png", 1).await.unwrap();
-        let highest = insert(repo, tenant, "2.png", 1).await.unwrap();
-        let results = repo
-            .delete_media(vec![plan(highest.clone())])
-            .await
-            .unwrap();
-        assert!(results[0].is_ok());
-        let next = insert(repo, tenant, "3.png", 1).await.unwrap();
-        assert!(next.id > highest.id);
-    }
-}
-
-#[tokio::test]
-async fn a_plan_for_another_tenant_deletes_nothing() {
-    for backend in backends::all().await {
-        let repo = &backend.repo;
-        let tenant = tenant(repo).await;
-        eprintln!("on {}", backend.name);
-        let media = insert(repo, tenant, "a.png", 1).await.unwrap();
-        let mut foreign = media.clone();
-        foreign.tenant_id = TenantId(tenant.0 + 1);
-        let result = repo.delete_media(vec![plan(foreign)]).await.unwrap();
-        assert!(matches!(result[0], Err(RepoError::NotFound)));
-        let found = repo
-            .find_media_access(tenant, &[media.id], &UserId::parse("alice").unwrap())
-            .await
-            .unwrap();
-        assert_eq!(found.len(), 1);
-    }
-}
+use medialib_domain::contract::lifecycle;
 
 #[tokio::test]
 async fn paths_are_unique_per_owner_and_case_sensitive() {
@@ -71,97 +32,6 @@ async fn paths_are_unique_per_owner_and_case_sensitive() {
             (2, 2),
             "the refused insert changed nothing"
         );
-    }
-}
-
-/// A delete transaction forgets the records of blobs purged earlier, whatever becomes of its
-/// own requests; the records it writes itself stay.
-#[tokio::test]
-async fn delete_transactions_forget_purged_records_alongside() {
-    for backend in backends::all().await {
-        let repo = &backend.repo;
-        let tenant = tenant(repo).await;
-        eprintln!("on {}", backend.name);
-        let purged: Vec<BlobKey> = (0..3).map(|_| BlobKey::new_media(tenant)).collect();
-        repo.add_pending_deletions(tenant, &purged, AT)
-            .await
-            .unwrap();
-        let media = insert(repo, tenant, "gone.png", 5).await.unwrap();
-        let missing = insert(repo, tenant, "missing.png", 5).await.unwrap();
-        repo.delete_requests(vec![plan(missing.clone()).into()])
-            .await
-            .unwrap();
-        let pending_keys = |list: Vec<medialib_domain::PendingBlob>| -> Vec<BlobKey> {
-            list.into_iter().map(|p| p.blob_key).collect()
-        };
-        let before = pending_keys(
-            repo.list_pending_deletions(tenant, None, None, 100)
-                .await
-                .unwrap(),
-        );
-        assert!(purged.iter().all(|key| before.contains(key)));
-
-        // One request goes ahead, one finds its row gone: the forget happens either way.
-        let results = repo
-            .delete_requests_forgetting(
-                vec![plan(media.clone()).into(), plan(missing.clone()).into()],
-                &purged[..2],
-            )
-            .await
-            .unwrap();
-        assert!(results[0].is_ok());
-        assert!(matches!(results[1], Err(RepoError::NotFound)));
-        let after = pending_keys(
-            repo.list_pending_deletions(tenant, None, None, 100)
-                .await
-                .unwrap(),
-        );
-        assert!(!after.contains(&purged[0]) && !after.contains(&purged[1]));
-        assert!(
-            after.contains(&purged[2]),
-            "only the keys given are forgotten"
-        );
-        assert!(after.contains(&media.blob_key), "the delete's own record");
-        assert!(after.contains(&missing.blob_key));
-
-        // Nothing to delete at all: the forget still commits.
-        let results = repo
-            .delete_requests_forgetting(vec![plan(missing.clone()).into()], &purged[2..])
-            .await
-            .unwrap();
-        assert!(matches!(results[0], Err(RepoError::NotFound)));
-        let last = pending_keys(
-            repo.list_pending_deletions(tenant, None, None, 100)
-                .await
-                .unwrap(),
-        );
-        assert!(!last.contains(&purged[2]));
-    }
-}
-
-#[tokio::test]
-async fn a_row_without_its_upload_intent_is_refused() {
-    for backend in backends::all().await {
-        let repo = &backend.repo;
-        let tenant = tenant(repo).await;
-        eprintln!("on {}", backend.name);
-        let new = NewMedia {
-            tenant_id: tenant,
-            owner_id: UserId::parse("alice").unwrap(),
-            path: MediaPath::parse("late.png").unwrap(),
-            content_type: "image/png".into(),
-            size_bytes: 1,
-            sha256: "ab".into(),
-            tags: vec![],
-            blob_key: BlobKey::new_media(tenant),
-            created_at: AT,
-            thumbnail: ThumbnailState::None,
-        };
-        let result = repo
-            .insert_media(new, event(tenant, "media_uploaded"))
-            .await;
-        assert!(matches!(result, Err(RepoError::NotFound)));
-        assert_eq!(repo.usage(tenant).await.unwrap().media_count, 0);
     }
 }
 
@@ -401,353 +271,6 @@ async fn concurrent_claimers_never_share_a_record() {
     }
 }
 
-#[tokio::test]
-async fn trash_frees_the_path_moves_usage_and_restore_detects_a_taken_path() {
-    for backend in backends::all().await {
-        let repo = &backend.repo;
-        let tenant = tenant(repo).await;
-        eprintln!("on {}", backend.name);
-        let media = insert(repo, tenant, "a/b.png", 10).await.unwrap();
-        let trashed = repo
-            .trash_media(
-                trash(tenant, media.id, false),
-                event(tenant, "media_trashed"),
-            )
-            .await
-            .unwrap();
-        assert_eq!(trashed.trashed_at, Some(AT));
-        let usage = repo.usage(tenant).await.unwrap();
-        assert_eq!(
-            (
-                usage.media_count,
-                usage.bytes_used,
-                usage.trashed_count,
-                usage.trashed_bytes
-            ),
-            (0, 0, 1, 10)
-        );
-        let alice = UserId::parse("alice").unwrap();
-        assert!(repo
-            .find_media_access(tenant, &[media.id], &alice)
-            .await
-            .unwrap()
-            .is_empty());
-        assert_eq!(
-            repo.find_trashed_media(tenant, &[media.id], &alice)
-                .await
-                .unwrap()
-                .len(),
-            1
-        );
-        // Trashing twice finds no live row.
-        assert!(matches!(
-            repo.trash_media(
-                trash(tenant, media.id, false),
-                event(tenant, "media_trashed")
-            )
-            .await,
-            Err(RepoError::NotFound)
-        ));
-
-        // The path is free again; restoring onto it conflicts, under a new path it works.
-        let newer = insert(repo, tenant, "a/b.png", 5).await.unwrap();
-        assert!(matches!(
-            repo.restore_media(tenant, media.id, None, event(tenant, "media_restored"))
-                .await,
-            Err(RepoError::Conflict)
-        ));
-        let restored = repo
-            .restore_media(
-                tenant,
-                media.id,
-                Some(MediaPath::parse("a/b (restored).png").unwrap()),
-                event(tenant, "media_restored"),
-            )
-            .await
-            .unwrap();
-        assert_eq!(restored.path.as_str(), "a/b (restored).png");
-        assert_eq!(restored.trashed_at, None);
-        let usage = repo.usage(tenant).await.unwrap();
-        assert_eq!(
-            (
-                usage.media_count,
-                usage.bytes_used,
-                usage.trashed_count,
-                usage.trashed_bytes
-            ),
-            (2, 15, 0, 0)
-        );
-
-        // Purging a trashed row leaves trashed usage, not live usage.
-        let trashed_newer = repo
-            .trash_media(
-                trash(tenant, newer.id, false),
-                event(tenant, "media_trashed"),
-            )
-            .await
-            .unwrap();
-        // A plan made while the row was live does not delete it once it is in the trash.
-        assert!(matches!(
-            repo.delete_media(vec![plan(newer.clone())]).await.unwrap()[0],
-            Err(RepoError::NotFound)
-        ));
-        let mut purge = plan(trashed_newer);
-        purge.force = true;
-        let outcome = repo
-            .delete_media(vec![purge])
-            .await
-            .unwrap()
-            .remove(0)
-            .unwrap();
-        assert!(outcome.was_trashed);
-        let usage = repo.usage(tenant).await.unwrap();
-        assert_eq!(
-            (
-                usage.media_count,
-                usage.bytes_used,
-                usage.trashed_count,
-                usage.trashed_bytes
-            ),
-            (1, 10, 0, 0)
-        );
-    }
-}
-
-#[tokio::test]
-async fn holds_refuse_delete_and_trash_until_removed() {
-    for backend in backends::all().await {
-        let repo = &backend.repo;
-        let tenant = tenant(repo).await;
-        eprintln!("on {}", backend.name);
-        let media = insert(repo, tenant, "held.png", 3).await.unwrap();
-        let hold = repo
-            .add_hold(tenant, media.id, "case 42", event(tenant, "hold_added"))
-            .await
-            .unwrap();
-        let mut forced = plan(media.clone());
-        forced.force = true;
-        let result = repo.delete_media(vec![forced.clone()]).await.unwrap();
-        match &result[0] {
-            Err(RepoError::Refused(Refusal::Held(holds))) => {
-                assert_eq!(holds.len(), 1);
-                assert_eq!(holds[0].reason, "case 42");
-            }
-            other => panic!("expected held, got {other:?}"),
-        }
-        assert!(matches!(
-            repo.trash_media(
-                trash(tenant, media.id, true),
-                event(tenant, "media_trashed")
-            )
-            .await,
-            Err(RepoError::Refused(Refusal::Held(_)))
-        ));
-        assert_eq!(repo.usage(tenant).await.unwrap().media_count, 1);
-        repo.remove_hold(tenant, media.id, hold.id, event(tenant, "hold_removed"))
-            .await
-            .unwrap();
-        assert!(repo.delete_media(vec![forced]).await.unwrap()[0].is_ok());
-    }
-}
-
-/// Text the delete transaction reads and writes (the hold it refuses on, the event it records,
-/// the pending record) goes through unchanged, whatever quotes, backslashes or placeholder
-/// look-alikes it holds.
-#[tokio::test]
-async fn quotes_backslashes_and_dollars_survive_the_delete_transaction() {
-    for backend in backends::all().await {
-        let repo = &backend.repo;
-        let tenant = tenant(repo).await;
-        eprintln!("on {}", backend.name);
-        let path = "q/it's \"$1\" $$ 'x' E'y' ü €.png";
-        let media = insert(repo, tenant, path, 5).await.unwrap();
-        let reason = "case 'a' \\ $1 \\' ü";
-        let hold = repo
-            .add_hold(tenant, media.id, reason, event(tenant, "hold_added"))
-            .await
-            .unwrap();
-        match &repo.delete_media(vec![plan(media.clone())]).await.unwrap()[0] {
-            Err(RepoError::Refused(Refusal::Held(holds))) => assert_eq!(holds[0].reason, reason),
-            other => panic!("expected held, got {other:?}"),
-        }
-        repo.remove_hold(tenant, media.id, hold.id, event(tenant, "hold_removed"))
-            .await
-            .unwrap();
-        let outcome = repo.delete_media(vec![plan(media.clone())]).await.unwrap();
-        assert_eq!(outcome[0].as_ref().unwrap().media.path.as_str(), path);
-        let query = medialib_domain::ActivityQuery {
-            action: Some("media_deleted".into()),
-            media_id: Some(media.id),
-            actor_id: None,
-            before_id: None,
-            limit: 10,
-        };
-        let events = repo.list_activity(tenant, &query).await.unwrap();
-        assert_eq!(events.len(), 1);
-        assert_eq!(events[0].details["media"]["path"], path);
-        assert_eq!(events[0].details["media"]["sha256"], "ab");
-        let due = due(repo, AT, 10).await;
-        assert_eq!(due.len(), 1);
-        assert_eq!(due[0].blob_key, media.blob_key);
-    }
-}
-
-#[tokio::test]
-async fn references_refuse_unforced_deletes_and_forced_ones_report_them() {
-    for backend in backends::all().await {
-        let repo = &backend.repo;
-        let tenant = tenant(repo).await;
-        eprintln!("on {}", backend.name);
-        let media = insert(repo, tenant, "used.png", 3).await.unwrap();
-        for name in ["post:2", "post:1", "post:1"] {
-            repo.add_reference(
-                tenant,
-                Reference {
-                    media_id: media.id,
-                    name: RefName::parse(name).unwrap(),
-                    created_by: UserId::parse("alice").unwrap(),
-                    created_at: AT,
-                },
-                event(tenant, "reference_added"),
-            )
-            .await
-            .unwrap();
-        }
-        assert_eq!(repo.list_references(media.id).await.unwrap().len(), 2);
-        let result = repo.delete_media(vec![plan(media.clone())]).await.unwrap();
-        match &result[0] {
-            Err(RepoError::Refused(Refusal::InUse(names))) => {
-                let names: Vec<&str> = names.iter().map(RefName::as_str).collect();
-                assert_eq!(names, ["post:1", "post:2"]);
-            }
-            other => panic!("expected in use, got {other:?}"),
-        }
-        let mut forced = plan(media.clone());
-        forced.force = true;
-        let outcome = repo
-            .delete_media(vec![forced])
-            .await
-            .unwrap()
-            .remove(0)
-            .unwrap();
-        assert_eq!(outcome.broken_references.len(), 2);
-        assert!(repo.list_references(media.id).await.unwrap().is_empty());
-    }
-}
-
-#[tokio::test]
-async fn derivatives_go_with_their_media_into_the_pending_deletions() {
-    for backend in backends::all().await {
-        let repo = &backend.repo;
-        let tenant = tenant(repo).await;
-        eprintln!("on {}", backend.name);
-        let media = insert(repo, tenant, "pic.png", 3).await.unwrap();
-        let key = BlobKey::new_derivative(tenant);
-        let derivative = Derivative {
-            media_id: media.id,
-            kind: THUMBNAIL,
-            blob_key: key.clone(),
-            content_type: "image/jpeg".into(),
-            size_bytes: 100,
-            width: 256,
-            height: 128,
-        };
-        // Without its upload intent the derivative is refused (the reaper may own the blob).
-        assert!(matches!(
-            repo.insert_derivative(derivative.clone()).await,
-            Err(RepoError::NotFound)
-        ));
-        repo.record_upload_intent(tenant, &key, AT).await.unwrap();
-        repo.insert_derivative(derivative.clone()).await.unwrap();
-        assert_eq!(
-            repo.find_derivative(media.id, THUMBNAIL).await.unwrap(),
-            Some(derivative)
-        );
-        assert_eq!(
-            repo.known_blob_keys(std::slice::from_ref(&key))
-                .await
-                .unwrap(),
-            vec![key.clone()]
-        );
-        let outcome = repo
-            .delete_media(vec![plan(media.clone())])
-            .await
-            .unwrap()
-            .remove(0)
-            .unwrap();
-        assert_eq!(outcome.removed.derivatives, 1);
-        assert!(outcome.pending.contains(&key));
-        assert_eq!(
-            repo.find_derivative(media.id, THUMBNAIL).await.unwrap(),
-            None
-        );
-    }
-}
-
-#[tokio::test]
-async fn expired_trash_follows_each_tenants_retention_and_skips_holds() {
-    for backend in backends::all().await {
-        let repo = &backend.repo;
-        let tenant = tenant(repo).await;
-        eprintln!("on {}", backend.name);
-        let old = insert(repo, tenant, "old.png", 1).await.unwrap();
-        let held = insert(repo, tenant, "held.png", 1).await.unwrap();
-        for media in [&old, &held] {
-            repo.trash_media(
-                trash(tenant, media.id, false),
-                event(tenant, "media_trashed"),
-            )
-            .await
-            .unwrap();
-        }
-        repo.add_hold(tenant, held.id, "audit", event(tenant, "hold_added"))
-            .await
-            .unwrap();
-        let day = time::Duration::days(1);
-        assert!(repo
-            .expired_trash(AT + 29 * day, 10)
-            .await
-            .unwrap()
-            .is_empty());
-        let due = repo.expired_trash(AT + 30 * day, 10).await.unwrap();
-        assert_eq!(due.iter().map(|m| m.id).collect::<Vec<_>>(), vec![old.id]);
-        assert_eq!(due[0].trashed_at, Some(AT));
-
-        let change = SettingsChange {
-            trash_retention_days: Some(0),
-            delete_rate_limit: Some(Some(5)),
-            ..SettingsChange::default()
-        };
-        let settings = repo
-            .update_tenant_settings(tenant, change, event(tenant, "settings_updated"))
-            .await
-            .unwrap();
-        // Only what the change names moves.
-        assert_eq!(
-            settings,
-            TenantSettings {
-                trash_retention_days: 0,
-                delete_moves_to_trash: false,
-                delete_rate_limit: Some(5),
-                upload_rate_limit: None,
-            }
-        );
-        assert_eq!(repo.expired_trash(AT, 10).await.unwrap().len(), 1);
-        // A limit goes back to the server's default, and the key carries what is stored.
-        let change = SettingsChange {
-            delete_rate_limit: Some(None),
-            upload_rate_limit: Some(Some(0)),
-            ..SettingsChange::default()
-        };
-        let settings = repo
-            .update_tenant_settings(tenant, change, event(tenant, "settings_updated"))
-            .await
-            .unwrap();
-        assert_eq!(settings.delete_rate_limit, None);
-        assert_eq!(settings.upload_rate_limit, Some(0));
-    }
-}
-
 /// A connection the database dropped while it sat idle in the pool (a restart, an idle
 /// timeout) is replaced when it is next taken, not handed out to fail a request.
 #[tokio::test]
@@ -846,12 +369,9 @@ async fn usage_visible_to_a_user_counts_owned_and_granted_media_once() {
         let small = insert(repo, tenant, "a.png", 10).await.unwrap();
         insert(repo, tenant, "b.png", 20).await.unwrap();
         let trashed = insert(repo, tenant, "c.png", 40).await.unwrap();
-        repo.trash_media(
-            trash(tenant, trashed.id, false),
-            event(tenant, "media_trashed"),
-        )
-        .await
-        .unwrap();
+        move_to_trash(repo, tenant, trashed.id, false)
+            .await
+            .unwrap();
         let bob = UserId::parse("bob").unwrap();
         for permission in [Permission::Read, Permission::Delete] {
             let grant = Grant {
@@ -960,5 +480,88 @@ async fn a_held_id_repeated_in_a_batch_is_refused_every_time() {
     for backend in backends::all().await {
         eprintln!("on {}", backend.name);
         deletes::a_held_id_repeated_in_a_batch_is_refused_every_time(&backend.repo).await;
+    }
+}
+
+#[tokio::test]
+async fn ids_are_never_reused_after_the_highest_is_deleted() {
+    for backend in backends::all().await {
+        eprintln!("on {}", backend.name);
+        deletes::ids_are_never_reused_after_the_highest_is_deleted(&backend.repo).await;
+    }
+}
+
+#[tokio::test]
+async fn a_plan_for_another_tenant_deletes_nothing() {
+    for backend in backends::all().await {
+        eprintln!("on {}", backend.name);
+        deletes::a_plan_for_another_tenant_deletes_nothing(&backend.repo).await;
+    }
+}
+
+#[tokio::test]
+async fn delete_transactions_forget_purged_records_alongside() {
+    for backend in backends::all().await {
+        eprintln!("on {}", backend.name);
+        deletes::delete_transactions_forget_purged_records_alongside(&backend.repo).await;
+    }
+}
+
+#[tokio::test]
+async fn a_row_without_its_upload_intent_is_refused() {
+    for backend in backends::all().await {
+        eprintln!("on {}", backend.name);
+        deletes::a_row_without_its_upload_intent_is_refused(&backend.repo).await;
+    }
+}
+
+#[tokio::test]
+async fn quotes_backslashes_and_dollars_survive_the_delete_transaction() {
+    for backend in backends::all().await {
+        eprintln!("on {}", backend.name);
+        deletes::quotes_backslashes_and_dollars_survive_the_delete_transaction(&backend.repo).await;
+    }
+}
+
+#[tokio::test]
+async fn trash_frees_the_path_moves_usage_and_restore_detects_a_taken_path() {
+    for backend in backends::all().await {
+        eprintln!("on {}", backend.name);
+        lifecycle::trash_frees_the_path_moves_usage_and_restore_detects_a_taken_path(&backend.repo)
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn holds_refuse_delete_and_trash_until_removed() {
+    for backend in backends::all().await {
+        eprintln!("on {}", backend.name);
+        lifecycle::holds_refuse_delete_and_trash_until_removed(&backend.repo).await;
+    }
+}
+
+#[tokio::test]
+async fn references_refuse_unforced_deletes_and_forced_ones_report_them() {
+    for backend in backends::all().await {
+        eprintln!("on {}", backend.name);
+        lifecycle::references_refuse_unforced_deletes_and_forced_ones_report_them(&backend.repo)
+            .await;
+    }
+}
+
+#[tokio::test]
+async fn derivatives_go_with_their_media_into_the_pending_deletions() {
+    for backend in backends::all().await {
+        eprintln!("on {}", backend.name);
+        lifecycle::derivatives_go_with_their_media_into_the_pending_deletions(&backend.repo).await;
+    }
+}
+
+#[tokio::test]
+async fn expired_trash_follows_each_tenants_retention_and_skips_holds() {
+    for backend in backends::all().await {
+        eprintln!("on {}", backend.name);
+        lifecycle::expired_trash_follows_each_tenants_retention_and_skips_holds(&backend.repo)
+            .await;
     }
 }

@@ -98,6 +98,20 @@ pub fn trash(tenant: TenantId, id: MediaId, force: bool) -> TrashRequest {
     }
 }
 
+/// Moves `id` to the trash as its owner alice does.
+///
+/// # Errors
+/// As [`MediaRepo::trash_media`].
+pub async fn move_to_trash(
+    repo: &dyn MediaRepo,
+    tenant: TenantId,
+    id: MediaId,
+    force: bool,
+) -> Result<Media, RepoError> {
+    repo.trash_media(trash(tenant, id, force), event(tenant, "media_trashed"))
+        .await
+}
+
 /// A delete of `media` by id, by `user` of `tenant` with `role`.
 pub fn by_id(tenant: TenantId, media: &Media, user: &str, role: Role) -> DeleteRequest {
     DeleteRequest::ById(DeleteById {
@@ -282,12 +296,9 @@ pub async fn deletes_by_id_are_authorized_against_the_locked_row(repo: &dyn Medi
 
     // A trashed row is not deleted by id (only purged), even by its owner.
     let trashed = insert(repo, tenant, "trashed.png", 3).await.unwrap();
-    repo.trash_media(
-        trash(tenant, trashed.id, false),
-        event(tenant, "media_trashed"),
-    )
-    .await
-    .unwrap();
+    move_to_trash(repo, tenant, trashed.id, false)
+        .await
+        .unwrap();
     let results = repo
         .delete_requests(vec![by_id(tenant, &trashed, "alice", Role::Member)])
         .await
@@ -412,4 +423,150 @@ pub async fn a_held_id_repeated_in_a_batch_is_refused_every_time(repo: &dyn Medi
         Err(RepoError::Refused(Refusal::Held(_)))
     ));
     assert_eq!(repo.usage(tenant).await.unwrap().media_count, 1);
+}
+
+/// Media ids are never reused, not even the highest one after it was deleted.
+pub async fn ids_are_never_reused_after_the_highest_is_deleted(repo: &dyn MediaRepo) {
+    let tenant = tenant(repo).await;
+    insert(repo, tenant, "1.png", 1).await.unwrap();
+    let highest = insert(repo, tenant, "2.png", 1).await.unwrap();
+    let results = repo
+        .delete_media(vec![plan(highest.clone())])
+        .await
+        .unwrap();
+    assert!(results[0].is_ok());
+    let next = insert(repo, tenant, "3.png", 1).await.unwrap();
+    assert!(next.id > highest.id);
+}
+
+/// A plan whose tenant is not the row's deletes nothing and is `NotFound`.
+pub async fn a_plan_for_another_tenant_deletes_nothing(repo: &dyn MediaRepo) {
+    let tenant = tenant(repo).await;
+    let media = insert(repo, tenant, "a.png", 1).await.unwrap();
+    let mut foreign = media.clone();
+    foreign.tenant_id = TenantId(tenant.0 + 1);
+    let result = repo.delete_media(vec![plan(foreign)]).await.unwrap();
+    assert!(matches!(result[0], Err(RepoError::NotFound)));
+    let found = repo
+        .find_media_access(tenant, &[media.id], &UserId::parse("alice").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+}
+
+/// `delete_requests_forgetting` forgets the pending records of purged blobs in the delete's own
+/// transaction, and forgets nothing when that transaction deletes nothing.
+pub async fn delete_transactions_forget_purged_records_alongside(repo: &dyn MediaRepo) {
+    let tenant = tenant(repo).await;
+    let purged: Vec<BlobKey> = (0..3).map(|_| BlobKey::new_media(tenant)).collect();
+    repo.add_pending_deletions(tenant, &purged, AT)
+        .await
+        .unwrap();
+    let media = insert(repo, tenant, "gone.png", 5).await.unwrap();
+    let missing = insert(repo, tenant, "missing.png", 5).await.unwrap();
+    repo.delete_requests(vec![plan(missing.clone()).into()])
+        .await
+        .unwrap();
+    let pending_keys =
+        |list: Vec<PendingBlob>| -> Vec<BlobKey> { list.into_iter().map(|p| p.blob_key).collect() };
+    let before = pending_keys(
+        repo.list_pending_deletions(tenant, None, None, 100)
+            .await
+            .unwrap(),
+    );
+    assert!(purged.iter().all(|key| before.contains(key)));
+
+    // One request goes ahead, one finds its row gone: the forget happens either way.
+    let results = repo
+        .delete_requests_forgetting(
+            vec![plan(media.clone()).into(), plan(missing.clone()).into()],
+            &purged[..2],
+        )
+        .await
+        .unwrap();
+    assert!(results[0].is_ok());
+    assert!(matches!(results[1], Err(RepoError::NotFound)));
+    let after = pending_keys(
+        repo.list_pending_deletions(tenant, None, None, 100)
+            .await
+            .unwrap(),
+    );
+    assert!(!after.contains(&purged[0]) && !after.contains(&purged[1]));
+    assert!(
+        after.contains(&purged[2]),
+        "only the keys given are forgotten"
+    );
+    assert!(after.contains(&media.blob_key), "the delete's own record");
+    assert!(after.contains(&missing.blob_key));
+
+    // Nothing to delete at all: the forget still commits.
+    let results = repo
+        .delete_requests_forgetting(vec![plan(missing.clone()).into()], &purged[2..])
+        .await
+        .unwrap();
+    assert!(matches!(results[0], Err(RepoError::NotFound)));
+    let last = pending_keys(
+        repo.list_pending_deletions(tenant, None, None, 100)
+            .await
+            .unwrap(),
+    );
+    assert!(!last.contains(&purged[2]));
+}
+
+/// A media row is only inserted for a blob whose upload intent was recorded first.
+pub async fn a_row_without_its_upload_intent_is_refused(repo: &dyn MediaRepo) {
+    let tenant = tenant(repo).await;
+    let new = NewMedia {
+        tenant_id: tenant,
+        owner_id: UserId::parse("alice").unwrap(),
+        path: MediaPath::parse("late.png").unwrap(),
+        content_type: "image/png".into(),
+        size_bytes: 1,
+        sha256: "ab".into(),
+        tags: vec![],
+        blob_key: BlobKey::new_media(tenant),
+        created_at: AT,
+        thumbnail: ThumbnailState::None,
+    };
+    let result = repo
+        .insert_media(new, event(tenant, "media_uploaded"))
+        .await;
+    assert!(matches!(result, Err(RepoError::NotFound)));
+    assert_eq!(repo.usage(tenant).await.unwrap().media_count, 0);
+}
+
+/// Paths and event details with quotes, backslashes and dollar signs survive the delete
+/// transaction unchanged.
+pub async fn quotes_backslashes_and_dollars_survive_the_delete_transaction(repo: &dyn MediaRepo) {
+    let tenant = tenant(repo).await;
+    let path = "q/it's \"$1\" $$ 'x' E'y' ü €.png";
+    let media = insert(repo, tenant, path, 5).await.unwrap();
+    let reason = "case 'a' \\ $1 \\' ü";
+    let hold = repo
+        .add_hold(tenant, media.id, reason, event(tenant, "hold_added"))
+        .await
+        .unwrap();
+    match &repo.delete_media(vec![plan(media.clone())]).await.unwrap()[0] {
+        Err(RepoError::Refused(Refusal::Held(holds))) => assert_eq!(holds[0].reason, reason),
+        other => panic!("expected held, got {other:?}"),
+    }
+    repo.remove_hold(tenant, media.id, hold.id, event(tenant, "hold_removed"))
+        .await
+        .unwrap();
+    let outcome = repo.delete_media(vec![plan(media.clone())]).await.unwrap();
+    assert_eq!(outcome[0].as_ref().unwrap().media.path.as_str(), path);
+    let query = ActivityQuery {
+        action: Some("media_deleted".into()),
+        media_id: Some(media.id),
+        actor_id: None,
+        before_id: None,
+        limit: 10,
+    };
+    let events = repo.list_activity(tenant, &query).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].details["media"]["path"], path);
+    assert_eq!(events[0].details["media"]["sha256"], "ab");
+    let due = due(repo, AT, 10).await;
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].blob_key, media.blob_key);
 }
