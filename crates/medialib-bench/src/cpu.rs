@@ -45,18 +45,20 @@ pub(crate) struct ProcessCpu {
     pub(crate) database: u64,
 }
 
+/// The name and the CPU time used so far (user and system, in clock ticks) of process `pid`
+/// (a number, or `self`), from `/proc/<pid>/stat`.
+pub(crate) fn ticks(pid: &str) -> Option<(String, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (head, rest) = stat.rsplit_once(')')?;
+    let name = head.split_once('(')?.1.to_owned();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let used = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some((name, used))
+}
+
 impl ProcessCpu {
     pub(crate) fn now(server: Option<u32>) -> Self {
-        let ticks = |pid: &str| -> Option<(String, u64)> {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            let (head, rest) = stat.rsplit_once(')')?;
-            let name = head.split_once('(')?.1.to_owned();
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-            let used =
-                fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-            Some((name, used))
-        };
         // cutime and cstime: fields 16 and 17 of the line, 14 and 15 after the name.
         let children = std::fs::read_to_string("/proc/self/stat")
             .ok()

@@ -153,19 +153,8 @@ impl PictRs {
     /// Waits until pict-rs has used no clock tick (10 ms) of CPU in 200 ms (its background jobs are
     /// done), for at most 20 s.
     pub async fn idle(&self) {
-        let ticks = || {
-            let stat =
-                std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
-            let fields: Vec<u64> = stat
-                .rsplit_once(')')
-                .map(|(_, rest)| rest)
-                .unwrap_or_default()
-                .split_whitespace()
-                .map(|v| v.parse().unwrap_or(0))
-                .collect();
-            // utime and stime, in 10 ms clock ticks: the 12th and 13th fields after the name.
-            fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0)
-        };
+        let pid = self.pid().to_string();
+        let ticks = || crate::cpu::ticks(&pid).map_or(0, |(_, used)| used);
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut before = ticks();
         while Instant::now() < deadline {

@@ -137,7 +137,14 @@ fn statements(lock: bool, numbered: bool, usage: &str, set: WriteSet) -> Stateme
     }
 }
 
-async fn run_one<DB>(pool: &Pool<DB>, stmts: &Statements, vals: &[Val]) -> anyhow::Result<()>
+/// Runs the delete of `vals`: `stmts.txn` in a transaction opened with `begin`, then
+/// `stmts.after` on its own.
+async fn run_one<DB>(
+    pool: &Pool<DB>,
+    begin: &'static str,
+    stmts: &Statements,
+    vals: &[Val],
+) -> anyhow::Result<()>
 where
     DB: Database,
     for<'q> <DB as Database>::Arguments<'q>: IntoArguments<'q, DB>,
@@ -145,7 +152,7 @@ where
     i64: Type<DB> + for<'q> Encode<'q, DB>,
     String: Type<DB> + for<'q> Encode<'q, DB>,
 {
-    let mut txn = pool.begin().await?;
+    let mut txn = pool.begin_with(begin).await?;
     for stmt in &stmts.txn {
         bound::<DB>(stmt, vals).execute(&mut *txn).await?;
     }
@@ -153,34 +160,6 @@ where
     if let Some(after) = &stmts.after {
         let mut conn = pool.acquire().await?;
         bound::<DB>(after, vals).execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
-/// [`run_one`] on SQLite, whose transaction takes the write lock at `BEGIN IMMEDIATE`: a
-/// deferred transaction that reads first and then writes fails at once with `SQLITE_BUSY`,
-/// whatever the busy timeout, when another connection (the server's reaper) wrote meanwhile.
-async fn run_one_sqlite(
-    pool: &Pool<sqlx::Sqlite>,
-    stmts: &Statements,
-    vals: &[Val],
-) -> anyhow::Result<()> {
-    let mut conn = pool.acquire().await?;
-    sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
-    let mut result = Ok(());
-    for stmt in &stmts.txn {
-        if let Err(err) = bound::<sqlx::Sqlite>(stmt, vals).execute(&mut *conn).await {
-            result = Err(err);
-            break;
-        }
-    }
-    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-    sqlx::query(end).execute(&mut *conn).await?;
-    result?;
-    if let Some(after) = &stmts.after {
-        bound::<sqlx::Sqlite>(after, vals)
-            .execute(&mut *conn)
-            .await?;
     }
     Ok(())
 }
@@ -304,9 +283,12 @@ impl RawDb {
 
     async fn delete(&self, stmts: &Statements, vals: &[Val]) -> anyhow::Result<()> {
         match self {
-            Self::Sqlite(pool) => run_one_sqlite(pool, stmts, vals).await,
-            Self::Postgres(pool) => run_one(pool, stmts, vals).await,
-            Self::MySql(pool) => run_one(pool, stmts, vals).await,
+            // The write lock at `BEGIN`: a deferred transaction that reads first and then
+            // writes fails at once with `SQLITE_BUSY`, whatever the busy timeout, when another
+            // connection (the server's reaper) wrote meanwhile.
+            Self::Sqlite(pool) => run_one(pool, "BEGIN IMMEDIATE", stmts, vals).await,
+            Self::Postgres(pool) => run_one(pool, "BEGIN", stmts, vals).await,
+            Self::MySql(pool) => run_one(pool, "BEGIN", stmts, vals).await,
         }
     }
 

@@ -9,6 +9,17 @@ use crate::error::RepoError;
 use crate::model::*;
 use crate::ports::MediaRepo;
 
+/// A tenant's live and trashed usage: media count, bytes, trashed count, trashed bytes.
+async fn usage_counts(repo: &dyn MediaRepo, tenant: TenantId) -> (i64, i64, i64, i64) {
+    let usage = repo.usage(tenant).await.unwrap();
+    (
+        usage.media_count,
+        usage.bytes_used,
+        usage.trashed_count,
+        usage.trashed_bytes,
+    )
+}
+
 /// Trashing frees the path and moves the size from live to trashed usage; restoring brings it
 /// back, and restoring onto a path the owner took meanwhile is a `Conflict`.
 pub async fn trash_frees_the_path_moves_usage_and_restore_detects_a_taken_path(
@@ -18,16 +29,7 @@ pub async fn trash_frees_the_path_moves_usage_and_restore_detects_a_taken_path(
     let media = insert(repo, tenant, "a/b.png", 10).await.unwrap();
     let trashed = move_to_trash(repo, tenant, media.id, false).await.unwrap();
     assert_eq!(trashed.trashed_at, Some(AT));
-    let usage = repo.usage(tenant).await.unwrap();
-    assert_eq!(
-        (
-            usage.media_count,
-            usage.bytes_used,
-            usage.trashed_count,
-            usage.trashed_bytes
-        ),
-        (0, 0, 1, 10)
-    );
+    assert_eq!(usage_counts(repo, tenant).await, (0, 0, 1, 10));
     let alice = UserId::parse("alice").unwrap();
     assert!(repo
         .find_media_access(tenant, &[media.id], &alice)
@@ -65,16 +67,7 @@ pub async fn trash_frees_the_path_moves_usage_and_restore_detects_a_taken_path(
         .unwrap();
     assert_eq!(restored.path.as_str(), "a/b (restored).png");
     assert_eq!(restored.trashed_at, None);
-    let usage = repo.usage(tenant).await.unwrap();
-    assert_eq!(
-        (
-            usage.media_count,
-            usage.bytes_used,
-            usage.trashed_count,
-            usage.trashed_bytes
-        ),
-        (2, 15, 0, 0)
-    );
+    assert_eq!(usage_counts(repo, tenant).await, (2, 15, 0, 0));
 
     // Purging a trashed row leaves trashed usage, not live usage.
     let trashed_newer = move_to_trash(repo, tenant, newer.id, false).await.unwrap();
@@ -92,16 +85,7 @@ pub async fn trash_frees_the_path_moves_usage_and_restore_detects_a_taken_path(
         .remove(0)
         .unwrap();
     assert!(outcome.was_trashed);
-    let usage = repo.usage(tenant).await.unwrap();
-    assert_eq!(
-        (
-            usage.media_count,
-            usage.bytes_used,
-            usage.trashed_count,
-            usage.trashed_bytes
-        ),
-        (1, 10, 0, 0)
-    );
+    assert_eq!(usage_counts(repo, tenant).await, (1, 10, 0, 0));
 }
 
 /// A held row is refused to deletes and to the trash, forced or not, until its holds are

@@ -19,7 +19,7 @@ use serde_json::json;
 use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
 
-use super::{access, access_of, require, telemetry, Access, MediaService};
+use super::{access_of, require, telemetry, Access, MediaService};
 use crate::error::ServiceError;
 use crate::model::*;
 use crate::ports::Budget;
@@ -86,19 +86,16 @@ impl DeleteById {
         if media.trashed_at.is_some() {
             return Err(Refusal::NotFound);
         }
-        match access(self.tenant_id, &self.user_id, self.role, &media, grant) {
-            Access::Hidden => Err(Refusal::NotFound),
-            Access::Read => Err(Refusal::Forbidden),
-            Access::Delete | Access::Manage => Ok(DeletePlan {
-                media,
-                actor_id: self.user_id,
-                reason: DeleteReason::Requested,
-                at: self.at,
-                purge_after: self.purge_after,
-                force: self.force,
-                authority: Authority::Caller(self.role),
-            }),
-        }
+        super::verdict::allowed(self.tenant_id, &self.user_id, self.role, &media, grant)?;
+        Ok(DeletePlan {
+            media,
+            actor_id: self.user_id,
+            reason: DeleteReason::Requested,
+            at: self.at,
+            purge_after: self.purge_after,
+            force: self.force,
+            authority: Authority::Caller(self.role),
+        })
     }
 }
 

@@ -9,7 +9,7 @@
 
 use super::delete::receipt;
 use super::{not_found_as_media, telemetry, MediaService};
-use crate::error::{RepoError, ServiceError};
+use crate::error::ServiceError;
 use crate::model::*;
 
 impl MediaService {
@@ -22,7 +22,8 @@ impl MediaService {
         &self,
         requests: Vec<DeleteRequest>,
     ) -> Result<Vec<Result<DeleteReceipt, ServiceError>>, ServiceError> {
-        let outcomes = self.commit(requests).await?;
+        // The transaction: the repository's, or group commit decorating it.
+        let outcomes = self.deletions.delete_requests(requests).await?;
         let keys: Vec<BlobKey> = outcomes
             .iter()
             .filter_map(|outcome| outcome.as_ref().ok())
@@ -42,15 +43,6 @@ impl MediaService {
                 result
             })
             .collect())
-    }
-
-    /// The transaction, through the service's [`crate::Deletions`]: the repository, or group
-    /// commit decorating it.
-    async fn commit(
-        &self,
-        requests: Vec<DeleteRequest>,
-    ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError> {
-        self.deletions.delete_requests(requests).await
     }
 
     /// [`MediaService::carry_out`] of one request.

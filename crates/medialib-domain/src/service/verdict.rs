@@ -57,7 +57,7 @@ fn judge_plan(plan: DeletePlan, snapshot: Snapshot<'_>) -> Result<Judged, Refusa
         return Err(Refusal::NotFound);
     }
     if let Authority::Caller(role) = plan.authority {
-        allowed(row.tenant_id, &plan.actor_id, role, snapshot)?;
+        allowed(row.tenant_id, &plan.actor_id, role, row, snapshot.grant)?;
     }
     let broken_references = removable(snapshot, plan.force)?;
     Ok(Judged {
@@ -74,19 +74,26 @@ pub fn judge_trash(request: &TrashRequest, snapshot: Snapshot<'_>) -> Result<(),
     if snapshot.media.trashed_at.is_some() {
         return Err(Refusal::NotFound);
     }
-    allowed(request.tenant_id, &request.user_id, request.role, snapshot)?;
+    allowed(
+        request.tenant_id,
+        &request.user_id,
+        request.role,
+        snapshot.media,
+        snapshot.grant,
+    )?;
     removable(snapshot, request.force).map(drop)
 }
 
-/// Whether `user` may delete the row: not found when it cannot see it, forbidden when it can
-/// only read it.
-fn allowed(
+/// Whether `user` of `tenant` with `role` and `grant` may delete `media`: not found when it
+/// cannot see it, forbidden when it can only read it.
+pub(crate) fn allowed(
     tenant: TenantId,
     user: &UserId,
     role: Role,
-    snapshot: Snapshot<'_>,
+    media: &Media,
+    grant: Option<Permission>,
 ) -> Result<(), Refusal> {
-    match access(tenant, user, role, snapshot.media, snapshot.grant) {
+    match access(tenant, user, role, media, grant) {
         Access::Hidden => Err(Refusal::NotFound),
         Access::Read => Err(Refusal::Forbidden),
         Access::Delete | Access::Manage => Ok(()),
