@@ -11,7 +11,6 @@
 mod check;
 mod workload;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -61,25 +60,12 @@ fn medialib(dir: &Path) -> Command {
 
 /// Starts the server on a free port; returns it and its base URL.
 fn start(dir: &Path) -> (Child, String) {
-    let mut child = medialib(dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
+    let mut command = medialib(dir);
+    command
         .env("MEDIALIB_RETRY_INTERVAL_SECS", "1")
         .env("MEDIALIB_RETRY_GRACE_SECS", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn medialib");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("startup line");
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected startup line {line:?}"))
-        .to_owned();
-    (child, base)
+        .stderr(Stdio::null());
+    medialib_test_support::spawn_serve(command).expect("start medialib")
 }
 
 fn main() {

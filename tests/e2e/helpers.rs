@@ -1,7 +1,6 @@
 //! `TestServer`: starts `medialib serve` in a temp dir, reads its address from stdout, and
 //! kills it on drop. Typed helpers keep the tests short.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -249,27 +248,11 @@ fn spawn(dir: &Path, backend: &Backend, env: &[(&str, &str)], log: &str) -> (Chi
     } else {
         Stdio::from(std::fs::File::create(dir.join(log)).expect("log file"))
     };
-    command
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(stderr);
+    command.stderr(stderr);
     for (key, value) in env {
         command.env(key, value);
     }
-    let mut child = command.spawn().expect("spawn medialib");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(addr) = line.strip_prefix("listening on ") {
-                let _ = tx.send(addr.to_owned());
-            }
-        }
-    });
-    let base = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("server did not print its address");
-    (child, base)
+    medialib_test_support::spawn_serve(command).expect("start medialib")
 }
 
 /// A second server process on the same database and store.

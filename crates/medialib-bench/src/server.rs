@@ -1,7 +1,6 @@
 //! The medialib server under test: spawned from its binary on an ephemeral port, spoken to
 //! over HTTP, its resident memory read from `/proc`.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
@@ -23,25 +22,17 @@ impl Server {
         blob_url: &str,
         env: &[(&str, &str)],
     ) -> anyhow::Result<Self> {
-        let mut child = Command::new(bin)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+        let mut command = Command::new(bin);
+        command
             .current_dir(dir)
             .env("MEDIALIB_DATABASE_URL", database_url)
             .env("MEDIALIB_BLOB_URL", blob_url)
             .env("MEDIALIB_MAX_UPLOAD_BYTES", (2u64 << 30).to_string())
             .env("RUST_LOG", "error")
             .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
+            .stderr(Stdio::inherit());
+        let (child, base) = medialib_test_support::spawn_serve(command)
             .with_context(|| format!("cannot start {}", bin.display()))?;
-        let stdout = child.stdout.take().context("server stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
-        let Some(base) = line.trim().strip_prefix("listening on ") else {
-            let _ = child.kill();
-            bail!("server did not start: {line:?}");
-        };
         let admin = std::fs::read_to_string(dir.join("data/admin.key"))
             .context("admin key written on first start")?
             .trim()

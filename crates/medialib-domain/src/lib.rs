@@ -75,8 +75,9 @@ pub mod service;
 pub use error::{BlobError, RenderError, RepoError, ServiceError};
 pub use model::*;
 pub use ports::{
-    BlobStore, Budget, ByteStream, ClaimedPass, Clock, Deletions, Direct, KeyHasher, MediaRepo,
-    PendingClaim, PendingFailure, RateLimited, RateLimiter, Sha256KeyHasher, SystemClock,
+    ActivityLog, ApiKeys, BlobStore, Budget, ByteStream, Catalog, ClaimedPass, Clock, DeleteRepo,
+    Deletions, Direct, KeyHasher, Lifecycle, MediaRepo, PendingClaim, PendingDeletions,
+    PendingFailure, RateLimited, RateLimiter, Sha256KeyHasher, Sharing, SystemClock, Tenants,
     Thumbnailer, TokenClaims, TokenVerifier,
 };
 pub use service::MediaService;

@@ -58,7 +58,7 @@ pub struct ServiceConfig {
     /// Failed attempts after which a pending deletion is parked as `failed`.
     pub max_attempts: i32,
     /// How long a reaper's claim on a pending deletion lasts where the repository claims by
-    /// lease (see [`crate::ports::MediaRepo::claim_pending_pass`]).
+    /// lease (see [`crate::ports::PendingDeletions::claim_pending_pass`]).
     pub lease: Duration,
     /// How long an upload may take before its blob counts as abandoned.
     pub upload_intent_ttl: Duration,

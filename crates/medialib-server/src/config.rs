@@ -212,6 +212,20 @@ impl Default for RawSettings {
     }
 }
 
+impl RawSettings {
+    /// The defaults with everything kept under `dir` (SQLite, local files, the admin key) and
+    /// a port the system picks on loopback: a server of its own, for tests and embedders.
+    pub fn local(dir: &Path) -> Self {
+        Self {
+            database_url: format!("sqlite://{}", dir.join("medialib.db").display()),
+            blob_url: dir.join("blobs").display().to_string(),
+            listen: "127.0.0.1:0".to_owned(),
+            admin_key_file: dir.join("admin.key"),
+            ..Self::default()
+        }
+    }
+}
+
 /// Flags that override every other source.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Overrides {
@@ -299,7 +313,12 @@ impl Settings {
         Self::validate(raw)
     }
 
-    fn validate(raw: RawSettings) -> anyhow::Result<Self> {
+    /// Validates settings given as values (tests and embedders; [`Settings::load`] reads
+    /// them from the sources).
+    ///
+    /// # Errors
+    /// An invalid value, named.
+    pub fn validate(raw: RawSettings) -> anyhow::Result<Self> {
         let listen: SocketAddr = raw.listen.parse().with_context(|| {
             format!(
                 "invalid listen address {:?} (expected host:port)",

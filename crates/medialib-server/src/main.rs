@@ -1,18 +1,11 @@
 //! The `medialib` binary: parses the command line, runs it, reports a failure as one line.
 
-mod cli;
-mod config;
-mod http;
-mod limits;
-mod prometheus;
-mod telemetry;
-mod wiring;
-
 use clap::Parser;
+use medialib_server::Cli;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = Cli::parse();
     match cli.run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

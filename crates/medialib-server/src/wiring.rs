@@ -6,7 +6,7 @@ use anyhow::Context;
 use medialib_blob::{BlobConfig, ObjectStoreBlobStore};
 use medialib_domain::error::chain;
 use medialib_domain::service::ServiceConfig;
-use medialib_domain::{MediaService, Sha256KeyHasher, SystemClock};
+use medialib_domain::{Clock, MediaService, Sha256KeyHasher, SystemClock};
 use medialib_image::ImageThumbnailer;
 use medialib_jwt::JwtVerifier;
 use medialib_sql::{SeaOrmMediaRepo, SqlConfig};
@@ -30,6 +30,26 @@ pub struct App {
 /// # Errors
 /// An unreachable database, a failed migration, or an unusable blob URL.
 pub async fn build(settings: &Settings) -> anyhow::Result<App> {
+    build_with(settings, &Inject::default()).await
+}
+
+/// What a test or an embedder puts in place of the configured pieces; the rest of the wiring
+/// is the server's own.
+#[derive(Debug, Clone, Default)]
+pub struct Inject {
+    /// The blob store, instead of one opened from `blob_url` (a store with faults, say).
+    pub blobs: Option<Arc<ObjectStoreBlobStore>>,
+    /// The clock, instead of the system's.
+    pub clock: Option<Arc<dyn Clock>>,
+    /// Adjusts the service's configuration after the settings made it.
+    pub tune: Option<fn(&mut ServiceConfig)>,
+}
+
+/// [`build`] with the pieces of `inject` in place of the configured ones.
+///
+/// # Errors
+/// As [`build`].
+pub async fn build_with(settings: &Settings, inject: &Inject) -> anyhow::Result<App> {
     if let Some(parent) = settings
         .sqlite_file()
         .as_deref()
@@ -55,11 +75,14 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
         url: settings.blob_url.clone(),
         timeout: settings.blob_timeout,
     };
-    let blobs = Arc::new(
-        ObjectStoreBlobStore::from_url(&blob_config)
-            .map_err(|err| anyhow::anyhow!("cannot open blob store: {}", chain(&err)))?,
-    );
-    let config = ServiceConfig {
+    let blobs = match &inject.blobs {
+        Some(blobs) => Arc::clone(blobs),
+        None => Arc::new(
+            ObjectStoreBlobStore::from_url(&blob_config)
+                .map_err(|err| anyhow::anyhow!("cannot open blob store: {}", chain(&err)))?,
+        ),
+    };
+    let mut config = ServiceConfig {
         max_upload_bytes: settings.max_upload_bytes,
         pending_grace: settings.retry_grace,
         max_attempts: settings.reap_max_attempts,
@@ -68,11 +91,17 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
         key_cache_ttl: settings.key_cache,
         ..ServiceConfig::default()
     };
+    if let Some(tune) = inject.tune {
+        tune(&mut config);
+    }
     let repo = Arc::new(repo);
     let mut service = MediaService::new(
         repo.clone(),
         blobs.clone(),
-        Arc::new(SystemClock),
+        inject
+            .clock
+            .clone()
+            .unwrap_or_else(|| Arc::new(SystemClock)),
         Arc::new(Sha256KeyHasher),
         config,
     );
@@ -101,7 +130,55 @@ pub async fn build(settings: &Settings) -> anyhow::Result<App> {
 /// # Errors
 /// An unwritable blob store, a port that cannot be bound, or a server failure.
 pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
-    let app = build(settings).await?;
+    let running = start(settings, &Inject::default(), shutdown_signal()).await?;
+    // The one line on stdout: where to reach the server (tests read it).
+    println!("listening on http://{}", running.addr);
+    running.stopped().await
+}
+
+/// A server started by [`start`], running in tasks of the current runtime.
+#[derive(Debug)]
+pub struct Running {
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    /// The service behind it, as its requests reach it (group commit included).
+    pub service: MediaService,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Shuts the server down as a SIGTERM does and waits until it stopped.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.stopped().await.ok();
+    }
+
+    async fn stopped(self) -> anyhow::Result<()> {
+        // The group committer ends once the last clone of the service is gone.
+        let Running { task, service, .. } = self;
+        drop(service);
+        task.await
+            .map_err(|err| anyhow::anyhow!("server task failed: {err}"))
+    }
+}
+
+/// Starts the server as `medialib serve` runs it (the production wiring: the database and
+/// blob store migrated and checked, the first admin key, group commit, the reaper and trash
+/// retention, key use flushes, the metrics endpoint, the HTTP limits), with the pieces of
+/// `inject` in place of the configured ones. It runs until `shutdown` completes or
+/// [`Running::stop`] is called.
+///
+/// # Errors
+/// An unreachable database, an unwritable blob store, or a port that cannot be bound.
+pub async fn start(
+    settings: &Settings,
+    inject: &Inject,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<Running> {
+    let app = build_with(settings, inject).await?;
     app.blobs.check_writable().await.map_err(|err| {
         anyhow::anyhow!(
             "blob store {} is not writable: {}",
@@ -119,8 +196,6 @@ pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
         .local_addr()
         .context("listener has no socket address")?;
     tracing::info!(%local, "medialib listening");
-    // The one line on stdout: where to reach the server (tests read it).
-    println!("listening on http://{local}");
 
     // Concurrent single deletes share transactions; the committer ends once the last clone
     // of the service that feeds it is dropped, after the server and the reaper stopped.
@@ -146,39 +221,57 @@ pub async fn serve(settings: &Settings) -> anyhow::Result<()> {
         stop_rx,
     ));
     // Boxed: the middleware stack's type is too deep for the connection task's future.
-    let app = poem::EndpointExt::boxed(crate::prometheus::with_endpoint(
+    let endpoint = poem::EndpointExt::boxed(crate::prometheus::with_endpoint(
         medialib_api::app_with_limits(service.clone(), &settings.compat, settings.http),
         metrics,
     ));
-    crate::http::serve(
-        listener,
-        local,
-        app,
-        settings.connections,
-        shutdown_signal(),
-        settings.shutdown_timeout,
-    )
-    .await;
-    observer.abort();
-    let _ = observer.await;
-    key_uses.abort();
-    let _ = key_uses.await;
-    flush_key_usage(&service).await;
-    let _ = stop_tx.send(true);
-    if let Err(err) = reaper.await {
-        tracing::error!(error = %err, "reaper panicked");
-    }
-    drop(service);
-    if let Some(committer) = committer {
-        // Requests cut off by the shutdown timeout may still hold a clone; do not wait forever.
-        match tokio::time::timeout(std::time::Duration::from_secs(5), committer).await {
-            Ok(Err(err)) => tracing::error!(error = %err, "group committer panicked"),
-            Ok(Ok(())) => {}
-            Err(_) => tracing::warn!("group committer still busy at exit"),
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        tokio::select! {
+            () = shutdown => {},
+            _ = stopped => {},
         }
-    }
-    tracing::info!("medialib stopped");
-    Ok(())
+    };
+    let connections = settings.connections;
+    let shutdown_timeout = settings.shutdown_timeout;
+    let handle = service.clone();
+    let task = tokio::spawn(async move {
+        crate::http::serve(
+            listener,
+            local,
+            endpoint,
+            connections,
+            shutdown,
+            shutdown_timeout,
+        )
+        .await;
+        observer.abort();
+        let _ = observer.await;
+        key_uses.abort();
+        let _ = key_uses.await;
+        flush_key_usage(&service).await;
+        let _ = stop_tx.send(true);
+        if let Err(err) = reaper.await {
+            tracing::error!(error = %err, "reaper panicked");
+        }
+        drop(service);
+        if let Some(committer) = committer {
+            // Requests cut off by the shutdown timeout may still hold a clone; do not wait
+            // forever.
+            match tokio::time::timeout(std::time::Duration::from_secs(5), committer).await {
+                Ok(Err(err)) => tracing::error!(error = %err, "group committer panicked"),
+                Ok(Ok(())) => {}
+                Err(_) => tracing::warn!("group committer still busy at exit"),
+            }
+        }
+        tracing::info!("medialib stopped");
+    });
+    Ok(Running {
+        addr: local,
+        service: handle,
+        stop: Some(stop),
+        task,
+    })
 }
 
 async fn shutdown_signal() {

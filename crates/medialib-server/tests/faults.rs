@@ -8,56 +8,53 @@ use std::time::{Duration, Instant};
 
 use medialib_blob::faults::{BlobOp, Fault, Faults};
 use medialib_blob::{BlobConfig, ObjectStoreBlobStore};
-use medialib_domain::service::ServiceConfig;
-use medialib_domain::{BlobKey, BlobStore, MediaService, Sha256KeyHasher, SystemClock};
-use medialib_sql::{SeaOrmMediaRepo, SqlConfig};
-use poem::endpoint::BoxEndpoint;
-use poem::test::{TestClient, TestResponse};
-use poem::EndpointExt;
+use medialib_domain::{BlobKey, BlobStore, MediaService};
+use medialib_server::{Inject, RawSettings, Running, Settings};
 use sea_orm::ConnectionTrait;
 use serde_json::{json, Value};
 
 struct Harness {
-    client: TestClient<BoxEndpoint<'static, poem::Response>>,
+    client: reqwest::Client,
+    base: String,
     service: MediaService,
     blobs: Arc<ObjectStoreBlobStore>,
     faults: Faults,
     admin: String,
     member: String,
     db_url: String,
+    _server: Running,
     _dir: tempfile::TempDir,
 }
 
+/// The server as `medialib serve` wires it (group commit, the reaper, the HTTP limits), on
+/// SQLite and local files, with faults under its blob adapter. The reaper's own pass runs at
+/// start only: the tests run theirs when they need one.
 async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let db_url = format!("sqlite://{}", dir.path().join("m.db").display());
-    let repo = SeaOrmMediaRepo::connect(&SqlConfig::new(db_url.clone()))
-        .await
-        .unwrap();
-    repo.migrate().await.unwrap();
+    let raw = RawSettings {
+        retry_grace_secs: 0,
+        reap_max_attempts: 2,
+        retry_interval_secs: 3600,
+        ..RawSettings::local(dir.path())
+    };
+    let db_url = raw.database_url.clone();
     let faults = Faults::new();
     let blob_config = BlobConfig {
-        url: dir.path().join("blobs").display().to_string(),
+        url: raw.blob_url.clone(),
         timeout: Duration::from_millis(300),
     };
     let blobs =
         Arc::new(ObjectStoreBlobStore::from_url_with_faults(&blob_config, faults.clone()).unwrap());
-    let config = ServiceConfig {
-        pending_grace: Duration::ZERO,
-        retry_base: Duration::from_millis(1),
-        max_attempts: 2,
-        ..ServiceConfig::default()
+    let settings = Settings::validate(raw).unwrap();
+    let inject = Inject {
+        blobs: Some(blobs.clone()),
+        tune: Some(|config| config.retry_base = Duration::from_millis(1)),
+        ..Inject::default()
     };
-    let service = MediaService::new(
-        Arc::new(repo),
-        blobs.clone(),
-        Arc::new(SystemClock),
-        Arc::new(Sha256KeyHasher),
-        config,
-    );
-    // Deletes take the production path: group commit, as the server wires it.
-    let (service, committer) = service.with_group_commit(64);
-    tokio::spawn(committer.run(|| tokio::time::sleep(Duration::from_millis(10))));
+    let server = medialib_server::start(&settings, &inject, std::future::pending())
+        .await
+        .unwrap();
+    let service = server.service.clone();
     service.create_tenant("t").await.unwrap();
     let admin = service
         .create_api_key("t", "root", "admin")
@@ -69,22 +66,23 @@ async fn harness() -> Harness {
         .await
         .unwrap()
         .token;
-    let client = TestClient::new(medialib_api::app(service.clone(), &[]).boxed());
     Harness {
-        client,
+        client: reqwest::Client::new(),
+        base: format!("http://{}", server.addr),
         service,
         blobs,
         faults,
         admin,
         member,
         db_url,
+        _server: server,
         _dir: dir,
     }
 }
 
-async fn json_of(response: TestResponse) -> (u16, Value) {
-    let status = response.0.status().as_u16();
-    let body = response.0.into_body().into_bytes().await.unwrap();
+async fn json_of(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body = response.bytes().await.unwrap();
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
@@ -92,28 +90,30 @@ impl Harness {
     async fn upload(&self, path: &str, bytes: &'static [u8]) -> (u16, Value) {
         let response = self
             .client
-            .post("/v1/media")
-            .query("path", &path)
-            .header("authorization", format!("Bearer {}", self.member))
-            .content_type("image/png")
+            .post(format!("{}/v1/media", self.base))
+            .query(&[("path", path)])
+            .bearer_auth(&self.member)
+            .header("content-type", "image/png")
             .body(bytes)
             .send()
-            .await;
+            .await
+            .unwrap();
         json_of(response).await
     }
 
     async fn call(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}{path}", self.base);
         let request = match method {
-            "GET" => self.client.get(path),
-            "POST" => self.client.post(path),
-            _ => self.client.delete(path),
+            "GET" => self.client.get(url),
+            "POST" => self.client.post(url),
+            _ => self.client.delete(url),
         };
-        let request = request.header("authorization", format!("Bearer {key}"));
-        let response = match body {
-            Some(body) => request.body_json(&body).send().await,
-            None => request.send().await,
+        let request = request.bearer_auth(key);
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
         };
-        json_of(response).await
+        json_of(request.send().await.unwrap()).await
     }
 
     async fn usage(&self) -> (i64, i64) {

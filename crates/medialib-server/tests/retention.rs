@@ -7,11 +7,8 @@ use std::time::Duration;
 
 use medialib_blob::{BlobConfig, ObjectStoreBlobStore};
 use medialib_domain::service::media::UploadRequest;
-use medialib_domain::service::ServiceConfig;
-use medialib_domain::{
-    Actor, BlobStore, ByteStream, Clock, MediaService, SettingsChange, Sha256KeyHasher,
-};
-use medialib_sql::{SeaOrmMediaRepo, SqlConfig};
+use medialib_domain::{Actor, BlobStore, ByteStream, Clock, MediaService, SettingsChange};
+use medialib_server::{Inject, RawSettings, Running, Settings};
 use time::macros::datetime;
 use time::OffsetDateTime;
 
@@ -36,34 +33,39 @@ struct Harness {
     blobs: Arc<ObjectStoreBlobStore>,
     clock: Arc<ManualClock>,
     admin: Actor,
+    _server: Running,
     _dir: tempfile::TempDir,
 }
 
+/// The server as `medialib serve` wires it, on SQLite and local files, with the test's clock.
+/// Its own retention pass runs at start only: the tests run theirs after moving the clock.
 async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("m.db").display());
-    let repo = SeaOrmMediaRepo::connect(&SqlConfig::new(url))
-        .await
-        .unwrap();
-    repo.migrate().await.unwrap();
+    let raw = RawSettings {
+        retry_interval_secs: 3600,
+        ..RawSettings::local(dir.path())
+    };
     let blobs = Arc::new(
         ObjectStoreBlobStore::from_url(&BlobConfig {
-            url: dir.path().join("blobs").display().to_string(),
+            url: raw.blob_url.clone(),
             timeout: Duration::from_secs(5),
         })
         .unwrap(),
     );
     let clock = Arc::new(ManualClock(Mutex::new(datetime!(2026-01-01 09:00 UTC))));
-    let service = MediaService::new(
-        Arc::new(repo),
-        blobs.clone(),
-        clock.clone(),
-        Arc::new(Sha256KeyHasher),
-        ServiceConfig::default(),
-    );
-    // Deletes take the production path: group commit, as the server wires it.
-    let (service, committer) = service.with_group_commit(64);
-    tokio::spawn(committer.run(|| tokio::time::sleep(Duration::from_millis(10))));
+    let inject = Inject {
+        blobs: Some(blobs.clone()),
+        clock: Some(clock.clone()),
+        ..Inject::default()
+    };
+    let server = medialib_server::start(
+        &Settings::validate(raw).unwrap(),
+        &inject,
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
+    let service = server.service.clone();
     service.create_tenant("t").await.unwrap();
     let token = service
         .create_api_key("t", "root", "admin")
@@ -76,6 +78,7 @@ async fn harness() -> Harness {
         blobs,
         clock,
         admin,
+        _server: server,
         _dir: dir,
     }
 }

@@ -21,11 +21,12 @@ mod writes;
 use std::time::Duration;
 
 use medialib_domain::{
-    Activity, ActivityQuery, ApiKey, BlobKey, ClaimedPass, CommunityItem, DeleteBlockers,
-    DeleteOutcome, DeleteRequest, Derivative, Grant, Hold, Media, MediaAccess, MediaId, MediaPath,
-    MediaQuery, MediaRepo, MediaState, NewActivity, NewMedia, PendingBlob, PendingCount,
-    PendingStatus, RefName, Reference, RepoError, Role, SettingsChange, StoredApiKey, Tag, Tenant,
-    TenantId, TenantSettings, TenantSlug, ThumbnailState, TrashRequest, Usage, UserId,
+    Activity, ActivityLog, ActivityQuery, ApiKey, ApiKeys, BlobKey, Catalog, ClaimedPass,
+    CommunityItem, DeleteBlockers, DeleteOutcome, DeleteRepo, DeleteRequest, Derivative, Grant,
+    Hold, Lifecycle, Media, MediaAccess, MediaId, MediaPath, MediaQuery, MediaRepo, MediaState,
+    NewActivity, NewMedia, PendingBlob, PendingCount, PendingDeletions, PendingStatus, RefName,
+    Reference, RepoError, Role, SettingsChange, Sharing, StoredApiKey, Tag, Tenant, TenantId,
+    TenantSettings, TenantSlug, Tenants, ThumbnailState, TrashRequest, Usage, UserId,
 };
 use sea_orm::sea_query::extension::postgres::PgFunc;
 use sea_orm::sea_query::{Expr, SimpleExpr};
@@ -57,7 +58,10 @@ impl MediaRepo for SeaOrmMediaRepo {
     async fn ping(&self) -> Result<(), RepoError> {
         self.reader.ping().await.map_err(unavailable)
     }
+}
 
+#[async_trait::async_trait]
+impl Tenants for SeaOrmMediaRepo {
     async fn create_tenant(
         &self,
         slug: &TenantSlug,
@@ -106,6 +110,37 @@ impl MediaRepo for SeaOrmMediaRepo {
             .transpose()
     }
 
+    async fn usage(&self, tenant: TenantId) -> Result<Usage, RepoError> {
+        Ok(usage::Entity::find_by_id(tenant.0)
+            .one(&self.reader)
+            .await
+            .map_err(db_err)?
+            .map(|row| Usage {
+                media_count: row.media_count,
+                bytes_used: row.bytes_used,
+                trashed_count: row.trashed_count,
+                trashed_bytes: row.trashed_bytes,
+            })
+            .unwrap_or_default())
+    }
+
+    async fn usage_visible_to(&self, tenant: TenantId, user: &UserId) -> Result<Usage, RepoError> {
+        media::usage_visible_to(&self.reader, tenant, user).await
+    }
+
+    async fn update_tenant_settings(
+        &self,
+        tenant: TenantId,
+        change: SettingsChange,
+        event: NewActivity,
+    ) -> Result<TenantSettings, RepoError> {
+        retrying(|| lifecycle::update_tenant_settings(&self.writer, tenant, change, event.clone()))
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl ApiKeys for SeaOrmMediaRepo {
     async fn create_api_key(&self, key: StoredApiKey) -> Result<(), RepoError> {
         let row = api_key::ActiveModel {
             id: Set(key.key.id),
@@ -219,7 +254,10 @@ impl MediaRepo for SeaOrmMediaRepo {
         }
         Ok(())
     }
+}
 
+#[async_trait::async_trait]
+impl Catalog for SeaOrmMediaRepo {
     async fn insert_media(&self, new: NewMedia, event: NewActivity) -> Result<Media, RepoError> {
         retrying(|| media::insert_media(&self.writer, new.clone(), event.clone())).await
     }
@@ -271,6 +309,66 @@ impl MediaRepo for SeaOrmMediaRepo {
         retrying(|| media::set_tags(&self.writer, tenant, id, tags, event.clone())).await
     }
 
+    async fn record_upload_intent(
+        &self,
+        tenant: TenantId,
+        key: &BlobKey,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), RepoError> {
+        pending::insert_pending(
+            &self.writer,
+            Some(tenant),
+            std::slice::from_ref(key),
+            PendingStatus::Upload,
+            expires_at,
+        )
+        .await
+    }
+
+    async fn scan_media(&self, after: i64, limit: u64) -> Result<Vec<Media>, RepoError> {
+        pending::scan_media(&self.reader, after, limit).await
+    }
+
+    async fn find_trashed_media(
+        &self,
+        tenant: TenantId,
+        ids: &[MediaId],
+        user: &UserId,
+    ) -> Result<Vec<MediaAccess>, RepoError> {
+        media::find_media_access(&self.reader, tenant, ids, user, MediaState::Trashed, true).await
+    }
+
+    async fn find_any_media(
+        &self,
+        tenant: TenantId,
+        id: MediaId,
+    ) -> Result<Option<Media>, RepoError> {
+        lifecycle::find_any_media(&self.reader, tenant, id).await
+    }
+
+    async fn insert_derivative(&self, derivative: Derivative) -> Result<(), RepoError> {
+        retrying(|| lifecycle::insert_derivative(&self.writer, derivative.clone())).await
+    }
+
+    async fn set_thumbnail_state(
+        &self,
+        id: MediaId,
+        state: ThumbnailState,
+    ) -> Result<(), RepoError> {
+        lifecycle::set_thumbnail_state(&self.writer, id, state).await
+    }
+
+    async fn find_derivative(
+        &self,
+        id: MediaId,
+        kind: &'static str,
+    ) -> Result<Option<Derivative>, RepoError> {
+        lifecycle::find_derivative(&self.reader, id, kind).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Sharing for SeaOrmMediaRepo {
     async fn share_media(
         &self,
         tenant: TenantId,
@@ -322,7 +420,10 @@ impl MediaRepo for SeaOrmMediaRepo {
     ) -> Result<(), RepoError> {
         retrying(|| media::delete_grant(&self.writer, id, user, event.clone())).await
     }
+}
 
+#[async_trait::async_trait]
+impl DeleteRepo for SeaOrmMediaRepo {
     async fn delete_requests(
         &self,
         requests: Vec<DeleteRequest>,
@@ -337,23 +438,10 @@ impl MediaRepo for SeaOrmMediaRepo {
     ) -> Result<Vec<Result<DeleteOutcome, RepoError>>, RepoError> {
         retrying(|| delete::delete_media(&self.writer, requests.clone(), purged)).await
     }
+}
 
-    async fn record_upload_intent(
-        &self,
-        tenant: TenantId,
-        key: &BlobKey,
-        expires_at: OffsetDateTime,
-    ) -> Result<(), RepoError> {
-        pending::insert_pending(
-            &self.writer,
-            Some(tenant),
-            std::slice::from_ref(key),
-            PendingStatus::Upload,
-            expires_at,
-        )
-        .await
-    }
-
+#[async_trait::async_trait]
+impl PendingDeletions for SeaOrmMediaRepo {
     async fn add_pending_deletions(
         &self,
         tenant: TenantId,
@@ -410,29 +498,10 @@ impl MediaRepo for SeaOrmMediaRepo {
     async fn known_blob_keys(&self, keys: &[BlobKey]) -> Result<Vec<BlobKey>, RepoError> {
         pending::known_keys(&self.reader, keys).await
     }
+}
 
-    async fn scan_media(&self, after: i64, limit: u64) -> Result<Vec<Media>, RepoError> {
-        pending::scan_media(&self.reader, after, limit).await
-    }
-
-    async fn usage(&self, tenant: TenantId) -> Result<Usage, RepoError> {
-        Ok(usage::Entity::find_by_id(tenant.0)
-            .one(&self.reader)
-            .await
-            .map_err(db_err)?
-            .map(|row| Usage {
-                media_count: row.media_count,
-                bytes_used: row.bytes_used,
-                trashed_count: row.trashed_count,
-                trashed_bytes: row.trashed_bytes,
-            })
-            .unwrap_or_default())
-    }
-
-    async fn usage_visible_to(&self, tenant: TenantId, user: &UserId) -> Result<Usage, RepoError> {
-        media::usage_visible_to(&self.reader, tenant, user).await
-    }
-
+#[async_trait::async_trait]
+impl ActivityLog for SeaOrmMediaRepo {
     async fn list_activity(
         &self,
         tenant: TenantId,
@@ -471,34 +540,10 @@ impl MediaRepo for SeaOrmMediaRepo {
             })
             .collect()
     }
+}
 
-    async fn update_tenant_settings(
-        &self,
-        tenant: TenantId,
-        change: SettingsChange,
-        event: NewActivity,
-    ) -> Result<TenantSettings, RepoError> {
-        retrying(|| lifecycle::update_tenant_settings(&self.writer, tenant, change, event.clone()))
-            .await
-    }
-
-    async fn find_trashed_media(
-        &self,
-        tenant: TenantId,
-        ids: &[MediaId],
-        user: &UserId,
-    ) -> Result<Vec<MediaAccess>, RepoError> {
-        media::find_media_access(&self.reader, tenant, ids, user, MediaState::Trashed, true).await
-    }
-
-    async fn find_any_media(
-        &self,
-        tenant: TenantId,
-        id: MediaId,
-    ) -> Result<Option<Media>, RepoError> {
-        lifecycle::find_any_media(&self.reader, tenant, id).await
-    }
-
+#[async_trait::async_trait]
+impl Lifecycle for SeaOrmMediaRepo {
     async fn trash_media(
         &self,
         request: TrashRequest,
@@ -577,25 +622,5 @@ impl MediaRepo for SeaOrmMediaRepo {
         event: NewActivity,
     ) -> Result<(), RepoError> {
         retrying(|| lifecycle::remove_reference(&self.writer, id, name, event.clone())).await
-    }
-
-    async fn insert_derivative(&self, derivative: Derivative) -> Result<(), RepoError> {
-        retrying(|| lifecycle::insert_derivative(&self.writer, derivative.clone())).await
-    }
-
-    async fn set_thumbnail_state(
-        &self,
-        id: MediaId,
-        state: ThumbnailState,
-    ) -> Result<(), RepoError> {
-        lifecycle::set_thumbnail_state(&self.writer, id, state).await
-    }
-
-    async fn find_derivative(
-        &self,
-        id: MediaId,
-        kind: &'static str,
-    ) -> Result<Option<Derivative>, RepoError> {
-        lifecycle::find_derivative(&self.reader, id, kind).await
     }
 }

@@ -1,9 +1,10 @@
 //! The SeaORM adapter against real databases (see `backends`), migrated by our `Migrator`.
 #![allow(clippy::unwrap_used)] // test helpers outside #[test] fns
 
+use medialib_domain::ports::repo::*;
 use medialib_domain::{
-    BlobKey, Grant, MediaRepo, PendingBlob, PendingFailure, PendingStatus, Permission, RepoError,
-    TenantId, TenantSlug, UserId,
+    BlobKey, Grant, PendingBlob, PendingFailure, PendingStatus, Permission, RepoError, TenantId,
+    TenantSlug, UserId,
 };
 use medialib_sql::{SeaOrmMediaRepo, SqlConfig};
 

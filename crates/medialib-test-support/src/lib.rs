@@ -204,3 +204,47 @@ pub fn blob_keys_under(root: &std::path::Path) -> Vec<String> {
         .filter(|key| BLOB_PREFIXES.iter().any(|prefix| key.starts_with(prefix)))
         .collect()
 }
+
+/// Starts `command` (a `medialib` binary, configured by the caller) as `serve` on a port the
+/// system picks on loopback, and answers the process with its base URL, read from the one line
+/// the server prints on stdout once it listens. Stdout keeps being drained so the server never
+/// blocks on it.
+///
+/// # Errors
+/// The process cannot be started, or exits or stays silent for 30 s without printing its
+/// address (it is killed then).
+pub fn spawn_serve(
+    mut command: std::process::Command,
+) -> std::io::Result<(std::process::Child, String)> {
+    use std::io::BufRead;
+    let mut child = command
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| std::io::Error::other("server stdout not piped"))?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(base) = line.trim().strip_prefix("listening on ") {
+                let _ = tx.send(base.to_owned());
+            }
+        }
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+        Ok(base) => Ok((child, base)),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the server exited or did not print its address within 30 s",
+            ))
+        }
+    }
+}

@@ -70,7 +70,7 @@ pub struct DeleteById {
     pub force: bool,
 }
 
-/// A deletion for [`crate::MediaRepo::delete_requests`]: planned from a row already read and
+/// A deletion for [`crate::DeleteRepo::delete_requests`]: planned from a row already read and
 /// authorized, or by id, authorized in the transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeleteRequest {

@@ -2,7 +2,7 @@
 //!
 //! A delete's cost is its commit (a WAL flush on every backend). When deletes arrive while a
 //! commit is in flight they queue here, and the committer takes everything waiting (up to
-//! `max_batch`) into the next transaction: `MediaRepo::delete_requests` already judges every
+//! `max_batch`) into the next transaction: `DeleteRepo::delete_requests` already judges every
 //! delete on its own (one whose row is gone, unauthorized, held or in use gets its own
 //! refusal and the others proceed), so each caller still gets its own receipt and its own
 //! authorization, and the batch is atomic per delete. Should the batch's transaction itself

@@ -1,7 +1,7 @@
 //! The reaper: works off pending blob deletions.
 //!
 //! # Claims and retries
-//! A pass claims a batch of due records ([`crate::ports::MediaRepo::claim_pending_pass`]); a
+//! A pass claims a batch of due records ([`crate::ports::PendingDeletions::claim_pending_pass`]); a
 //! claimed record is invisible to other passes, so several server instances never work the same
 //! record at the same time. On PostgreSQL and MariaDB the claim keeps the records' rows locked
 //! (`FOR UPDATE SKIP LOCKED`) in a transaction open for the pass, which settles them: forgets
