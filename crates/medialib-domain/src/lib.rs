@@ -65,9 +65,11 @@
 //! the use cases answer.
 #![warn(missing_docs)]
 
-#[cfg(feature = "contract")]
+#[cfg(any(test, feature = "contract"))]
 pub mod contract;
 pub mod error;
+#[cfg(any(test, feature = "memory"))]
+pub mod memory;
 pub mod model;
 pub mod ports;
 pub mod service;

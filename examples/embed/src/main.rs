@@ -2,15 +2,20 @@
 //! adapters, with no HTTP in between. Uploads two files for a user the service authenticated
 //! itself, lists them, deletes one, and works off any blob deletion left for the reaper.
 //!
-//! `cargo run -p medialib-example-embed [DIR]` (default: a new temporary directory).
+//! `cargo run -p medialib-example-embed [DIR]` (default: a new temporary directory), or
+//! `… -- --memory` for the same over the in-memory reference repository and an in-memory blob
+//! store: no database, nothing kept.
 
 use std::sync::Arc;
 
 use medialib_blob::{BlobConfig, ObjectStoreBlobStore};
+use medialib_domain::memory::MemoryRepo;
 use medialib_domain::service::delete::DeleteOptions;
 use medialib_domain::service::media::{ListRequest, UploadRequest};
 use medialib_domain::service::ServiceConfig;
-use medialib_domain::{ByteStream, MediaService, Sha256KeyHasher, SystemClock};
+use medialib_domain::{
+    BlobStore, ByteStream, MediaRepo, MediaService, Sha256KeyHasher, SystemClock,
+};
 use medialib_sql::{SeaOrmMediaRepo, SqlConfig};
 
 /// A request body as the domain takes it: a stream of byte chunks.
@@ -31,26 +36,49 @@ fn upload(path: &str, content_type: &str) -> UploadRequest {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let dir = match std::env::args().nth(1) {
-        Some(dir) => std::path::PathBuf::from(dir),
-        None => std::env::temp_dir().join(format!("medialib-embed-{}", std::process::id())),
+    let service = match std::env::args().nth(1) {
+        Some(flag) if flag == "--memory" => in_memory()?,
+        dir => {
+            let dir = match dir {
+                Some(dir) => std::path::PathBuf::from(dir),
+                None => std::env::temp_dir().join(format!("medialib-embed-{}", std::process::id())),
+            };
+            on_disk(&dir).await?
+        }
     };
-    std::fs::create_dir_all(&dir)?;
+    run(&service).await
+}
 
+/// The use cases over SQLite and local files under `dir`.
+async fn on_disk(dir: &std::path::Path) -> anyhow::Result<MediaService> {
+    std::fs::create_dir_all(dir)?;
     // The adapters, chosen by URL, and the use cases over them.
     let database = format!("sqlite://{}", dir.join("media.db").display());
     let repo = SeaOrmMediaRepo::connect(&SqlConfig::new(database)).await?;
     repo.migrate().await?;
     let blobs =
         ObjectStoreBlobStore::from_url(&BlobConfig::new(dir.join("blobs").to_string_lossy()))?;
-    let service = MediaService::new(
-        Arc::new(repo),
-        Arc::new(blobs),
+    Ok(service(Arc::new(repo), Arc::new(blobs)))
+}
+
+/// The use cases over the in-memory reference repository and an in-memory blob store.
+fn in_memory() -> anyhow::Result<MediaService> {
+    let blobs = ObjectStoreBlobStore::from_url(&BlobConfig::new("memory://"))?;
+    Ok(service(Arc::new(MemoryRepo::new()), Arc::new(blobs)))
+}
+
+fn service(repo: Arc<dyn MediaRepo>, blobs: Arc<dyn BlobStore>) -> MediaService {
+    MediaService::new(
+        repo,
+        blobs,
         Arc::new(SystemClock),
         Arc::new(Sha256KeyHasher),
         ServiceConfig::default(),
-    );
+    )
+}
 
+/// Uploads two files, lists them, deletes one and runs the reaper.
+async fn run(service: &MediaService) -> anyhow::Result<()> {
     // The embedding service authenticates its users itself and acts as them.
     if service.act_as("acme", "alice", "member").await.is_err() {
         service.create_tenant("acme").await?;
@@ -94,4 +122,13 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("left: {}", note.path);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The example's whole flow, over the in-memory adapters.
+    #[tokio::test]
+    async fn runs_in_memory() {
+        super::run(&super::in_memory().unwrap()).await.unwrap();
+    }
 }

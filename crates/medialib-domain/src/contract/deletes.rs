@@ -101,7 +101,7 @@ pub fn trash(tenant: TenantId, id: MediaId, force: bool) -> TrashRequest {
 /// Moves `id` to the trash as its owner alice does.
 ///
 /// # Errors
-/// As [`Lifecycle::trash_media`].
+/// As [`Lifecycle::trash_media`](crate::Lifecycle::trash_media).
 pub async fn move_to_trash(
     repo: &dyn MediaRepo,
     tenant: TenantId,

@@ -429,7 +429,7 @@ pub trait PendingDeletions: Send + Sync + std::fmt::Debug {
     /// Claims a reaper pass: up to `limit` due records (status `pending` or `upload`,
     /// `next_attempt_at <= now`, not claimed by a pass still open), oldest (lowest id) first;
     /// with `after`, only records whose id is greater. The pass holds its records until
-    /// [`PendingClaim::settle`] (or until the claim is dropped, or the process dies).
+    /// [`PendingClaim::settle`](super::PendingClaim::settle) (or until the claim is dropped, or the process dies).
     ///
     /// How a claim holds is the adapter's: a server database keeps the records' rows locked in
     /// a transaction that stays open for the pass (`FOR UPDATE SKIP LOCKED`: nothing is written

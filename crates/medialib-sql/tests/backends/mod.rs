@@ -31,28 +31,41 @@ async fn server(name: &'static str, admin_url: &str) -> Backend {
     }
 }
 
+/// A fresh `name` backend (`sqlite`, `postgres` or `mysql`), or `None` when that server is
+/// not configured.
+pub async fn named(name: &'static str) -> Option<Backend> {
+    if name == "sqlite" {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let repo = SeaOrmMediaRepo::connect(&SqlConfig::new(url))
+            .await
+            .unwrap();
+        repo.migrate().await.unwrap();
+        repo.migrate().await.expect("migrations are idempotent");
+        return Some(Backend {
+            name,
+            repo,
+            _guard: Guard::Dir(dir),
+        });
+    }
+    let var = match name {
+        "postgres" => "MEDIALIB_TEST_POSTGRES_URL",
+        _ => "MEDIALIB_TEST_MYSQL_URL",
+    };
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(server(name, &url).await),
+        _ => {
+            eprintln!("{name}: not run ({var} is not set)");
+            None
+        }
+    }
+}
+
 /// Every configured backend, fresh.
 pub async fn all() -> Vec<Backend> {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("t.db").display());
-    let repo = SeaOrmMediaRepo::connect(&SqlConfig::new(url))
-        .await
-        .unwrap();
-    repo.migrate().await.unwrap();
-    repo.migrate().await.expect("migrations are idempotent");
-    let mut backends = vec![Backend {
-        name: "sqlite",
-        repo,
-        _guard: Guard::Dir(dir),
-    }];
-    for (name, var) in [
-        ("postgres", "MEDIALIB_TEST_POSTGRES_URL"),
-        ("mysql", "MEDIALIB_TEST_MYSQL_URL"),
-    ] {
-        match std::env::var(var) {
-            Ok(url) if !url.is_empty() => backends.push(server(name, &url).await),
-            _ => eprintln!("{name}: not run ({var} is not set)"),
-        }
+    let mut backends = Vec::new();
+    for name in ["sqlite", "postgres", "mysql"] {
+        backends.extend(named(name).await);
     }
     backends
 }
