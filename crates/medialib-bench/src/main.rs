@@ -13,7 +13,9 @@
 //! Loopback only; every phase has a fixed operation count and stops by itself.
 
 mod ceiling;
+mod compared;
 mod cpu;
+mod figures;
 mod load;
 mod peer;
 mod phases;
@@ -32,15 +34,14 @@ use object_store::ObjectStore;
 use serde_json::{json, Value};
 
 use crate::ceiling::{Ceiling, On};
+use crate::compared::ROUNDS;
 use crate::cpu::*;
+use crate::figures::Figures;
 use crate::load::{drive, Stats};
 use crate::phases::*;
 use crate::raw::RawDb;
 use crate::report::*;
 use crate::server::Server;
-
-/// Turns medialib and its ceiling take in a compared phase.
-const ROUNDS: usize = 4;
 
 /// Command-line options.
 #[derive(Debug, Parser)]
@@ -259,7 +260,6 @@ async fn main() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let backend = backend(&args, dir.path()).await?;
     let mut results = serde_json::Map::new();
-    let mut rows = Vec::new();
     println!(
         "medialib-bench: {} + {}, {} deletes per phase{}",
         args.database,
@@ -342,125 +342,29 @@ async fn main() -> anyhow::Result<()> {
                 .await?,
         );
     }
-    // medialib and its ceilings take turns, a quarter of the operations at a time and in an
-    // order rotated every round ([`turns`]), so that all meet the same machine (a checkpoint,
-    // a vacuum, a busy neighbour) alike.
-    let (one_ids, eight_ids) = ids.split_at(seq);
-    // Every side starts from a settled database (the fills above left work for its background
-    // maintenance, which would otherwise land in whichever turn comes first).
-    raw.settle().await?;
-    let mut delete1 = Vec::new();
-    let mut at1: Vec<Vec<Stats>> = vec![Vec::new(); ceilings.len()];
-    let chunk1 = seq.div_ceil(ROUNDS);
-    for (round, ours) in one_ids.chunks(chunk1).enumerate() {
-        for side in turns(round, ceilings.len()) {
-            quiet().await;
-            let Some(n) = side else {
-                delete1.push(client.delete_all(ours.to_vec(), 1).await?);
-                continue;
-            };
-            let chunk = &ceiling_ids[n][..seq][round * chunk1..((round + 1) * chunk1).min(seq)];
-            at1[n].push(ceilings[n].run(&on, chunk, 1).await?);
-        }
-    }
-    let delete1 = Stats::pooled(&delete1)?;
-    println!("DELETE at 1 client: {}", rate(&delete1));
-    let at1 = at1
-        .iter()
-        .map(|rounds| Stats::pooled(rounds))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    for (ceiling, stats) in ceilings.iter().zip(&at1) {
-        println!("{} at 1: {}", ceiling.label(), rate(stats));
-    }
-    // The part of a delete before its transaction: HTTP, authentication and the lookup that
-    // authorizes it (an id that does not exist answers 404 right after it).
-    let lookup1 = {
-        let client = client.clone();
-        drive(1, vec![(); seq], move |()| {
-            let client = client.clone();
-            async move {
-                let response = client
-                    .http
-                    .delete(format!("{}/v1/media/999999999", client.base))
-                    .bearer_auth(&client.key)
-                    .send()
-                    .await?;
-                if response.status() != 404 {
-                    bail!("missing id: {}", response.status());
-                }
-                Ok(())
-            }
-        })
-        .await?
-    };
-    println!(
-        "DELETE of a missing id at 1 client (authentication and a locked lookup that finds nothing): {}",
-        rate(&lookup1)
-    );
-    raw.settle().await?;
-    let (sampler, peak) = peak_rss(server.rss_probe());
-    let mut delete8 = Vec::new();
-    let mut delete8_cpu = 0.0;
-    let mut delete8_split = Vec::new();
-    let mut at8: Vec<Vec<Stats>> = vec![Vec::new(); ceilings.len()];
-    let mut at8_cpu = vec![0.0; ceilings.len()];
-    let mut at8_split: Vec<Vec<Value>> = vec![Vec::new(); ceilings.len()];
-    let chunk8 = ops.div_ceil(ROUNDS);
-    for (round, ours) in eight_ids.chunks(chunk8).enumerate() {
-        for side in turns(round, ceilings.len()) {
-            quiet().await;
-            let cpu = CpuTimes::now();
-            let Some(n) = side else {
-                let used = ProcessCpu::now(Some(server.pid()));
-                delete8.push(client.delete_all(ours.to_vec(), 8).await?);
-                delete8_cpu += cpu.busy_since() / ROUNDS as f64;
-                delete8_split.push(used.per_op_since(Some(server.pid()), ours.len() as u64));
-                continue;
-            };
-            let chunk = &ceiling_ids[n][seq..][round * chunk8..((round + 1) * chunk8).min(ops)];
-            let used = ProcessCpu::now(None);
-            let stats = ceilings[n].run(&on, chunk, 8).await?;
-            at8_cpu[n] += cpu.busy_since() / ROUNDS as f64;
-            at8_split[n].push(used.per_op_since(None, stats.ops));
-            at8[n].push(stats);
-        }
-    }
-    let delete8_split = mean_split(&delete8_split);
-    sampler.abort();
-    let load_rss = peak.lock().map_or(0.0, |max| *max);
-    let delete8 = Stats::pooled(&delete8)?;
-    let at8 = at8
-        .iter()
-        .map(|rounds| Stats::pooled(rounds))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let at8_split: Vec<Value> = at8_split.iter().map(|splits| mean_split(splits)).collect();
-    println!(
-        "DELETE at 8 clients: {}  (peak RSS {load_rss:.1} MiB, CPU {:.0}% busy)",
-        rate(&delete8),
-        delete8_cpu * 100.0
-    );
-    println!("CPU per delete at 8, medialib: {delete8_split}");
-    for (n, ceiling) in ceilings.iter().enumerate() {
-        println!(
-            "{} at 8: {}  (CPU {:.0}% busy)",
-            ceiling.label(),
-            rate(&at8[n]),
-            at8_cpu[n] * 100.0
-        );
-        if ceiling.cpu_readable() {
-            println!("CPU per delete at 8, {}: {}", ceiling.label(), at8_split[n]);
-        }
-    }
-    let (best8, best8_stats) = strongest(&ceilings, &at8, |a, b| a.per_second > b.per_second)?;
-    let (best1, best1_stats) = strongest(&ceilings, &at1, |a, b| a.p50_ms < b.p50_ms)?;
+    let compared = compared::deletes(
+        &client,
+        &server,
+        &raw,
+        &ceilings,
+        &on,
+        &ids,
+        &ceiling_ids,
+        seq,
+        ops,
+    )
+    .await?;
     if args.deletes_only {
+        let (best8, best8_stats) =
+            strongest(&ceilings, &compared.at8, |a, b| a.per_second > b.per_second)?;
+        let (best1, best1_stats) = strongest(&ceilings, &compared.at1, |a, b| a.p50_ms < b.p50_ms)?;
         println!(
             "ratios: DELETE p50 at 1 / strongest ceiling's p50 ({}) {:.2}x; DELETE at 8 / \
              strongest ceiling at 8 ({}) {:.2}x",
             best1.label(),
-            delete1.p50_ms / best1_stats.p50_ms,
+            compared.delete1.p50_ms / best1_stats.p50_ms,
             best8.label(),
-            delete8.per_second / best8_stats.per_second
+            compared.delete8.per_second / best8_stats.per_second
         );
         return Ok(());
     }
@@ -546,254 +450,34 @@ async fn main() -> anyhow::Result<()> {
     plain.stop();
     println!("DELETE at 8 without group commit: {}", rate(&plain8));
 
-    // --- the report ----------------------------------------------------------------------------
-    let ratio = |a: f64, b: f64| if b > 0.0 { Some(a / b) } else { None };
-    // Which targets apply: each names its backend, or none (every backend).
-    let files = args.blobs == "file";
-    let sqlite = args.database == "sqlite" && files;
-    let postgres_files = args.database == "postgres" && files;
-    rows.push(row(
-        "DELETE, 1 client",
-        rate(&delete1),
-        format!("raw delete {}", rate(&raw1)),
-        ratio(delete1.per_second, raw1.per_second),
-        "",
-    ));
-    rows.push(
-        row(
-            "DELETE p50, 1 client",
-            format!("{:.2} ms", delete1.p50_ms),
-            format!("{} p50 {:.2} ms", best1.label(), best1_stats.p50_ms),
-            ratio(delete1.p50_ms, best1_stats.p50_ms),
-            "PostgreSQL: <= 1.3x strongest",
-        )
-        .judged(postgres_files, |x| x <= 1.3),
-    );
-    for (ceiling, stats) in ceilings.iter().zip(&at1) {
-        rows.push(row(
-            "DELETE p50, 1 client, vs",
-            format!("{:.2} ms", delete1.p50_ms),
-            format!("{} p50 {:.2} ms", ceiling.label(), stats.p50_ms),
-            ratio(delete1.p50_ms, stats.p50_ms),
-            "",
-        ));
-    }
-    rows.push(row(
-        "DELETE 404 p50, 1 client",
-        format!("{:.2} ms", lookup1.p50_ms),
-        format!("trivial HTTP p50 {:.2} ms", http8.p50_ms),
-        None,
-        "",
-    ));
-    rows.push(
-        row(
-            "DELETE, 8 clients (group commit)",
-            rate(&delete8),
-            format!("{} {:.0}/s", best8.label(), best8_stats.per_second),
-            ratio(delete8.per_second, best8_stats.per_second),
-            "PostgreSQL, SQLite: >= 1.0x strongest",
-        )
-        .judged(postgres_files || sqlite, |x| x >= 1.0),
-    );
-    for (ceiling, stats) in ceilings.iter().zip(&at8) {
-        rows.push(row(
-            "DELETE, 8 clients, vs",
-            format!("{:.0}/s", delete8.per_second),
-            format!("{} {:.0}/s", ceiling.label(), stats.per_second),
-            ratio(delete8.per_second, stats.per_second),
-            "",
-        ));
-    }
-    rows.push(row(
-        "DELETE, 8 clients, vs raw delete",
-        format!("{:.0}/s", delete8.per_second),
-        format!("sqlx + object_store {}", rate(&raw8)),
-        ratio(delete8.per_second, raw8.per_second),
-        "",
-    ));
-    rows.push(row(
-        "DELETE, 8 clients, group commit off",
-        rate(&plain8),
-        format!("{} {:.0}/s", best8.label(), best8_stats.per_second),
-        ratio(plain8.per_second, best8_stats.per_second),
-        "",
-    ));
-    rows.push(
-        row(
-            "DELETE p99 / p50, 8 clients",
-            format!("{:.2} / {:.2} ms", delete8.p99_ms, delete8.p50_ms),
-            String::new(),
-            ratio(delete8.p99_ms, delete8.p50_ms),
-            "SQLite: <= 3x",
-        )
-        .judged(sqlite, |x| x <= 3.0),
-    );
-    rows.push(
-        row(
-            "bulk delete to receipt",
-            format!("{bulk_rate:.0} items/s"),
-            String::new(),
-            None,
-            "SQLite >= 20000, PostgreSQL >= 10000",
-        )
-        .judged_on(
-            sqlite || postgres_files,
-            bulk_rate >= if sqlite { 20_000.0 } else { 10_000.0 },
-        ),
-    );
-    rows.push(row(
-        "bulk delete until purged",
-        format!("{purge_rate:.0} items/s"),
-        format!("raw blob delete {:.0}/s", blob8.per_second),
-        ratio(purge_rate, blob8.per_second),
-        "",
-    ));
-    rows.push(
-        row(
-            "blob purge by the reaper",
-            format!("{:.0} keys/s", reap.rate),
-            format!("raw blob delete {:.0}/s", blob8.per_second),
-            ratio(reap.rate, blob8.per_second),
-            ">= 0.8x (S3: >= 1000 keys/s)",
-        )
-        .judged_on(
-            true,
-            if files {
-                ratio(reap.rate, blob8.per_second).is_some_and(|x| x >= 0.8)
-            } else {
-                reap.rate >= 1000.0
-            },
-        ),
-    );
-    rows.push(row(
-        "upload 4 KiB, 8 clients",
-        rate(&upload),
-        format!("trivial HTTP {:.0}/s", http8.per_second),
-        ratio(upload.per_second, http8.per_second),
-        "",
-    ));
-    for (tail, big, small) in [
-        ("p50", flat_big.p50_ms, flat_small.p50_ms),
-        ("p99", flat_big.p99_ms, flat_small.p99_ms),
-    ] {
-        rows.push(
-            row(
-                &format!("DELETE {tail} big/small table"),
-                format!("{big:.2} / {small:.2} ms"),
-                format!("{big_rows} vs {small_rows} rows"),
-                ratio(big, small),
-                "<= 1.2x",
-            )
-            .judged(true, |x| x <= 1.2),
-        );
-    }
-    rows.push(row(
-        "DELETE p99, same table twice",
-        format!("{:.2} / {:.2} ms", flat_again.p99_ms, flat_small.p99_ms),
-        format!("{small_rows} rows, run-to-run noise"),
-        ratio(flat_again.p99_ms, flat_small.p99_ms),
-        "",
-    ));
-    rows.push(
-        row(
-            "RSS idle / peak at 8 clients",
-            format!("{idle_rss:.1} / {load_rss:.1} MiB"),
-            String::new(),
-            None,
-            "<= 30 / < 64 MiB",
-        )
-        .judged_on(true, idle_rss <= 30.0 && load_rss < 64.0),
-    );
-    if let Some((mib, up, down, growth)) = &large {
-        rows.push(
-            row(
-                &format!("{mib} MiB upload / download"),
-                format!("{up:.0} / {down:.0} MiB/s, RSS growth {growth:.1} MiB"),
-                String::new(),
-                None,
-                "< 50 MiB growth",
-            )
-            .judged_on(true, *growth < 50.0),
-        );
-    }
+    let figures = Figures {
+        compared,
+        ceilings,
+        upload,
+        raw1,
+        raw8,
+        blob1,
+        blob8,
+        blob8_split,
+        http8,
+        plain8,
+        bulk_rate,
+        purge_rate,
+        reap,
+        flat_small,
+        flat_again,
+        flat_big,
+        idle_rss,
+        large,
+        small_rows,
+        big_rows,
+        bulk_items,
+        reap_items,
+        ops,
+    };
+    let rows = figures.rows(&args)?;
     let judged = report(&rows, &args, smoke);
-    results.insert(
-        "targets".into(),
-        Value::Array(
-            judged
-                .iter()
-                .map(|r| json!({ "figure": r.what, "ratio": r.ratio, "target": r.target, "met": r.met }))
-                .collect(),
-        ),
-    );
-
-    for (name, stats) in [
-        ("upload_8", &upload),
-        ("delete_1", &delete1),
-        ("delete_missing_1", &lookup1),
-        ("delete_8", &delete8),
-        ("delete_8_no_group_commit", &plain8),
-        ("raw_blob_1", &blob1),
-        ("raw_blob_8", &blob8),
-        ("raw_delete_1", &raw1),
-        ("raw_delete_8", &raw8),
-        ("http_200_8", &http8),
-        ("delete_8_small_table", &flat_small),
-        ("delete_8_small_table_again", &flat_again),
-        ("delete_8_big_table", &flat_big),
-    ] {
-        results.insert(name.to_owned(), serde_json::to_value(stats)?);
-    }
-    results.insert(
-        "ceilings".into(),
-        Value::Array(
-            ceilings
-                .iter()
-                .enumerate()
-                .map(|(n, ceiling)| {
-                    json!({
-                        "label": ceiling.label(), "one_transaction": ceiling.one_transaction(),
-                        "at_1": at1[n], "at_8": at8[n], "cpu_busy_8": at8_cpu[n],
-                        "cpu_per_delete_8": ceiling.cpu_readable().then(|| &at8_split[n]),
-                    })
-                })
-                .collect(),
-        ),
-    );
-    results.insert(
-        "bulk".into(),
-        json!({
-            "items": bulk_items, "to_receipt_per_s": bulk_rate, "until_purged_per_s": purge_rate,
-            "reaper_purge_per_s": reap.rate, "reaper_items": reap_items,
-            "reaper_purge_with_start_per_s": reap.gross, "reaper_start_ms": reap.startup_ms,
-            "reaper_cpu_per_key": reap.split, "raw_blob_8_cpu_per_key": blob8_split,
-        }),
-    );
-    let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
-    results.insert(
-        "cpu_busy".into(),
-        json!({
-            "delete_8": delete8_cpu, "cores": cores, "per_delete_8": delete8_split,
-        }),
-    );
-    results.insert(
-        "rss_mib".into(),
-        json!({ "idle": idle_rss, "peak_delete_8": load_rss }),
-    );
-    if let Some((mib, up, down, growth)) = large {
-        results.insert(
-            "large_file".into(),
-            json!({ "mib": mib, "upload_mib_s": up, "download_mib_s": down, "rss_growth_mib": growth }),
-        );
-    }
-    results.insert(
-        "setup".into(),
-        json!({
-            "database": args.database, "blobs": args.blobs, "ops": ops, "smoke": smoke,
-            "small_rows": small_rows, "big_rows": big_rows,
-            "date": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339)?,
-        }),
-    );
+    figures.json(&judged, &args, &mut results)?;
     write_json(&args, results)
 }
 
