@@ -1,5 +1,6 @@
 //! The single delete: cascades, status codes, orphans, pending storage and races.
 
+use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::*;
@@ -207,4 +208,106 @@ async fn two_deletes_by_path_of_one_file_give_one_receipt() {
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 404]);
     assert_eq!(server.deleted_events(id).await, 1);
+}
+
+/// `If-Match` deletes only the revision the caller read: the `etag` of GET (header and body)
+/// and of list items; a change of tags or a trash-and-restore makes a new one, and a delete
+/// naming the old one is 412 `precondition_failed` with nothing changed.
+#[tokio::test]
+async fn a_delete_with_a_stale_if_match_is_412_and_changes_nothing() {
+    let server = TestServer::start().await;
+    let key = &server.admin;
+    let id = server.upload(key, "cond/a.png", b"abcd").await;
+    let read = server.get(key, &format!("/v1/media/{id}")).await;
+    let first = read.expect(200, None)["etag"].as_str().unwrap().to_owned();
+    assert_eq!(
+        read.headers.get("etag").and_then(|v| v.to_str().ok()),
+        Some(first.as_str()),
+        "the header and the body name the same revision"
+    );
+    let listed = server.get(key, "/v1/media").await;
+    assert_eq!(listed.expect(200, None)["items"][0]["etag"], first);
+
+    let conditional = |etag: &str| {
+        let request = server
+            .http
+            .delete(format!("{}/v1/media/{id}", server.base))
+            .bearer_auth(key)
+            .header("if-match", etag);
+        async move { reply(request.send().await.unwrap()).await }
+    };
+    server
+        .send(
+            Method::PUT,
+            &format!("/v1/media/{id}/tags"),
+            Some(key),
+            Some(json!({"tags": ["changed"]})),
+        )
+        .await
+        .expect(200, None);
+    conditional(&first)
+        .await
+        .expect(412, Some("precondition_failed"));
+    let weak = format!("W/{first}");
+    conditional(&weak)
+        .await
+        .expect(412, Some("precondition_failed"));
+    // Nothing changed: still there, still counted, no delete event.
+    let second = server.get(key, &format!("/v1/media/{id}")).await;
+    let second = second.expect(200, None)["etag"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(second, first);
+    assert_eq!(server.usage(key).await, (1, 4));
+    assert_eq!(server.deleted_events(id).await, 0);
+
+    // A move to the trash honours it too, and trash and restore are revisions.
+    let trash_stale = server
+        .http
+        .delete(format!("{}/v1/media/{id}?trash=true", server.base))
+        .bearer_auth(key)
+        .header("if-match", first.as_str())
+        .send()
+        .await
+        .unwrap();
+    reply(trash_stale)
+        .await
+        .expect(412, Some("precondition_failed"));
+    let trashed = server
+        .http
+        .delete(format!("{}/v1/media/{id}?trash=true", server.base))
+        .bearer_auth(key)
+        .header("if-match", second.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply(trashed).await.expect(200, None)["storage"], "trashed");
+    let restored = server
+        .post(key, &format!("/v1/media/{id}/restore"), json!({}))
+        .await;
+    let third = restored.expect(200, None)["etag"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(third != first && third != second);
+    conditional(&second)
+        .await
+        .expect(412, Some("precondition_failed"));
+
+    // The current revision, among others, deletes it.
+    let receipt = conditional(&format!("{first}, {third}")).await;
+    assert_eq!(receipt.expect(200, None)["deleted"], true);
+    // `*` deletes any revision of media that exists; of media that does not, it is 404.
+    conditional("*").await.expect(404, Some("media_not_found"));
+    let other = server.upload(key, "cond/b.png", b"b").await;
+    let any = server
+        .http
+        .delete(format!("{}/v1/media/{other}", server.base))
+        .bearer_auth(key)
+        .header("if-match", "*")
+        .send()
+        .await
+        .unwrap();
+    reply(any).await.expect(200, None);
 }

@@ -50,6 +50,10 @@ pub enum ApiError {
     /// The resource's state forbids it (`path_conflict`, `already_shared`, …).
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
+    /// The media changed since the revision the `If-Match` names; nothing was changed
+    /// (`precondition_failed`). Read it again for its current `etag`.
+    #[oai(status = 412)]
+    PreconditionFailed(Json<ErrorBody>),
     /// The upload is larger than `max_upload_bytes` (`payload_too_large`).
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
@@ -193,6 +197,10 @@ impl From<ServiceError> for ApiError {
                 );
                 Self::Conflict(json)
             }
+            ServiceError::PreconditionFailed => Self::PreconditionFailed(body(
+                "precondition_failed",
+                "The media changed since the revision If-Match names; nothing was changed",
+            )),
             ServiceError::PayloadTooLarge { limit } => Self::PayloadTooLarge(body(
                 "payload_too_large",
                 format!("Uploads are limited to {limit} bytes"),
@@ -342,6 +350,7 @@ impl ApiError {
             Self::Forbidden(b) => (403, b),
             Self::NotFound(b) => (404, b),
             Self::Conflict(b) => (409, b),
+            Self::PreconditionFailed(b) => (412, b),
             Self::PayloadTooLarge(b) => (413, b),
             Self::UnsupportedMediaType(b) => (415, b),
             Self::RangeNotSatisfiable(b, _) => (416, b),

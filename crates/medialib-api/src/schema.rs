@@ -42,6 +42,10 @@ pub struct MediaDto {
     #[oai(skip_serializing_if_is_none)]
     pub trashed_at: Option<OffsetDateTime>,
     pub thumbnail: ThumbnailStatus,
+    /// The entity tag of this revision of the media's metadata (it changes with its tags,
+    /// path and state; the content's own ETag is its SHA-256): pass it as `If-Match` to
+    /// delete only what you saw.
+    pub etag: String,
 }
 
 /// Where a media item's thumbnail stands.
@@ -72,6 +76,7 @@ impl From<ThumbnailState> for ThumbnailStatus {
 impl From<Media> for MediaDto {
     fn from(media: Media) -> Self {
         Self {
+            etag: media.etag(),
             id: media.id.get(),
             file_name: media.file_name().to_owned(),
             owner_id: media.owner_id.to_string(),

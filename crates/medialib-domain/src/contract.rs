@@ -52,6 +52,7 @@ pub fn repository() -> Vec<(&'static str, Check)> {
         deletes::delete_transactions_forget_purged_records_alongside,
         deletes::a_row_without_its_upload_intent_is_refused,
         deletes::quotes_backslashes_and_dollars_survive_the_delete_transaction,
+        deletes::a_stale_if_match_changes_nothing,
         lifecycle::trash_frees_the_path_moves_usage_and_restore_detects_a_taken_path,
         lifecycle::holds_refuse_delete_and_trash_until_removed,
         lifecycle::references_refuse_unforced_deletes_and_forced_ones_report_them,

@@ -102,6 +102,9 @@ pub enum ServiceError {
     /// Applications recorded that they use the media; `force` overrides.
     #[error("media is in use")]
     MediaInUse(Vec<crate::model::RefName>),
+    /// The media is no longer the revision the request's `If-Match` names.
+    #[error("precondition failed")]
+    PreconditionFailed,
     /// The upload is larger than the configured limit.
     #[error("payload too large")]
     PayloadTooLarge {
@@ -148,6 +151,7 @@ impl From<crate::model::Refusal> for ServiceError {
             Refusal::Forbidden => ServiceError::Forbidden,
             Refusal::Held(holds) => ServiceError::MediaHeld(holds),
             Refusal::InUse(refs) => ServiceError::MediaInUse(refs),
+            Refusal::PreconditionFailed => ServiceError::PreconditionFailed,
         }
     }
 }

@@ -669,6 +669,7 @@ impl Catalog for MemoryRepo {
         }
         let media = state.media.get_mut(&id.get()).ok_or(RepoError::NotFound)?;
         media.tags = tags;
+        media.version += 1;
         let media = media.clone();
         state.record(event, Some(id));
         Ok(media)
@@ -934,6 +935,7 @@ impl Lifecycle for MemoryRepo {
             .get_mut(&request.id.get())
             .ok_or(RepoError::NotFound)?;
         media.trashed_at = Some(event.created_at);
+        media.version += 1;
         let media = media.clone();
         state.record(event, Some(request.id));
         Ok(media)
@@ -963,6 +965,7 @@ impl Lifecycle for MemoryRepo {
         let media = state.media.get_mut(&id.get()).ok_or(RepoError::NotFound)?;
         media.trashed_at = None;
         media.path = path;
+        media.version += 1;
         let media = media.clone();
         state.record(event, Some(id));
         Ok(media)

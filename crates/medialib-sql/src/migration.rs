@@ -8,6 +8,7 @@ mod m20261125_000002_add_pending_leases;
 mod m20261125_000003_add_lifecycle;
 mod m20261202_000004_add_rate_limits;
 mod m20261202_000005_add_key_lifecycle;
+mod m20261203_000006_add_media_versions;
 
 /// Every migration of the schema, oldest first.
 #[derive(Debug)]
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_add_lifecycle::Migration),
             Box::new(m20261202_000004_add_rate_limits::Migration),
             Box::new(m20261202_000005_add_key_lifecycle::Migration),
+            Box::new(m20261203_000006_add_media_versions::Migration),
         ]
     }
 }

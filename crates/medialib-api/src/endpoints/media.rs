@@ -3,10 +3,10 @@
 use futures_util::TryStreamExt;
 use medialib_domain::service::delete::DeleteOptions;
 use medialib_domain::service::media::{ListRequest, UploadRequest};
-use medialib_domain::{ByteStream, MediaService};
+use medialib_domain::{ByteStream, IfMatch, MediaService};
 use poem::http::header;
 use poem::Request;
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 use time::OffsetDateTime;
@@ -24,6 +24,14 @@ use crate::security::{actor, ApiKeyAuth};
 #[derive(Debug, Clone)]
 pub struct MediaApi {
     pub(crate) service: MediaService,
+}
+
+/// 200 with the media and its `ETag`.
+#[derive(Debug, ApiResponse)]
+pub enum MediaResponse {
+    /// The media; `ETag` is its revision's entity tag (as `etag` in the body).
+    #[oai(status = 200)]
+    Ok(Json<MediaDto>, #[oai(header = "ETag")] String),
 }
 
 /// 201 with the stored media.
@@ -151,14 +159,11 @@ impl MediaApi {
         id: Path<i64>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<Tenant>>,
-    ) -> Result<Json<MediaDto>, Errors<{ BASE | NOT_FOUND }>> {
+    ) -> Result<MediaResponse, Errors<{ BASE | NOT_FOUND }>> {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
-        Ok(Json(
-            self.service
-                .get_media(&actor, &id.0.to_string())
-                .await?
-                .into(),
-        ))
+        let media = self.service.get_media(&actor, &id.0.to_string()).await?;
+        let etag = media.etag();
+        Ok(MediaResponse::Ok(Json(media.into()), etag))
     }
 
     /// Download a media item
@@ -216,6 +221,9 @@ impl MediaApi {
     /// `media_in_use` when references exist, unless `force=true` (the receipt then lists the
     /// `broken_references`). `trash=true` (or the tenant's `delete_moves_to_trash`, unless
     /// `trash=false`) moves it to the trash instead: `storage: "trashed"`, `deleted: false`.
+    /// With `If-Match` (the `etag` of a read, or `*`) it deletes only that revision: 412
+    /// `precondition_failed` when the media's tags, path or state changed since, checked in
+    /// the delete's own transaction.
     #[oai(path = "/media/:id", method = "delete", operation_id = "delete_media")]
     async fn delete_media(
         &self,
@@ -229,12 +237,19 @@ impl MediaApi {
         force: Query<Option<bool>>,
         /// Optional; must be the API key's tenant.
         tenant: Query<Option<Tenant>>,
-    ) -> Result<Json<DeleteReceiptDto>, Errors<{ BASE | NOT_FOUND | CONFLICT | RATE_LIMITED }>>
-    {
+        /// Delete only this revision: an `etag` from a read (several, comma-separated), or
+        /// `*`.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+    ) -> Result<
+        Json<DeleteReceiptDto>,
+        Errors<{ BASE | NOT_FOUND | CONFLICT | PRECONDITION_FAILED | RATE_LIMITED }>,
+    > {
         let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
         let options = DeleteOptions {
             trash: trash.0,
             force: force.0.unwrap_or(false),
+            if_match: if_match.0.as_deref().map(IfMatch::parse),
         };
         Ok(Json(
             self.service

@@ -29,6 +29,8 @@ pub const PAYLOAD_TOO_LARGE: u16 = 1 << 5;
 pub const UNSUPPORTED_MEDIA_TYPE: u16 = 1 << 6;
 /// `416`: the range cannot be served.
 pub const RANGE_NOT_SATISFIABLE: u16 = 1 << 7;
+/// `412`: the `If-Match` names another revision than the current one.
+pub const PRECONDITION_FAILED: u16 = 1 << 11;
 /// `429`: the caller spent its budget of deletes or uploads.
 pub const RATE_LIMITED: u16 = 1 << 10;
 /// `500`: the server failed.
@@ -52,6 +54,7 @@ const fn bit(status: u16) -> u16 {
         403 => FORBIDDEN,
         404 => NOT_FOUND,
         409 => CONFLICT,
+        412 => PRECONDITION_FAILED,
         413 => PAYLOAD_TOO_LARGE,
         415 => UNSUPPORTED_MEDIA_TYPE,
         416 => RANGE_NOT_SATISFIABLE,

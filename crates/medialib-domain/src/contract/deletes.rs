@@ -84,6 +84,7 @@ pub fn plan(media: Media) -> DeletePlan {
         purge_after: AT,
         force: false,
         authority: Authority::Caller(Role::Member),
+        if_match: None,
     }
 }
 
@@ -95,6 +96,7 @@ pub fn trash(tenant: TenantId, id: MediaId, force: bool) -> TrashRequest {
         user_id: UserId::parse("alice").unwrap(),
         role: Role::Member,
         force,
+        if_match: None,
     }
 }
 
@@ -122,6 +124,7 @@ pub fn by_id(tenant: TenantId, media: &Media, user: &str, role: Role) -> DeleteR
         at: AT,
         purge_after: AT,
         force: false,
+        if_match: None,
     })
 }
 
@@ -569,4 +572,77 @@ pub async fn quotes_backslashes_and_dollars_survive_the_delete_transaction(repo:
     let due = due(repo, AT, 10).await;
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].blob_key, media.blob_key);
+}
+
+/// Every change of a row's tags, path or state makes a new revision; a delete or a move to the
+/// trash whose `If-Match` names an earlier one is refused with `PreconditionFailed` and
+/// changes nothing, and one naming the current revision (or `*`) goes ahead.
+pub async fn a_stale_if_match_changes_nothing(repo: &dyn MediaRepo) {
+    let tenant = tenant(repo).await;
+    let media = insert(repo, tenant, "v.png", 4).await.unwrap();
+    assert_eq!(media.version, 1);
+    let tagged = repo
+        .set_tags(tenant, media.id, &[], event(tenant, "tags_updated"))
+        .await
+        .unwrap();
+    assert_eq!(tagged.version, 2);
+    let stale = media.etag();
+    assert_ne!(tagged.etag(), stale);
+
+    let conditional = |tag: &str| {
+        let mut request = by_id(tenant, &media, "alice", Role::Member);
+        if let DeleteRequest::ById(by_id) = &mut request {
+            by_id.if_match = Some(IfMatch::parse(tag));
+        }
+        request
+    };
+    let refused = repo
+        .delete_requests(vec![conditional(&stale)])
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            refused[0],
+            Err(RepoError::Refused(Refusal::PreconditionFailed))
+        ),
+        "{refused:?}"
+    );
+    let mut stale_trash = trash(tenant, media.id, false);
+    stale_trash.if_match = Some(IfMatch::parse(&stale));
+    assert!(matches!(
+        repo.trash_media(stale_trash, event(tenant, "media_trashed"))
+            .await,
+        Err(RepoError::Refused(Refusal::PreconditionFailed))
+    ));
+    let found = repo
+        .find_media_access(tenant, &[media.id], &UserId::parse("alice").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(found[0].media.version, 2, "nothing changed");
+    assert_eq!(repo.usage(tenant).await.unwrap().media_count, 1);
+
+    // Trashing and restoring are revisions too.
+    let mut current = trash(tenant, media.id, false);
+    current.if_match = Some(IfMatch::parse(&tagged.etag()));
+    let trashed = repo
+        .trash_media(current, event(tenant, "media_trashed"))
+        .await
+        .unwrap();
+    assert_eq!(trashed.version, 3);
+    let restored = repo
+        .restore_media(tenant, media.id, None, event(tenant, "media_restored"))
+        .await
+        .unwrap();
+    assert_eq!(restored.version, 4);
+    let deleted = repo
+        .delete_requests(vec![conditional(&restored.etag())])
+        .await
+        .unwrap();
+    assert!(deleted[0].is_ok(), "{deleted:?}");
+    let again = insert(repo, tenant, "w.png", 1).await.unwrap();
+    let mut any = by_id(tenant, &again, "alice", Role::Member);
+    if let DeleteRequest::ById(by_id) = &mut any {
+        by_id.if_match = Some(IfMatch::Any);
+    }
+    assert!(repo.delete_requests(vec![any]).await.unwrap()[0].is_ok());
 }

@@ -37,6 +37,8 @@ pub struct DeletePlan {
     /// On whose authority: a caller's is checked again against the locked row and the
     /// caller's grant on it, so a grant revoked after the plan stops the delete.
     pub authority: Authority,
+    /// Delete only while the locked row is this revision.
+    pub if_match: Option<IfMatch>,
 }
 
 /// On whose authority a planned delete is made.
@@ -68,6 +70,8 @@ pub struct DeleteById {
     pub purge_after: OffsetDateTime,
     /// Delete even when applications recorded references to it.
     pub force: bool,
+    /// Delete only the revision the caller saw.
+    pub if_match: Option<IfMatch>,
 }
 
 /// A deletion for [`crate::DeleteRepo::delete_requests`]: planned from a row already read and
@@ -134,6 +138,9 @@ pub enum Refusal {
     /// Applications recorded references to it and the request was not forced.
     #[error("media is in use")]
     InUse(Vec<RefName>),
+    /// The request's `If-Match` names another revision than the media's current one.
+    #[error("precondition failed")]
+    PreconditionFailed,
 }
 
 /// A request the domain let through: the plan to carry out and the references it breaks.

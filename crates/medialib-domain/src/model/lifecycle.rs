@@ -4,7 +4,7 @@
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use super::{BlobKey, MediaId, Role, TenantId, UserId};
+use super::{BlobKey, IfMatch, MediaId, Role, TenantId, UserId};
 use crate::error::ServiceError;
 
 /// The longest trash retention a tenant may set (ten years).
@@ -143,6 +143,8 @@ pub struct TrashRequest {
     pub role: Role,
     /// Trash it even when applications recorded references to it.
     pub force: bool,
+    /// Move only the revision the caller saw.
+    pub if_match: Option<IfMatch>,
 }
 
 /// A legal hold on a media item: while one exists the item cannot be deleted, trashed or

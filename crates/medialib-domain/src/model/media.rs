@@ -34,9 +34,18 @@ pub struct Media {
     pub trashed_at: Option<OffsetDateTime>,
     /// Where its thumbnail stands.
     pub thumbnail: ThumbnailState,
+    /// Its revision: 1 when uploaded, one more with every change of its tags, its path or its
+    /// state (trashed, restored). What its [`Media::etag`] names.
+    pub version: i64,
 }
 
 impl Media {
+    /// The entity tag of this revision of the media (not of its bytes): a quoted string that
+    /// changes whenever its tags, path or state change, for `If-Match` on a delete.
+    pub fn etag(&self) -> String {
+        format!("\"{}-{}\"", self.id.get(), self.version)
+    }
+
     /// The file name (last path segment).
     pub fn file_name(&self) -> &str {
         self.path.file_name()
@@ -87,6 +96,7 @@ impl NewMedia {
             created_at: self.created_at,
             trashed_at: None,
             thumbnail: self.thumbnail,
+            version: 1,
         }
     }
 }
@@ -213,4 +223,41 @@ pub struct MediaAccess {
     pub media: Media,
     /// The grant the asking user holds on it.
     pub grant: Option<Permission>,
+}
+
+/// An `If-Match` precondition on a change (RFC 9110, section 13.1.1): it goes ahead only while
+/// the media's current [`Media::etag`] is one of the listed tags, or, for `*`, while the media
+/// exists. Tags compare strongly: a weak tag (`W/"…"`) never matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    /// `*`: any current revision.
+    Any,
+    /// The entity tags listed, quotes included.
+    Tags(Vec<String>),
+}
+
+impl IfMatch {
+    /// Reads an `If-Match` header value: `*`, or entity tags separated by commas. Anything
+    /// else is a list no revision matches.
+    pub fn parse(header: &str) -> Self {
+        if header.trim() == "*" {
+            return Self::Any;
+        }
+        Self::Tags(
+            header
+                .split(',')
+                .map(str::trim)
+                .filter(|tag| !tag.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
+
+    /// Whether `media`, as it is now, meets the precondition.
+    pub fn admits(&self, media: &Media) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Tags(tags) => tags.contains(&media.etag()),
+        }
+    }
 }

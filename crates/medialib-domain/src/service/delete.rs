@@ -95,23 +95,26 @@ impl DeleteById {
             purge_after: self.purge_after,
             force: self.force,
             authority: Authority::Caller(self.role),
+            if_match: self.if_match,
         })
     }
 }
 
 /// How a delete request wants to be carried out.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeleteOptions {
     /// Move to the trash instead of deleting; `None` follows the tenant's
     /// `delete_moves_to_trash`.
     pub trash: Option<bool>,
     /// Delete (or trash) even when applications recorded references to the media.
     pub force: bool,
+    /// Delete (or trash) only the revision the caller saw, checked against the locked row.
+    pub if_match: Option<IfMatch>,
 }
 
 impl DeleteOptions {
     /// Whether the delete moves to the trash: as asked, else as `actor`'s tenant is set.
-    fn trashes(self, actor: &Actor) -> bool {
+    fn trashes(&self, actor: &Actor) -> bool {
         self.trash.unwrap_or(actor.settings.delete_moves_to_trash)
     }
 }
@@ -146,6 +149,7 @@ impl MediaService {
             at: self.clock.now(),
             purge_after: self.purge_after(),
             force: options.force,
+            if_match: options.if_match,
         };
         self.carry_out_one(DeleteRequest::ById(request)).await
     }
@@ -220,7 +224,7 @@ impl MediaService {
         require(access, Access::Delete)?;
         if options.trashes(actor) {
             let media = self
-                .trash_loaded(actor, item.media.id, options.force)
+                .trash_loaded(actor, item.media.id, options.force, options.if_match)
                 .await?;
             return Ok(DeleteReceipt {
                 id: media.id,
@@ -232,6 +236,7 @@ impl MediaService {
         }
         let mut plan = self.plan(actor, item.media);
         plan.force = options.force;
+        plan.if_match = options.if_match;
         self.carry_out_one(plan.into()).await
     }
 
@@ -332,6 +337,7 @@ impl MediaService {
             purge_after: self.purge_after(),
             force: false,
             authority: Authority::Caller(actor.role),
+            if_match: None,
         }
     }
 
@@ -351,6 +357,7 @@ impl MediaService {
             purge_after: self.purge_after(),
             force: false,
             authority: Authority::Service,
+            if_match: None,
         }
     }
 
@@ -492,6 +499,7 @@ mod tests {
             at: datetime!(2026-02-01 0:00 UTC),
             purge_after: datetime!(2026-02-01 0:05 UTC),
             force: true,
+            if_match: None,
         }
     }
 
@@ -813,7 +821,7 @@ mod tests {
             .returning(|keys| keys.iter().map(|_| Ok(())).collect());
         let options = DeleteOptions {
             trash: Some(false),
-            force: false,
+            ..DeleteOptions::default()
         };
         let receipt = block_on(service(repo, blobs).delete_media(&soft, "7", options)).unwrap();
         assert_eq!(receipt.storage, StorageState::Purged);

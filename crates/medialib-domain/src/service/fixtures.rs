@@ -42,6 +42,7 @@ pub(crate) fn media(id: i64, owner: &str) -> Media {
         created_at: datetime!(2026-01-01 0:00 UTC),
         trashed_at: None,
         thumbnail: ThumbnailState::None,
+        version: 1,
     }
 }
 

@@ -459,6 +459,7 @@ mod tests {
                 at: time::macros::datetime!(2026-02-01 0:00 UTC),
                 purge_after: time::macros::datetime!(2026-02-01 0:05 UTC),
                 force: false,
+                if_match: None,
             })
         };
         let lone = block_on(sender.delete_requests(vec![by_id(1)])).unwrap();

@@ -51,7 +51,7 @@ impl MediaService {
         self.spend(actor, Budget::Deletes, 1).await?;
         let (_, access) = self.load(actor, id).await?;
         require(access, Access::Delete)?;
-        self.trash_loaded(actor, id, force).await
+        self.trash_loaded(actor, id, force, None).await
     }
 
     /// Trashes media the caller was authorized to delete.
@@ -60,6 +60,7 @@ impl MediaService {
         actor: &Actor,
         id: MediaId,
         force: bool,
+        if_match: Option<IfMatch>,
     ) -> Result<Media, ServiceError> {
         let event = self.event(actor, "media_trashed", Some(id), json!({ "force": force }));
         let request = TrashRequest {
@@ -68,6 +69,7 @@ impl MediaService {
             user_id: actor.user_id.clone(),
             role: actor.role,
             force,
+            if_match,
         };
         let trashed = self
             .repo

@@ -59,6 +59,7 @@ fn judge_plan(plan: DeletePlan, snapshot: Snapshot<'_>) -> Result<Judged, Refusa
     if let Authority::Caller(role) = plan.authority {
         allowed(row.tenant_id, &plan.actor_id, role, row, snapshot.grant)?;
     }
+    unchanged(plan.if_match.as_ref(), row)?;
     let broken_references = removable(snapshot, plan.force)?;
     Ok(Judged {
         plan,
@@ -81,7 +82,19 @@ pub fn judge_trash(request: &TrashRequest, snapshot: Snapshot<'_>) -> Result<(),
         snapshot.media,
         snapshot.grant,
     )?;
+    unchanged(request.if_match.as_ref(), snapshot.media)?;
     removable(snapshot, request.force).map(drop)
+}
+
+/// A request with `If-Match` goes ahead only on the revision it names. Checked after the
+/// caller is known to be allowed (so a precondition never tells a caller about media it may
+/// not touch) and before holds and references (so the caller learns first that it acted on
+/// a stale view).
+fn unchanged(if_match: Option<&IfMatch>, media: &Media) -> Result<(), Refusal> {
+    match if_match {
+        Some(precondition) if !precondition.admits(media) => Err(Refusal::PreconditionFailed),
+        _ => Ok(()),
+    }
 }
 
 /// Whether `user` of `tenant` with `role` and `grant` may delete `media`: not found when it
@@ -128,6 +141,7 @@ mod tests {
             purge_after: datetime!(2026-02-01 0:05 UTC),
             force: false,
             authority,
+            if_match: None,
         })
     }
 
@@ -270,6 +284,7 @@ mod tests {
             user_id: UserId::parse(user).unwrap(),
             role,
             force,
+            if_match: None,
         };
         let names = [RefName::parse("post:1").unwrap()];
         let used = Snapshot {
@@ -304,5 +319,62 @@ mod tests {
             ),
             Err(Refusal::NotFound)
         );
+    }
+
+    #[test]
+    fn if_match_is_checked_against_the_locked_revision_after_access() {
+        let mut row = media(7, "alice");
+        row.version = 3;
+        let with = |tag: &str, actor: &str| {
+            let DeleteRequest::Planned(mut plan) =
+                plan(&row, actor, Authority::Caller(Role::Member))
+            else {
+                unreachable!()
+            };
+            plan.if_match = Some(IfMatch::parse(tag));
+            DeleteRequest::Planned(plan)
+        };
+        let current = row.etag();
+        assert_eq!(current, "\"7-3\"");
+        let locked = snapshot(&row, None);
+        let verdicts = judged(
+            vec![
+                with("\"7-2\"", "alice"),
+                with("W/\"7-3\"", "alice"),
+                with("\"7-2\", \"7-3\"", "alice"),
+            ],
+            &locked,
+            None,
+        );
+        assert_eq!(verdicts[0], Err(Refusal::PreconditionFailed));
+        assert_eq!(
+            verdicts[1],
+            Err(Refusal::PreconditionFailed),
+            "weak never matches"
+        );
+        assert!(verdicts[2].is_ok(), "one listed tag is the current one");
+        // `*` admits any revision; a caller who may not see it learns nothing from a stale tag.
+        assert!(judged(vec![with("*", "alice")], &locked, None)[0].is_ok());
+        assert_eq!(
+            judged(vec![with("\"7-1\"", "dan")], &locked, None)[0],
+            Err(Refusal::NotFound)
+        );
+        let trash = TrashRequest {
+            id: row.id,
+            tenant_id: TenantId(1),
+            user_id: UserId::parse("alice").unwrap(),
+            role: Role::Member,
+            force: false,
+            if_match: Some(IfMatch::parse("\"7-2\"")),
+        };
+        assert_eq!(
+            judge_trash(&trash, snapshot(&row, None)),
+            Err(Refusal::PreconditionFailed)
+        );
+        let trash = TrashRequest {
+            if_match: Some(IfMatch::parse(&current)),
+            ..trash
+        };
+        assert_eq!(judge_trash(&trash, snapshot(&row, None)), Ok(()));
     }
 }

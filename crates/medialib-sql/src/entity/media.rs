@@ -18,6 +18,7 @@ pub struct Model {
     pub created_at: i64,
     pub trashed_at: Option<i64>,
     pub thumbnail: Option<String>,
+    pub version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -101,6 +101,10 @@ pub(crate) async fn trash_media(
                 media::Column::PathHash,
                 Expr::value(format!("trashed:{}", row.id)),
             )
+            .col_expr(
+                media::Column::Version,
+                Expr::col(media::Column::Version).add(1),
+            )
             .filter(media::Column::Id.eq(row.id))
             .exec(&txn)
             .await
@@ -109,6 +113,7 @@ pub(crate) async fn trash_media(
         insert_event(&txn, event, Some(id)).await?;
         let mut media = one_media(&txn, row).await?;
         media.trashed_at = Some(from_millis(at)?);
+        media.version += 1;
         Ok(media)
     }
     .await;
@@ -134,6 +139,10 @@ pub(crate) async fn restore_media(
             .col_expr(media::Column::TrashedAt, Expr::value(Option::<i64>::None))
             .col_expr(media::Column::Path, Expr::value(path.as_str()))
             .col_expr(media::Column::PathHash, Expr::value(path_hash(&path)))
+            .col_expr(
+                media::Column::Version,
+                Expr::col(media::Column::Version).add(1),
+            )
             .filter(media::Column::Id.eq(row.id))
             .exec(&txn)
             .await
@@ -143,6 +152,7 @@ pub(crate) async fn restore_media(
         let mut media = one_media(&txn, row).await?;
         media.trashed_at = None;
         media.path = path;
+        media.version += 1;
         Ok(media)
     }
     .await;

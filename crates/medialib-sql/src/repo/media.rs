@@ -44,6 +44,7 @@ pub(crate) fn to_media(row: media::Model, tags: Vec<Tag>) -> Result<Media, RepoE
         created_at: from_millis(row.created_at)?,
         trashed_at: row.trashed_at.map(from_millis).transpose()?,
         thumbnail: ThumbnailState::from_stored(row.thumbnail.as_deref()),
+        version: row.version,
     })
 }
 
@@ -186,6 +187,25 @@ pub(crate) async fn row_in<C: ConnectionTrait>(
         .ok_or(RepoError::NotFound)
 }
 
+/// Raises the revision of a locked row (every change of its tags, path or state does);
+/// returns the row as it is now.
+pub(crate) async fn bump_version<C: ConnectionTrait>(
+    conn: &C,
+    mut row: media::Model,
+) -> Result<media::Model, RepoError> {
+    media::Entity::update_many()
+        .col_expr(
+            media::Column::Version,
+            Expr::col(media::Column::Version).add(1),
+        )
+        .filter(media::Column::Id.eq(row.id))
+        .exec(conn)
+        .await
+        .map_err(db_err)?;
+    row.version += 1;
+    Ok(row)
+}
+
 pub(crate) async fn insert_media(
     db: &DatabaseConnection,
     new: NewMedia,
@@ -206,6 +226,7 @@ pub(crate) async fn insert_media(
             created_at: Set(to_millis(new.created_at)),
             trashed_at: Set(None),
             thumbnail: Set(new.thumbnail.as_str().map(str::to_owned)),
+            version: Set(1),
             ..Default::default()
         };
         let id = media::Entity::insert(row)
@@ -459,6 +480,7 @@ pub(crate) async fn set_tags(
                 .map_err(db_err)?;
             insert_community_tags(&txn, copy.id, tags).await?;
         }
+        let row = bump_version(&txn, row).await?;
         insert_event(&txn, event, Some(id)).await?;
         let mut sorted = tags.to_vec();
         sorted.sort();
