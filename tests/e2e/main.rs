@@ -13,6 +13,7 @@ mod delete;
 mod derivatives;
 mod durable;
 mod helpers;
+mod idempotency;
 mod isolation;
 mod lifecycle;
 mod limits;

@@ -11,6 +11,7 @@ pub mod compat;
 mod download;
 pub mod endpoints;
 pub mod error;
+mod idempotency;
 mod limits;
 mod linger;
 pub mod schema;
@@ -218,6 +219,9 @@ pub fn app_with_limits(
         .around(lossless_query)
         .around(move |next, request| compat::guard(next, request, enabled.clone()))
         .catch_all_error(|err| async move { framework_error(err) })
+        .around(move |next, request| idempotency::idempotent(next, request, media.clone()))
+        // Boxed: the middleware stack's type is otherwise too deep to compile.
+        .boxed()
         .around(move |next, request| with_allow(next, request, allowed.clone()))
         .around(move |next, request| limits::enforce(next, request, limits))
         .around(linger::linger)

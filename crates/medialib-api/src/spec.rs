@@ -13,14 +13,67 @@ pub fn finish(raw: &str) -> String {
     unsigned_minimum(&mut doc);
     let schemas = doc["components"]["schemas"].clone();
     if let Some(paths) = doc["paths"].as_object_mut() {
-        for operation in paths.values_mut().filter_map(Value::as_object_mut) {
-            for operation in operation.values_mut().filter_map(Value::as_object_mut) {
+        for (path, operation) in paths.iter_mut() {
+            let Some(operations) = operation.as_object_mut() else {
+                continue;
+            };
+            for (method, operation) in operations.iter_mut() {
+                let Some(operation) = operation.as_object_mut() else {
+                    continue;
+                };
+                let authenticated = operation.contains_key("security");
+                if method == "post" && path.starts_with("/v1/") && authenticated {
+                    idempotent(operation);
+                }
                 operation.entry("security").or_insert_with(|| json!([]));
                 describe_responses(operation, &schemas);
             }
         }
     }
     serde_json::to_string_pretty(&doc).expect("a JSON value serializes")
+}
+
+/// Documents `Idempotency-Key` on an authenticated POST (the `idempotency` middleware serves
+/// it on every one): the header, and the 409 and 422 it can answer.
+fn idempotent(operation: &mut Map<String, Value>) {
+    let parameter = json!({
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": false,
+        "description": "Makes a retry safe: the first success with this key (1 to 255 visible \
+            ASCII characters, e.g. a UUID) is replayed, with `Idempotency-Replayed: true`, to \
+            requests with the same key and the same method, path, query, `Content-Type` and \
+            body for 24 hours (`idempotency_ttl_secs`); keys are per tenant.",
+        "schema": { "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$" },
+    });
+    if let Some(parameters) = operation
+        .entry("parameters")
+        .or_insert_with(|| json!([]))
+        .as_array_mut()
+    {
+        parameters.push(parameter);
+    }
+    let error = |description: &str| {
+        json!({
+            "description": description,
+            "content": { "application/json; charset=utf-8": {
+                "schema": { "$ref": "#/components/schemas/ErrorBody" } } },
+        })
+    };
+    if let Some(responses) = operation
+        .get_mut("responses")
+        .and_then(Value::as_object_mut)
+    {
+        responses.entry("409").or_insert_with(|| {
+            error("A request with this `Idempotency-Key` is still running (`idempotency_key_in_use`).")
+        });
+        responses.insert(
+            "422".to_owned(),
+            error(
+                "This `Idempotency-Key` was used for another request (`idempotency_key_reused`).",
+            ),
+        );
+    }
 }
 
 /// Adds `minimum: 0` to every `uint*` integer schema that has no minimum.

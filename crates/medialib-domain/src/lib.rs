@@ -78,8 +78,8 @@ pub use error::{BlobError, RenderError, RepoError, ServiceError};
 pub use model::*;
 pub use ports::{
     ActivityLog, ApiKeys, BlobStore, Budget, ByteStream, Catalog, ClaimedPass, Clock, DeleteRepo,
-    Deletions, Direct, KeyHasher, Lifecycle, MediaRepo, PendingClaim, PendingDeletions,
-    PendingFailure, RateLimited, RateLimiter, Sha256KeyHasher, Sharing, SystemClock, Tenants,
-    Thumbnailer, TokenClaims, TokenVerifier,
+    Deletions, Direct, IdempotencyKeys, KeyHasher, Lifecycle, MediaRepo, PendingClaim,
+    PendingDeletions, PendingFailure, RateLimited, RateLimiter, Sha256KeyHasher, Sharing,
+    SystemClock, Tenants, Thumbnailer, TokenClaims, TokenVerifier,
 };
 pub use service::MediaService;

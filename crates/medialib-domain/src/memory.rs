@@ -76,6 +76,15 @@ struct State {
     pending: BTreeMap<i64, PendingRecord>,
     last_pass: u64,
     activity: Vec<(TenantId, Activity)>,
+    idempotency: HashMap<(TenantId, IdempotencyKey), IdempotencyRecord>,
+}
+
+#[derive(Debug)]
+struct IdempotencyRecord {
+    held_until: OffsetDateTime,
+    expires_at: OffsetDateTime,
+    /// The fingerprint and answer, once the request completed.
+    completed: Option<(String, StoredResponse)>,
 }
 
 /// `text` of at most the first 1000 characters, as the error of a pending record.
@@ -1346,6 +1355,84 @@ impl ActivityLog for MemoryRepo {
                 .map(|(_, event)| event.clone()),
             query.limit,
         ))
+    }
+}
+
+#[async_trait::async_trait]
+impl IdempotencyKeys for MemoryRepo {
+    async fn claim_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+        terms: KeyTerms,
+    ) -> Result<KeyClaim, RepoError> {
+        let mut state = self.lock();
+        let slot = (terms.tenant, key.clone());
+        let claim = match state.idempotency.get(&slot) {
+            Some(record) if record.expires_at > terms.now => match &record.completed {
+                Some((fingerprint, response)) => KeyClaim::Completed {
+                    fingerprint: fingerprint.clone(),
+                    response: response.clone(),
+                },
+                None if record.held_until > terms.now => KeyClaim::InFlight,
+                None => KeyClaim::Fresh,
+            },
+            _ => KeyClaim::Fresh,
+        };
+        if claim == KeyClaim::Fresh {
+            state.idempotency.insert(
+                slot,
+                IdempotencyRecord {
+                    held_until: terms.held_until,
+                    expires_at: terms.expires_at,
+                    completed: None,
+                },
+            );
+        }
+        Ok(claim)
+    }
+
+    async fn complete_idempotency_key(
+        &self,
+        tenant: TenantId,
+        key: &IdempotencyKey,
+        fingerprint: &str,
+        response: &StoredResponse,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), RepoError> {
+        let mut state = self.lock();
+        let record = state
+            .idempotency
+            .get_mut(&(tenant, key.clone()))
+            .ok_or(RepoError::NotFound)?;
+        record.expires_at = expires_at;
+        record.completed = Some((fingerprint.to_owned(), response.clone()));
+        Ok(())
+    }
+
+    async fn release_idempotency_key(
+        &self,
+        tenant: TenantId,
+        key: &IdempotencyKey,
+    ) -> Result<(), RepoError> {
+        let mut state = self.lock();
+        let slot = (tenant, key.clone());
+        if state
+            .idempotency
+            .get(&slot)
+            .is_some_and(|record| record.completed.is_none())
+        {
+            state.idempotency.remove(&slot);
+        }
+        Ok(())
+    }
+
+    async fn purge_idempotency_keys(&self, now: OffsetDateTime) -> Result<u64, RepoError> {
+        let mut state = self.lock();
+        let before = state.idempotency.len();
+        state
+            .idempotency
+            .retain(|_, record| record.expires_at > now);
+        Ok((before - state.idempotency.len()) as u64)
     }
 }
 

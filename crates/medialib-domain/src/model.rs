@@ -6,12 +6,14 @@
 
 mod access;
 mod delete;
+mod idempotency;
 mod ids;
 mod lifecycle;
 mod media;
 
 pub use access::*;
 pub use delete::*;
+pub use idempotency::*;
 pub use ids::*;
 pub use lifecycle::*;
 pub use media::*;

@@ -22,6 +22,7 @@ pub mod filter;
 pub mod gc;
 pub mod group;
 pub mod holds;
+pub mod idempotency;
 pub mod keys;
 pub mod media;
 mod pipeline;
@@ -67,6 +68,8 @@ pub struct ServiceConfig {
     /// `medialib keys revoke`) stops working here within this time; zero reads the key on
     /// every request.
     pub key_cache_ttl: Duration,
+    /// How long the answer of a request made with an idempotency key is replayed to retries.
+    pub idempotency_ttl: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -80,6 +83,7 @@ impl Default for ServiceConfig {
             lease: Duration::from_secs(60),
             upload_intent_ttl: Duration::from_secs(3600),
             key_cache_ttl: Duration::from_secs(1),
+            idempotency_ttl: Duration::from_secs(24 * 3600),
         }
     }
 }

@@ -27,6 +27,7 @@ const ENV_KEYS: &[&str] = &[
     "reap_lease_secs",
     "upload_intent_ttl_secs",
     "key_cache_secs",
+    "idempotency_ttl_secs",
     "log_format",
     "shutdown_timeout_secs",
     "idle_timeout_secs",
@@ -110,6 +111,8 @@ pub struct RawSettings {
     /// How long an API key read from the database is trusted before it is read again (a key
     /// revoked elsewhere stops working here within this time; 0 reads it on every request).
     pub key_cache_secs: u64,
+    /// How long the answer of a request with an `Idempotency-Key` is replayed (seconds).
+    pub idempotency_ttl_secs: u64,
     /// `text` (coloured only on a terminal) or `json` (one object per line).
     pub log_format: String,
     /// How long shutdown waits for in-flight requests.
@@ -182,6 +185,7 @@ impl Default for RawSettings {
             reap_lease_secs: 60,
             upload_intent_ttl_secs: 3600,
             key_cache_secs: 1,
+            idempotency_ttl_secs: 24 * 3600,
             log_format: "text".into(),
             idle_timeout_secs: 60,
             header_timeout_secs: 20,
@@ -269,6 +273,8 @@ pub struct Settings {
     pub upload_intent_ttl: Duration,
     /// How long an authenticated key is trusted without reading it again.
     pub key_cache: Duration,
+    /// How long idempotent answers are replayed.
+    pub idempotency_ttl: Duration,
     /// How log lines are written.
     pub log_format: crate::telemetry::LogFormat,
     /// Shutdown grace period.
@@ -381,6 +387,7 @@ impl Settings {
             reap_lease: Duration::from_secs(raw.reap_lease_secs.max(1)),
             upload_intent_ttl: Duration::from_secs(raw.upload_intent_ttl_secs.max(1)),
             key_cache: Duration::from_secs(raw.key_cache_secs),
+            idempotency_ttl: Duration::from_secs(raw.idempotency_ttl_secs),
             log_format,
             shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
             connections: crate::http::ConnectionLimits {

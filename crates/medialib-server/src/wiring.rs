@@ -89,6 +89,7 @@ pub async fn build_with(settings: &Settings, inject: &Inject) -> anyhow::Result<
         lease: settings.reap_lease,
         upload_intent_ttl: settings.upload_intent_ttl,
         key_cache_ttl: settings.key_cache,
+        idempotency_ttl: settings.idempotency_ttl,
         ..ServiceConfig::default()
     };
     if let Some(tune) = inject.tune {
@@ -330,6 +331,12 @@ async fn reaper_loop(
                 crate::prometheus::record_reaper_failure();
                 tracing::warn!(error = &err as &dyn std::error::Error, "reaper pass failed");
             }
+        }
+        if let Err(err) = service.purge_idempotency_keys().await {
+            tracing::warn!(
+                error = &err as &dyn std::error::Error,
+                "cannot forget expired idempotency keys"
+            );
         }
         // Trash past its tenant's retention goes through the same durable delete path.
         loop {

@@ -9,6 +9,7 @@ pub(crate) mod community_tag;
 pub(crate) mod derivative;
 pub(crate) mod grant;
 pub(crate) mod hold;
+pub(crate) mod idempotency_key;
 pub(crate) mod media;
 pub(crate) mod media_tag;
 pub(crate) mod pending;

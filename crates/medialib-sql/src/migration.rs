@@ -9,6 +9,7 @@ mod m20261125_000003_add_lifecycle;
 mod m20261202_000004_add_rate_limits;
 mod m20261202_000005_add_key_lifecycle;
 mod m20261203_000006_add_media_versions;
+mod m20261203_000007_create_idempotency_keys;
 
 /// Every migration of the schema, oldest first.
 #[derive(Debug)]
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000004_add_rate_limits::Migration),
             Box::new(m20261202_000005_add_key_lifecycle::Migration),
             Box::new(m20261203_000006_add_media_versions::Migration),
+            Box::new(m20261203_000007_create_idempotency_keys::Migration),
         ]
     }
 }

@@ -13,6 +13,7 @@ mod connect;
 mod convert;
 mod delete;
 mod errors;
+mod idempotency;
 mod lifecycle;
 mod media;
 mod pending;

@@ -234,3 +234,34 @@ async fn the_repository_contract_on_postgres() {
 async fn the_repository_contract_on_mysql() {
     every_check_on("mysql").await;
 }
+
+/// Of concurrent claims of one idempotency key exactly one runs; the others find it in flight.
+#[tokio::test]
+async fn concurrent_claims_of_an_idempotency_key_let_one_run() {
+    use medialib_domain::{IdempotencyKey, KeyClaim, KeyTerms};
+    for backend in backends::all().await {
+        let repo = &backend.repo;
+        let tenant = tenant(repo).await;
+        let key = IdempotencyKey::parse("retry-me").unwrap();
+        let terms = KeyTerms {
+            tenant,
+            now: AT,
+            held_until: AT + LEASE,
+            expires_at: AT + LEASE * 100,
+        };
+        let claims = (0..8).map(|_| {
+            let repo = repo.clone();
+            let key = key.clone();
+            tokio::spawn(async move { repo.claim_idempotency_key(&key, terms).await.unwrap() })
+        });
+        let mut fresh = 0;
+        for claim in claims {
+            match claim.await.unwrap() {
+                KeyClaim::Fresh => fresh += 1,
+                KeyClaim::InFlight => {}
+                other => panic!("on {}: {other:?}", backend.name),
+            }
+        }
+        assert_eq!(fresh, 1, "on {}", backend.name);
+    }
+}

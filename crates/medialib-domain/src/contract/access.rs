@@ -376,3 +376,112 @@ pub async fn activity_is_newest_first_and_filtered(repo: &dyn MediaRepo) {
         .unwrap()
         .is_empty());
 }
+
+/// An idempotency key is claimed once: while its request runs a second claim finds it in
+/// flight, once completed a claim finds the fingerprint and answer, a released key is fresh
+/// again, and so are a record past its expiry and a key held past its time. Keys are per
+/// tenant, and purging forgets what expired.
+pub async fn idempotency_keys_are_claimed_once_and_replayed(repo: &dyn MediaRepo) {
+    let tenant = tenant(repo).await;
+    let other = repo
+        .create_tenant(&TenantSlug::parse("other").unwrap(), AT)
+        .await
+        .unwrap()
+        .id;
+    let key = IdempotencyKey::parse("order-17").unwrap();
+    let hour = time::Duration::hours(1);
+    let terms = |now: OffsetDateTime| KeyTerms {
+        tenant,
+        now,
+        held_until: now + time::Duration::minutes(10),
+        expires_at: now + hour * 24,
+    };
+    assert_eq!(
+        repo.claim_idempotency_key(&key, terms(AT)).await.unwrap(),
+        KeyClaim::Fresh
+    );
+    assert_eq!(
+        repo.claim_idempotency_key(&key, terms(AT)).await.unwrap(),
+        KeyClaim::InFlight
+    );
+    let elsewhere = KeyTerms {
+        tenant: other,
+        ..terms(AT)
+    };
+    assert_eq!(
+        repo.claim_idempotency_key(&key, elsewhere).await.unwrap(),
+        KeyClaim::Fresh,
+        "another tenant's key"
+    );
+    let response = StoredResponse {
+        status: 201,
+        content_type: Some("application/json; charset=utf-8".into()),
+        body: format!(
+            "{{\"quote\":\"'\\\\ $1\",\"long\":\"{}\"}}",
+            "x".repeat(100_000)
+        ),
+    };
+    repo.complete_idempotency_key(tenant, &key, "f1", &response, AT + hour * 24)
+        .await
+        .unwrap();
+    repo.release_idempotency_key(tenant, &key).await.unwrap();
+    assert_eq!(
+        repo.claim_idempotency_key(&key, terms(AT + hour))
+            .await
+            .unwrap(),
+        KeyClaim::Completed {
+            fingerprint: "f1".into(),
+            response: response.clone()
+        },
+        "a completed record survives a release and is replayed whole"
+    );
+    // Past its expiry the key is new again.
+    assert_eq!(
+        repo.claim_idempotency_key(&key, terms(AT + hour * 25))
+            .await
+            .unwrap(),
+        KeyClaim::Fresh
+    );
+
+    // A released key is fresh; a key whose request never finished is fresh after its hold.
+    let dropped = IdempotencyKey::parse("dropped").unwrap();
+    repo.claim_idempotency_key(&dropped, terms(AT))
+        .await
+        .unwrap();
+    repo.release_idempotency_key(tenant, &dropped)
+        .await
+        .unwrap();
+    assert_eq!(
+        repo.claim_idempotency_key(&dropped, terms(AT))
+            .await
+            .unwrap(),
+        KeyClaim::Fresh
+    );
+    assert_eq!(
+        repo.claim_idempotency_key(&dropped, terms(AT + time::Duration::minutes(5)))
+            .await
+            .unwrap(),
+        KeyClaim::InFlight
+    );
+    assert_eq!(
+        repo.claim_idempotency_key(&dropped, terms(AT + time::Duration::minutes(11)))
+            .await
+            .unwrap(),
+        KeyClaim::Fresh,
+        "held past its time"
+    );
+
+    // Purging forgets what expired and keeps the rest.
+    let purged = repo
+        .purge_idempotency_keys(AT + hour * 24 + time::Duration::minutes(5))
+        .await
+        .unwrap();
+    assert_eq!(purged, 1, "the other tenant's record, claimed at AT");
+    assert_eq!(
+        repo.claim_idempotency_key(&key, terms(AT + hour * 25 + time::Duration::minutes(5)))
+            .await
+            .unwrap(),
+        KeyClaim::InFlight,
+        "the key claimed again at 25 h is kept"
+    );
+}

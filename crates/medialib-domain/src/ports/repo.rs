@@ -488,11 +488,50 @@ pub trait ActivityLog: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<Activity>, RepoError>;
 }
 
+/// Idempotency keys: the record of a request made with one, held while it runs and kept with
+/// its answer for replays.
+///
+/// # Contract
+/// Of concurrent claims of one tenant's key exactly one MUST get [`KeyClaim::Fresh`]; a key is
+/// one tenant's (another tenant's equal key is another key).
+#[async_trait::async_trait]
+pub trait IdempotencyKeys: Send + Sync + std::fmt::Debug {
+    /// Claims `key` for a request: [`KeyClaim::Fresh`] (and the key is held, in flight) when
+    /// there is no record, or its record expired, or it was held by a request that did not
+    /// finish by its `held_until`; otherwise what the record holds.
+    async fn claim_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+        terms: KeyTerms,
+    ) -> Result<KeyClaim, RepoError>;
+
+    /// Records the answer of the request that holds `key`, kept until `expires_at`.
+    async fn complete_idempotency_key(
+        &self,
+        tenant: TenantId,
+        key: &IdempotencyKey,
+        fingerprint: &str,
+        response: &StoredResponse,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), RepoError>;
+
+    /// Forgets a key held in flight (its request answered nothing worth replaying); a
+    /// completed record is left alone.
+    async fn release_idempotency_key(
+        &self,
+        tenant: TenantId,
+        key: &IdempotencyKey,
+    ) -> Result<(), RepoError>;
+
+    /// Forgets every record that expired at `now`; returns how many.
+    async fn purge_idempotency_keys(&self, now: OffsetDateTime) -> Result<u64, RepoError>;
+}
+
 /// Durable record of tenants, keys, media rows, their cascades, usage and activity: every
 /// repository port, implemented by one adapter over one database.
 #[async_trait::async_trait]
 pub trait MediaRepo:
-    Tenants + ApiKeys + Catalog + Sharing + Lifecycle + DeleteRepo + ActivityLog
+    Tenants + ApiKeys + Catalog + Sharing + Lifecycle + DeleteRepo + ActivityLog + IdempotencyKeys
 {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), RepoError>;
@@ -738,6 +777,29 @@ mockall::mock! {
             tenant: TenantId,
             query: &ActivityQuery,
         ) -> Result<Vec<Activity>, RepoError>;
+    }
+
+    #[async_trait::async_trait]
+    impl IdempotencyKeys for MediaRepo {
+        async fn claim_idempotency_key(
+            &self,
+            key: &IdempotencyKey,
+            terms: KeyTerms,
+        ) -> Result<KeyClaim, RepoError>;
+        async fn complete_idempotency_key(
+            &self,
+            tenant: TenantId,
+            key: &IdempotencyKey,
+            fingerprint: &str,
+            response: &StoredResponse,
+            expires_at: OffsetDateTime,
+        ) -> Result<(), RepoError>;
+        async fn release_idempotency_key(
+            &self,
+            tenant: TenantId,
+            key: &IdempotencyKey,
+        ) -> Result<(), RepoError>;
+        async fn purge_idempotency_keys(&self, now: OffsetDateTime) -> Result<u64, RepoError>;
     }
 
     #[async_trait::async_trait]
