@@ -4,6 +4,7 @@
 mod auth;
 mod backend;
 mod bulk;
+mod changes;
 mod cli;
 mod compat;
 mod connections;

@@ -50,6 +50,10 @@ pub enum ApiError {
     /// The resource's state forbids it (`path_conflict`, `already_shared`, …).
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
+    /// The cursor is older than the changes the feed keeps (`cursor_expired`): list the
+    /// media again and follow the feed from a new cursor.
+    #[oai(status = 410)]
+    Gone(Json<ErrorBody>),
     /// The media changed since the revision the `If-Match` names; nothing was changed
     /// (`precondition_failed`). Read it again for its current `etag`.
     #[oai(status = 412)]
@@ -197,6 +201,11 @@ impl From<ServiceError> for ApiError {
                 );
                 Self::Conflict(json)
             }
+            ServiceError::CursorExpired => Self::Gone(body(
+                "cursor_expired",
+                "The changes after this cursor are no longer kept; list the media again and \
+                 follow the feed from the cursor GET /v1/changes answers without one",
+            )),
             ServiceError::PreconditionFailed => Self::PreconditionFailed(body(
                 "precondition_failed",
                 "The media changed since the revision If-Match names; nothing was changed",
@@ -350,6 +359,7 @@ impl ApiError {
             Self::Forbidden(b) => (403, b),
             Self::NotFound(b) => (404, b),
             Self::Conflict(b) => (409, b),
+            Self::Gone(b) => (410, b),
             Self::PreconditionFailed(b) => (412, b),
             Self::PayloadTooLarge(b) => (413, b),
             Self::UnsupportedMediaType(b) => (415, b),

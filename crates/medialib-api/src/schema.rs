@@ -5,8 +5,8 @@ use medialib_domain::service::filter::FilterReport;
 use medialib_domain::service::media::Page;
 use medialib_domain::service::trash::TrashSummary;
 use medialib_domain::{
-    Activity, BulkReceipt, CommunityItem, DeleteReceipt, Grant, Hold, Media, Permission, Reference,
-    StorageState, TenantSettings, ThumbnailState, Usage,
+    Activity, BulkReceipt, Change, ChangeKind, ChangesPage, CommunityItem, DeleteReceipt, Grant,
+    Hold, Media, Permission, Reference, StorageState, TenantSettings, ThumbnailState, Usage,
 };
 use poem_openapi::{Enum, Object};
 use time::OffsetDateTime;
@@ -46,6 +46,86 @@ pub struct MediaDto {
     /// path and state; the content's own ETag is its SHA-256): pass it as `If-Match` to
     /// delete only what you saw.
     pub etag: String,
+}
+
+/// What a change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum ChangeKindDto {
+    /// Uploaded.
+    Created,
+    /// Its tags or sharing changed.
+    Updated,
+    /// Moved to the trash.
+    Trashed,
+    /// Brought back from the trash.
+    Restored,
+    /// Deleted for good: a tombstone (with `owner_id`, `path`, `reason`).
+    Deleted,
+}
+
+impl From<ChangeKind> for ChangeKindDto {
+    fn from(kind: ChangeKind) -> Self {
+        match kind {
+            ChangeKind::Created => Self::Created,
+            ChangeKind::Updated => Self::Updated,
+            ChangeKind::Trashed => Self::Trashed,
+            ChangeKind::Restored => Self::Restored,
+            ChangeKind::Deleted => Self::Deleted,
+        }
+    }
+}
+
+/// One change of a media item.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "Change", skip_serializing_if_is_none)]
+pub struct ChangeDto {
+    /// Its place in the feed.
+    pub seq: i64,
+    pub kind: ChangeKindDto,
+    /// The media it happened to.
+    pub media_id: i64,
+    /// When it happened (RFC 3339).
+    pub at: OffsetDateTime,
+    /// Tombstones: the deleted media's owner.
+    pub owner_id: Option<String>,
+    /// Tombstones: its path.
+    pub path: Option<String>,
+    /// Tombstones: `requested`, `trash_retention` or `blob_missing`.
+    pub reason: Option<String>,
+}
+
+impl From<Change> for ChangeDto {
+    fn from(change: Change) -> Self {
+        Self {
+            seq: change.seq,
+            kind: change.kind.into(),
+            media_id: change.media_id.get(),
+            at: change.at,
+            owner_id: change.owner_id.map(|owner| owner.as_str().to_owned()),
+            path: change.path,
+            reason: change.reason,
+        }
+    }
+}
+
+/// A page of the changes feed.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "ChangesPage")]
+pub struct ChangesPageDto {
+    /// The changes after the cursor, in the order they were committed.
+    pub changes: Vec<ChangeDto>,
+    /// Pass as `cursor` to continue; the same cursor when nothing happened since.
+    pub next_cursor: String,
+}
+
+impl From<ChangesPage> for ChangesPageDto {
+    fn from(page: ChangesPage) -> Self {
+        Self {
+            changes: page.changes.into_iter().map(Into::into).collect(),
+            next_cursor: page.next_cursor.to_string(),
+        }
+    }
 }
 
 /// Where a media item's thumbnail stands.

@@ -38,6 +38,7 @@ pub fn repository() -> Vec<(&'static str, Check)> {
         access::grants_are_one_per_user_and_replaced,
         access::activity_is_newest_first_and_filtered,
         access::idempotency_keys_are_claimed_once_and_replayed,
+        access::changes_are_numbered_once_in_order,
         catalog::paths_are_unique_per_owner_and_case_sensitive,
         catalog::usage_visible_to_a_user_counts_owned_and_granted_media_once,
         catalog::lookups_find_the_tenants_live_media_with_the_callers_grant,

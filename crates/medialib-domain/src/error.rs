@@ -105,6 +105,9 @@ pub enum ServiceError {
     /// The media is no longer the revision the request's `If-Match` names.
     #[error("precondition failed")]
     PreconditionFailed,
+    /// The changes after the cursor are older than the feed keeps them.
+    #[error("cursor expired")]
+    CursorExpired,
     /// The upload is larger than the configured limit.
     #[error("payload too large")]
     PayloadTooLarge {

@@ -77,8 +77,8 @@ pub mod service;
 pub use error::{BlobError, RenderError, RepoError, ServiceError};
 pub use model::*;
 pub use ports::{
-    ActivityLog, ApiKeys, BlobStore, Budget, ByteStream, Catalog, ClaimedPass, Clock, DeleteRepo,
-    Deletions, Direct, IdempotencyKeys, KeyHasher, Lifecycle, MediaRepo, PendingClaim,
+    ActivityLog, ApiKeys, BlobStore, Budget, ByteStream, Catalog, ChangeLog, ClaimedPass, Clock,
+    DeleteRepo, Deletions, Direct, IdempotencyKeys, KeyHasher, Lifecycle, MediaRepo, PendingClaim,
     PendingDeletions, PendingFailure, RateLimited, RateLimiter, Sha256KeyHasher, Sharing,
     SystemClock, Tenants, Thumbnailer, TokenClaims, TokenVerifier,
 };

@@ -77,6 +77,9 @@ struct State {
     last_pass: u64,
     activity: Vec<(TenantId, Activity)>,
     idempotency: HashMap<(TenantId, IdempotencyKey), IdempotencyRecord>,
+    /// The feed's numbers of sequenced events, by event id.
+    sequenced: BTreeMap<i64, i64>,
+    last_seq: i64,
 }
 
 #[derive(Debug)]
@@ -1433,6 +1436,56 @@ impl IdempotencyKeys for MemoryRepo {
             .idempotency
             .retain(|_, record| record.expires_at > now);
         Ok((before - state.idempotency.len()) as u64)
+    }
+}
+
+#[async_trait::async_trait]
+impl ChangeLog for MemoryRepo {
+    async fn sequence_changes(&self, limit: u64) -> Result<u64, RepoError> {
+        let mut state = self.lock();
+        let waiting: Vec<i64> = page(
+            state
+                .activity
+                .iter()
+                .map(|(_, event)| event.id)
+                .filter(|id| !state.sequenced.contains_key(id)),
+            limit,
+        );
+        for id in &waiting {
+            state.last_seq += 1;
+            let seq = state.last_seq;
+            state.sequenced.insert(*id, seq);
+        }
+        Ok(waiting.len() as u64)
+    }
+
+    async fn list_changes(
+        &self,
+        tenant: TenantId,
+        actions: &'static [&'static str],
+        after: i64,
+        limit: u64,
+    ) -> Result<Vec<SequencedActivity>, RepoError> {
+        let state = self.lock();
+        let mut found: Vec<SequencedActivity> = state
+            .activity
+            .iter()
+            .filter(|(owner, event)| *owner == tenant && actions.contains(&event.action.as_str()))
+            .filter_map(|(_, event)| {
+                let seq = *state.sequenced.get(&event.id)?;
+                (seq > after).then(|| SequencedActivity {
+                    seq,
+                    activity: event.clone(),
+                })
+            })
+            .collect();
+        found.sort_by_key(|change| change.seq);
+        found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(found)
+    }
+
+    async fn last_change(&self) -> Result<i64, RepoError> {
+        Ok(self.lock().last_seq)
     }
 }
 

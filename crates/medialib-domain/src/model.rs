@@ -5,6 +5,7 @@
 //! everything past that point can rely on the type.
 
 mod access;
+mod changes;
 mod delete;
 mod idempotency;
 mod ids;
@@ -12,6 +13,7 @@ mod lifecycle;
 mod media;
 
 pub use access::*;
+pub use changes::*;
 pub use delete::*;
 pub use idempotency::*;
 pub use ids::*;

@@ -16,6 +16,7 @@
 //! A caller who cannot see a media item gets the same answer as for an id that never existed,
 //! so ids of other users and tenants cannot be probed.
 
+pub mod changes;
 pub mod delete;
 pub mod derivatives;
 pub mod filter;
@@ -70,6 +71,8 @@ pub struct ServiceConfig {
     pub key_cache_ttl: Duration,
     /// How long the answer of a request made with an idempotency key is replayed to retries.
     pub idempotency_ttl: Duration,
+    /// How long the changes feed serves a change: a cursor older than that must resync.
+    pub changes_retention: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -84,6 +87,7 @@ impl Default for ServiceConfig {
             upload_intent_ttl: Duration::from_secs(3600),
             key_cache_ttl: Duration::from_secs(1),
             idempotency_ttl: Duration::from_secs(24 * 3600),
+            changes_retention: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }

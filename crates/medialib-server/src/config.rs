@@ -28,6 +28,7 @@ const ENV_KEYS: &[&str] = &[
     "upload_intent_ttl_secs",
     "key_cache_secs",
     "idempotency_ttl_secs",
+    "changes_retention_secs",
     "log_format",
     "shutdown_timeout_secs",
     "idle_timeout_secs",
@@ -113,6 +114,8 @@ pub struct RawSettings {
     pub key_cache_secs: u64,
     /// How long the answer of a request with an `Idempotency-Key` is replayed (seconds).
     pub idempotency_ttl_secs: u64,
+    /// How long the changes feed serves a change (seconds); older cursors must resync.
+    pub changes_retention_secs: u64,
     /// `text` (coloured only on a terminal) or `json` (one object per line).
     pub log_format: String,
     /// How long shutdown waits for in-flight requests.
@@ -186,6 +189,7 @@ impl Default for RawSettings {
             upload_intent_ttl_secs: 3600,
             key_cache_secs: 1,
             idempotency_ttl_secs: 24 * 3600,
+            changes_retention_secs: 30 * 24 * 3600,
             log_format: "text".into(),
             idle_timeout_secs: 60,
             header_timeout_secs: 20,
@@ -275,6 +279,8 @@ pub struct Settings {
     pub key_cache: Duration,
     /// How long idempotent answers are replayed.
     pub idempotency_ttl: Duration,
+    /// How long the changes feed serves a change.
+    pub changes_retention: Duration,
     /// How log lines are written.
     pub log_format: crate::telemetry::LogFormat,
     /// Shutdown grace period.
@@ -388,6 +394,7 @@ impl Settings {
             upload_intent_ttl: Duration::from_secs(raw.upload_intent_ttl_secs.max(1)),
             key_cache: Duration::from_secs(raw.key_cache_secs),
             idempotency_ttl: Duration::from_secs(raw.idempotency_ttl_secs),
+            changes_retention: Duration::from_secs(raw.changes_retention_secs),
             log_format,
             shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
             connections: crate::http::ConnectionLimits {

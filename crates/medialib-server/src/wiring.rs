@@ -90,6 +90,7 @@ pub async fn build_with(settings: &Settings, inject: &Inject) -> anyhow::Result<
         upload_intent_ttl: settings.upload_intent_ttl,
         key_cache_ttl: settings.key_cache,
         idempotency_ttl: settings.idempotency_ttl,
+        changes_retention: settings.changes_retention,
         ..ServiceConfig::default()
     };
     if let Some(tune) = inject.tune {

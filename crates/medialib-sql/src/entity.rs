@@ -4,6 +4,7 @@
 
 pub(crate) mod activity;
 pub(crate) mod api_key;
+pub(crate) mod change_sequence;
 pub(crate) mod community;
 pub(crate) mod community_tag;
 pub(crate) mod derivative;

@@ -10,6 +10,7 @@ mod m20261202_000004_add_rate_limits;
 mod m20261202_000005_add_key_lifecycle;
 mod m20261203_000006_add_media_versions;
 mod m20261203_000007_create_idempotency_keys;
+mod m20261203_000008_add_change_sequence;
 
 /// Every migration of the schema, oldest first.
 #[derive(Debug)]
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000005_add_key_lifecycle::Migration),
             Box::new(m20261203_000006_add_media_versions::Migration),
             Box::new(m20261203_000007_create_idempotency_keys::Migration),
+            Box::new(m20261203_000008_add_change_sequence::Migration),
         ]
     }
 }

@@ -22,12 +22,13 @@ mod writes;
 use std::time::Duration;
 
 use medialib_domain::{
-    Activity, ActivityLog, ActivityQuery, ApiKey, ApiKeys, BlobKey, Catalog, ClaimedPass,
-    CommunityItem, DeleteBlockers, DeleteOutcome, DeleteRepo, DeleteRequest, Derivative, Grant,
-    Hold, Lifecycle, Media, MediaAccess, MediaId, MediaPath, MediaQuery, MediaRepo, MediaState,
-    NewActivity, NewMedia, PendingBlob, PendingCount, PendingDeletions, PendingStatus, RefName,
-    Reference, RepoError, Role, SettingsChange, Sharing, StoredApiKey, Tag, Tenant, TenantId,
-    TenantSettings, TenantSlug, Tenants, ThumbnailState, TrashRequest, Usage, UserId,
+    Activity, ActivityLog, ActivityQuery, ApiKey, ApiKeys, BlobKey, Catalog, ChangeLog,
+    ClaimedPass, CommunityItem, DeleteBlockers, DeleteOutcome, DeleteRepo, DeleteRequest,
+    Derivative, Grant, Hold, Lifecycle, Media, MediaAccess, MediaId, MediaPath, MediaQuery,
+    MediaRepo, MediaState, NewActivity, NewMedia, PendingBlob, PendingCount, PendingDeletions,
+    PendingStatus, RefName, Reference, RepoError, Role, SequencedActivity, SettingsChange, Sharing,
+    StoredApiKey, Tag, Tenant, TenantId, TenantSettings, TenantSlug, Tenants, ThumbnailState,
+    TrashRequest, Usage, UserId,
 };
 use sea_orm::sea_query::extension::postgres::PgFunc;
 use sea_orm::sea_query::{Expr, SimpleExpr};
@@ -39,7 +40,7 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 use time::OffsetDateTime;
 
-use crate::entity::{activity, api_key, tenant, usage};
+use crate::entity::{activity, api_key, change_sequence, tenant, usage};
 use crate::migration::Migrator;
 
 pub(crate) use common::*;
@@ -528,19 +529,117 @@ impl ActivityLog for SeaOrmMediaRepo {
             .await
             .map_err(db_err)?
             .into_iter()
+            .map(to_activity)
+            .collect()
+    }
+}
+
+fn to_activity(row: activity::Model) -> Result<Activity, RepoError> {
+    Ok(Activity {
+        id: row.id,
+        actor_id: user(&row.actor_id)?,
+        action: row.action,
+        media_id: row.media_id.map(media_id).transpose()?,
+        details: serde_json::from_str(&row.details).map_err(|_| corrupt("activity details"))?,
+        created_at: from_millis(row.created_at)?,
+    })
+}
+
+#[async_trait::async_trait]
+impl ChangeLog for SeaOrmMediaRepo {
+    async fn sequence_changes(&self, limit: u64) -> Result<u64, RepoError> {
+        retrying(|| sequence(&self.writer, limit)).await
+    }
+
+    async fn list_changes(
+        &self,
+        tenant: TenantId,
+        actions: &'static [&'static str],
+        after: i64,
+        limit: u64,
+    ) -> Result<Vec<SequencedActivity>, RepoError> {
+        activity::Entity::find()
+            .filter(activity::Column::TenantId.eq(tenant.0))
+            .filter(activity::Column::Seq.gt(after))
+            .filter(activity::Column::Action.is_in(actions.iter().copied()))
+            .order_by_asc(activity::Column::Seq)
+            .limit(limit)
+            .all(&self.reader)
+            .await
+            .map_err(db_err)?
+            .into_iter()
             .map(|row| {
-                Ok(Activity {
-                    id: row.id,
-                    actor_id: user(&row.actor_id)?,
-                    action: row.action,
-                    media_id: row.media_id.map(media_id).transpose()?,
-                    details: serde_json::from_str(&row.details)
-                        .map_err(|_| corrupt("activity details"))?,
-                    created_at: from_millis(row.created_at)?,
+                let seq = row.seq.ok_or(corrupt("sequence number"))?;
+                Ok(SequencedActivity {
+                    seq,
+                    activity: to_activity(row)?,
                 })
             })
             .collect()
     }
+
+    async fn last_change(&self) -> Result<i64, RepoError> {
+        Ok(change_sequence::Entity::find_by_id(1)
+            .one(&self.reader)
+            .await
+            .map_err(db_err)?
+            .map_or(0, |row| row.last_seq))
+    }
+}
+
+/// One sequencing round: under the lock of the sequence's row, numbers the oldest committed
+/// events without a number after the last one given.
+async fn sequence(db: &DatabaseConnection, limit: u64) -> Result<u64, RepoError> {
+    use sea_orm::sea_query::CaseStatement;
+    let txn = db.begin().await.map_err(db_err)?;
+    let result: Result<_, RepoError> = async {
+        let mut counter = change_sequence::Entity::find_by_id(1);
+        if txn.get_database_backend() != DbBackend::Sqlite {
+            counter = counter.lock_exclusive();
+        }
+        let last = counter
+            .one(&txn)
+            .await
+            .map_err(db_err)?
+            .ok_or(corrupt("change sequence"))?
+            .last_seq;
+        let waiting: Vec<i64> = activity::Entity::find()
+            .select_only()
+            .column(activity::Column::Id)
+            .filter(activity::Column::Seq.is_null())
+            .order_by_asc(activity::Column::Id)
+            .limit(limit)
+            .into_tuple()
+            .all(&txn)
+            .await
+            .map_err(db_err)?;
+        let Some(count) = i64::try_from(waiting.len()).ok().filter(|n| *n > 0) else {
+            return Ok(0);
+        };
+        let mut next = last;
+        for chunk in waiting.chunks(500) {
+            let mut numbers = CaseStatement::new();
+            for id in chunk {
+                next += 1;
+                numbers = numbers.case(activity::Column::Id.eq(*id), next);
+            }
+            activity::Entity::update_many()
+                .col_expr(activity::Column::Seq, numbers.into())
+                .filter(activity::Column::Id.is_in(chunk.iter().copied()))
+                .exec(&txn)
+                .await
+                .map_err(db_err)?;
+        }
+        change_sequence::Entity::update_many()
+            .col_expr(change_sequence::Column::LastSeq, Expr::value(last + count))
+            .filter(change_sequence::Column::Id.eq(1))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        Ok(waiting.len() as u64)
+    }
+    .await;
+    finish(txn, result).await
 }
 
 #[async_trait::async_trait]

@@ -265,3 +265,38 @@ async fn concurrent_claims_of_an_idempotency_key_let_one_run() {
         assert_eq!(fresh, 1, "on {}", backend.name);
     }
 }
+
+/// Sequencers running while events commit, on several connections, never give a number twice
+/// and leave no committed event without one.
+#[tokio::test]
+async fn concurrent_sequencers_number_every_event_once() {
+    use medialib_domain::ChangeKind;
+    for backend in backends::all().await {
+        let repo = &backend.repo;
+        let tenant = tenant(repo).await;
+        let workers = (0..4).map(|worker| {
+            let repo = repo.clone();
+            tokio::spawn(async move {
+                for n in 0..10 {
+                    insert(&repo, tenant, &format!("s/{worker}-{n}.png"), 1)
+                        .await
+                        .unwrap();
+                    repo.sequence_changes(3).await.unwrap();
+                }
+            })
+        });
+        for worker in workers {
+            worker.await.unwrap();
+        }
+        while repo.sequence_changes(100).await.unwrap() > 0 {}
+        let listed = repo
+            .list_changes(tenant, &ChangeKind::ACTIONS, 0, 1000)
+            .await
+            .unwrap();
+        let mut seqs: Vec<i64> = listed.iter().map(|c| c.seq).collect();
+        assert_eq!(seqs.len(), 40, "on {}", backend.name);
+        seqs.dedup();
+        assert_eq!(seqs.len(), 40, "on {}: a number given twice", backend.name);
+        assert_eq!(repo.last_change().await.unwrap(), 40, "on {}", backend.name);
+    }
+}

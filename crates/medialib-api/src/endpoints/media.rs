@@ -109,6 +109,37 @@ impl MediaApi {
         Ok(UploadResponse::Created(Json(media.into())))
     }
 
+    /// Follow changes
+    ///
+    /// The changes of media the caller may see after `cursor`, in the order they were
+    /// committed: `created`, `updated` (tags, sharing), `trashed`, `restored`, and `deleted`
+    /// tombstones (with the owner, path and reason). Without `cursor`: no changes and the
+    /// cursor of now. To keep a copy in sync, take that cursor, list the media, then call this
+    /// with `next_cursor` again and again; a change may repeat what the listing showed, and
+    /// applying it again is harmless. Cursors survive restarts; one whose next changes are older
+    /// than `changes_retention_secs` is answered 410 `cursor_expired` (list again and start
+    /// from a new cursor). Admins and viewers see the tenant's changes; members those of media
+    /// they own or were granted, and the tombstones of media they owned.
+    #[oai(path = "/changes", method = "get", operation_id = "list_changes")]
+    async fn list_changes(
+        &self,
+        auth: ApiKeyAuth,
+        /// `next_cursor` of the previous call; absent: start from now.
+        cursor: Query<Option<Number>>,
+        /// Page size, 1 to 1000 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
+        limit: Query<Option<u64>>,
+        /// Optional; must be the API key's tenant.
+        tenant: Query<Option<Tenant>>,
+    ) -> Result<Json<ChangesPageDto>, Errors<{ BASE | GONE }>> {
+        let actor = actor(&self.service, &auth.0.token, tenant.0.as_deref()).await?;
+        let page = self
+            .service
+            .list_changes(&actor, cursor.0.as_ref().map(|c| c.0.as_str()), limit.0)
+            .await?;
+        Ok(Json(page.into()))
+    }
+
     /// List media
     ///
     /// Newest first, with keyset pagination that stays stable under concurrent deletes.

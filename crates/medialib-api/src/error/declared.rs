@@ -31,6 +31,8 @@ pub const UNSUPPORTED_MEDIA_TYPE: u16 = 1 << 6;
 pub const RANGE_NOT_SATISFIABLE: u16 = 1 << 7;
 /// `412`: the `If-Match` names another revision than the current one.
 pub const PRECONDITION_FAILED: u16 = 1 << 11;
+/// `410`: the cursor is older than what is kept.
+pub const GONE: u16 = 1 << 12;
 /// `429`: the caller spent its budget of deletes or uploads.
 pub const RATE_LIMITED: u16 = 1 << 10;
 /// `500`: the server failed.
@@ -54,6 +56,7 @@ const fn bit(status: u16) -> u16 {
         403 => FORBIDDEN,
         404 => NOT_FOUND,
         409 => CONFLICT,
+        410 => GONE,
         412 => PRECONDITION_FAILED,
         413 => PAYLOAD_TOO_LARGE,
         415 => UNSUPPORTED_MEDIA_TYPE,

@@ -485,3 +485,74 @@ pub async fn idempotency_keys_are_claimed_once_and_replayed(repo: &dyn MediaRepo
         "the key claimed again at 25 h is kept"
     );
 }
+
+/// Committed events are numbered once, in order, by sequencing rounds; a tenant's changes are
+/// listed after a number, only the actions asked for; the last number given is known.
+pub async fn changes_are_numbered_once_in_order(repo: &dyn MediaRepo) {
+    let tenant = tenant(repo).await;
+    assert_eq!(repo.last_change().await.unwrap(), 0);
+    let first = insert(repo, tenant, "c/1.png", 1).await.unwrap();
+    let second = insert(repo, tenant, "c/2.png", 1).await.unwrap();
+    let grant = Grant {
+        media_id: first.id,
+        user_id: user("bob"),
+        permission: Permission::Read,
+        created_at: AT,
+    };
+    repo.put_grant(tenant, grant, event(tenant, "access_granted"))
+        .await
+        .unwrap();
+    assert_eq!(
+        repo.sequence_changes(2).await.unwrap(),
+        2,
+        "at most the limit"
+    );
+    assert_eq!(repo.sequence_changes(100).await.unwrap(), 1);
+    assert_eq!(
+        repo.sequence_changes(100).await.unwrap(),
+        0,
+        "numbered once"
+    );
+    let last = repo.last_change().await.unwrap();
+    assert_eq!(last, 3);
+    let actions: &'static [&'static str] = &ChangeKind::ACTIONS;
+    let listed = repo.list_changes(tenant, actions, 0, 10).await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|c| (c.seq, c.activity.media_id))
+            .collect::<Vec<_>>(),
+        vec![(1, Some(first.id)), (2, Some(second.id))],
+        "the grant is not a change"
+    );
+    // An event that committed later gets a later number, after every earlier one.
+    repo.set_tags(tenant, first.id, &[], event(tenant, "media_tagged"))
+        .await
+        .unwrap();
+    assert!(
+        repo.list_changes(tenant, actions, last, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not listed before it is numbered"
+    );
+    repo.sequence_changes(100).await.unwrap();
+    let later = repo.list_changes(tenant, actions, last, 10).await.unwrap();
+    assert_eq!(later.len(), 1);
+    assert!(later[0].seq > last);
+    assert_eq!(later[0].activity.action, "media_tagged");
+    assert_eq!(repo.last_change().await.unwrap(), later[0].seq);
+    assert_eq!(
+        repo.list_changes(tenant, actions, 0, 1)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "a page"
+    );
+    assert!(repo
+        .list_changes(TenantId(tenant.0 + 1), actions, 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}

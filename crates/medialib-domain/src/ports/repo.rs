@@ -527,11 +527,45 @@ pub trait IdempotencyKeys: Send + Sync + std::fmt::Debug {
     async fn purge_idempotency_keys(&self, now: OffsetDateTime) -> Result<u64, RepoError>;
 }
 
+/// The changes feed's order: every activity event gets a sequence number once it is
+/// committed, in the order the sequencer finds them, so that a reader following the numbers
+/// never skips an event whose transaction committed late.
+///
+/// # Contract
+/// Sequence numbers MUST grow with every call and MUST NOT be given twice; an event MUST get
+/// one only once it is committed (it is then listed after every event sequenced before it).
+#[async_trait::async_trait]
+pub trait ChangeLog: Send + Sync + std::fmt::Debug {
+    /// Numbers up to `limit` committed events that have none yet, oldest first; returns how
+    /// many. Concurrent calls (several instances) MUST take turns.
+    async fn sequence_changes(&self, limit: u64) -> Result<u64, RepoError>;
+
+    /// The tenant's sequenced events of `actions` with a number above `after`, by number.
+    async fn list_changes(
+        &self,
+        tenant: TenantId,
+        actions: &'static [&'static str],
+        after: i64,
+        limit: u64,
+    ) -> Result<Vec<SequencedActivity>, RepoError>;
+
+    /// The highest number given so far (0 when none).
+    async fn last_change(&self) -> Result<i64, RepoError>;
+}
+
 /// Durable record of tenants, keys, media rows, their cascades, usage and activity: every
 /// repository port, implemented by one adapter over one database.
 #[async_trait::async_trait]
 pub trait MediaRepo:
-    Tenants + ApiKeys + Catalog + Sharing + Lifecycle + DeleteRepo + ActivityLog + IdempotencyKeys
+    Tenants
+    + ApiKeys
+    + Catalog
+    + Sharing
+    + Lifecycle
+    + DeleteRepo
+    + ActivityLog
+    + IdempotencyKeys
+    + ChangeLog
 {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), RepoError>;
@@ -800,6 +834,19 @@ mockall::mock! {
             key: &IdempotencyKey,
         ) -> Result<(), RepoError>;
         async fn purge_idempotency_keys(&self, now: OffsetDateTime) -> Result<u64, RepoError>;
+    }
+
+    #[async_trait::async_trait]
+    impl ChangeLog for MediaRepo {
+        async fn sequence_changes(&self, limit: u64) -> Result<u64, RepoError>;
+        async fn list_changes(
+            &self,
+            tenant: TenantId,
+            actions: &'static [&'static str],
+            after: i64,
+            limit: u64,
+        ) -> Result<Vec<SequencedActivity>, RepoError>;
+        async fn last_change(&self) -> Result<i64, RepoError>;
     }
 
     #[async_trait::async_trait]

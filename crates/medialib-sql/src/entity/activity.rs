@@ -12,6 +12,7 @@ pub struct Model {
     pub media_id: Option<i64>,
     pub details: String,
     pub created_at: i64,
+    pub seq: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
