@@ -177,6 +177,8 @@ pub async fn after_campaign(dir: &Path, journal: &Journal) -> Report {
             ));
         }
     }
+    feed(&url, journal, &mut violations, &mut notes).await;
+
     let left = rows(&db, "SELECT COUNT(*) AS n FROM pending_deletions").await;
     let left: i64 = left[0].try_get("", "n").expect("n");
     if left != 0 {
@@ -189,4 +191,61 @@ pub async fn after_campaign(dir: &Path, journal: &Journal) -> Report {
         events.len()
     ));
     Report { violations, notes }
+}
+
+/// The changes feed after the campaign: every committed event numbered once, every
+/// acknowledged delete's tombstone in it exactly once, and every change the follower was
+/// served during the campaign still under the number it was served with.
+async fn feed(url: &str, journal: &Journal, violations: &mut Vec<String>, notes: &mut Vec<String>) {
+    use medialib_domain::{ChangeKind, ChangeLog, TenantId};
+    let repo = medialib_sql::SeaOrmMediaRepo::connect(&medialib_sql::SqlConfig::new(url))
+        .await
+        .expect("open the repository");
+    while repo.sequence_changes(10_000).await.expect("sequence") > 0 {}
+    let changes = repo
+        .list_changes(TenantId(1), &ChangeKind::ACTIONS, 0, u64::MAX >> 1)
+        .await
+        .expect("list changes");
+    let db = Database::connect(url).await.expect("open database");
+    let unnumbered = rows(&db, "SELECT COUNT(*) AS n FROM activity WHERE seq IS NULL").await;
+    let unnumbered: i64 = unnumbered[0].try_get("", "n").expect("n");
+    if unnumbered != 0 {
+        violations.push(format!("{unnumbered} events left without a feed number"));
+    }
+    let mut last = 0;
+    let mut tombstones: HashMap<i64, u32> = HashMap::new();
+    let mut by_seq: HashMap<i64, (&str, i64)> = HashMap::new();
+    for change in &changes {
+        if change.seq <= last {
+            violations.push(format!("feed number {} after {last}", change.seq));
+        }
+        last = change.seq;
+        let id = change.activity.media_id.map_or(-1, |id| id.get());
+        let kind = ChangeKind::of_action(&change.activity.action).map_or("", ChangeKind::as_str);
+        if kind == "deleted" {
+            *tombstones.entry(id).or_default() += 1;
+        }
+        by_seq.insert(change.seq, (kind, id));
+    }
+    for id in &journal.deleted {
+        let n = tombstones.get(id).copied().unwrap_or(0);
+        if n != 1 {
+            violations.push(format!(
+                "acknowledged delete of {id} has {n} tombstones in the feed"
+            ));
+        }
+    }
+    for (seq, (kind, id)) in &journal.feed_seen {
+        if by_seq.get(seq) != Some(&(kind.as_str(), *id)) {
+            violations.push(format!(
+                "feed number {seq} was served as {kind} of {id}, is now {:?}",
+                by_seq.get(seq)
+            ));
+        }
+    }
+    notes.push(format!(
+        "feed: {} changes numbered, {} served to the follower during the campaign",
+        changes.len(),
+        journal.feed_seen.len()
+    ));
 }

@@ -25,6 +25,10 @@ pub struct Journal {
     pub refused: u64,
     /// Answers that no request should get (5xx, unexpected statuses), with context.
     pub bad_answers: Vec<String>,
+    /// Where the follower of the changes feed is (its cursor survives every kill).
+    pub feed_cursor: Option<String>,
+    /// The changes it was served, by number: the kind and the media id.
+    pub feed_seen: std::collections::BTreeMap<i64, (String, i64)>,
 }
 
 impl Journal {
@@ -78,6 +82,7 @@ impl Workload {
         let started: Vec<_> = (0..WORKERS)
             .map(|worker| {
                 let ctx = Worker {
+                    follower: worker == 0,
                     base: self.base.clone(),
                     admin: self.admin.clone(),
                     journal: Arc::clone(&self.journal),
@@ -103,6 +108,9 @@ impl Workload {
 }
 
 struct Worker {
+    /// Whether this worker follows the changes feed (one follower, so that its cursor moves
+    /// in one line).
+    follower: bool,
     base: String,
     admin: String,
     journal: Arc<Mutex<Journal>>,
@@ -157,6 +165,7 @@ impl Worker {
                 6 => self.bulk_delete().await,
                 7 => self.share().await,
                 8 => self.grant().await,
+                _ if self.follower && self.rng.bool() => self.follow_feed().await,
                 _ => self.read().await,
             };
             if lost {
@@ -284,6 +293,46 @@ impl Worker {
             .http
             .get(format!("{}/v1/media/{id}/content", self.base));
         self.tolerate("download", request, &[200, 404]).await
+    }
+
+    /// Reads the next page of the changes feed: numbers must only grow, across kills too.
+    async fn follow_feed(&mut self) -> bool {
+        let cursor = self.journal.lock().expect("journal").feed_cursor.clone();
+        let mut request = self
+            .http
+            .get(format!("{}/v1/changes", self.base))
+            .query(&[("limit", "200")]);
+        if let Some(cursor) = &cursor {
+            request = request.query(&[("cursor", cursor.as_str())]);
+        } else {
+            // The first read starts from the beginning of the feed.
+            request = request.query(&[("cursor", "0")]);
+        }
+        match self.send(request).await {
+            Outcome::Answer(200, body) => {
+                let mut journal = self.journal.lock().expect("journal");
+                let mut last = journal.feed_seen.keys().next_back().copied().unwrap_or(0);
+                for change in body["changes"].as_array().into_iter().flatten() {
+                    let seq = change["seq"].as_i64().unwrap_or(-1);
+                    if seq <= last {
+                        journal.bad_answers.push(format!(
+                            "the feed went back or repeated: {seq} after {last}"
+                        ));
+                    }
+                    last = last.max(seq);
+                    let kind = change["kind"].as_str().unwrap_or("").to_owned();
+                    let id = change["media_id"].as_i64().unwrap_or(-1);
+                    journal.feed_seen.insert(seq, (kind, id));
+                }
+                journal.feed_cursor = body["next_cursor"].as_str().map(str::to_owned);
+                false
+            }
+            Outcome::Answer(status, body) => {
+                self.bad("changes feed", status, &body);
+                false
+            }
+            Outcome::Lost => true,
+        }
     }
 
     async fn tolerate(&self, what: &str, request: reqwest::RequestBuilder, ok: &[u16]) -> bool {
