@@ -6,8 +6,8 @@ use std::num::NonZeroU64;
 
 use futures::TryStreamExt;
 use medialib_client::types::{
-    BulkDeleteRequest, DeleteByFilterRequest, ListMediaCursor, Media, RestoreRequest,
-    StorageStatus, UploadMediaContentType, UploadMediaPath, Usage,
+    BulkDeleteMediaIdempotencyKey, BulkDeleteRequest, DeleteByFilterRequest, ListMediaCursor,
+    Media, RestoreRequest, StorageStatus, UploadMediaContentType, UploadMediaPath, Usage,
 };
 use medialib_client::{Client, Error};
 
@@ -40,7 +40,7 @@ async fn upload(
     let path: UploadMediaPath = format!("{FOLDER}/{name}").parse()?;
     let stored_type: UploadMediaContentType = content_type.parse()?;
     let media = client
-        .upload_media(Some(&stored_type), &path, tags, None, bytes)
+        .upload_media(Some(&stored_type), &path, tags, None, None, bytes)
         .await?
         .into_inner();
     check(media.content_type == content_type, "stored type")?;
@@ -125,8 +125,18 @@ async fn main() -> Result<(), Failure> {
         .await?;
     check(bytes == JPEG, "downloaded bytes match")?;
 
+    // A delete conditional on a revision the media no longer has changes nothing.
+    let current = client.get_media(id(photo.id)?, None).await?.into_inner();
+    match client
+        .delete_media(id(photo.id)?, None, None, None, Some("\"0-0\""))
+        .await
+    {
+        Err(Error::ErrorResponse(answer))
+            if answer.status() == 412 && answer.code == "precondition_failed" => {}
+        other => return Err(format!("stale If-Match: {other:?}").into()),
+    }
     let receipt = client
-        .delete_media(id(photo.id)?, None, None, None)
+        .delete_media(id(photo.id)?, None, None, None, Some(&current.etag))
         .await?
         .into_inner();
     check(
@@ -153,16 +163,27 @@ async fn main() -> Result<(), Failure> {
     )?;
 
     let extra = upload(&client, "extra.txt", TEXT, "text/plain", None).await?;
+    let request = BulkDeleteRequest {
+        ids: vec![extra.id, photo.id, foreign_id],
+        force: None,
+    };
+    let idempotency: BulkDeleteMediaIdempotencyKey = "rust-bulk-1".parse()?;
     let bulk = client
-        .bulk_delete_media(
-            None,
-            &BulkDeleteRequest {
-                ids: vec![extra.id, photo.id, foreign_id],
-                force: None,
-            },
-        )
+        .bulk_delete_media(None, Some(&idempotency), &request)
         .await?
         .into_inner();
+    // A retry with the same key answers the same receipt instead of deleting again.
+    let retried = client
+        .bulk_delete_media(None, Some(&idempotency), &request)
+        .await?;
+    check(
+        retried
+            .headers()
+            .get("idempotency-replayed")
+            .is_some_and(|v| v == "true"),
+        "the retry is a replay",
+    )?;
+    check(retried.into_inner().deleted == bulk.deleted, "same receipt")?;
     check(
         (bulk.requested, bulk.deleted, bulk.failed) == (3, 1, 2),
         "bulk counts",
@@ -181,12 +202,12 @@ async fn main() -> Result<(), Failure> {
     }
 
     let trashed = client
-        .trash_media(id(note.id)?, None, None)
+        .trash_media(id(note.id)?, None, None, None)
         .await?
         .into_inner();
     check(trashed.trashed_at.is_some(), "trashed")?;
     let restored = client
-        .restore_media(id(note.id)?, None, &RestoreRequest { path: None })
+        .restore_media(id(note.id)?, None, None, &RestoreRequest { path: None })
         .await?
         .into_inner();
     check(restored.trashed_at.is_none(), "restored")?;
@@ -203,7 +224,7 @@ async fn main() -> Result<(), Failure> {
         tag: None,
     };
     let dry = client
-        .delete_media_by_filter(None, &filter(true))
+        .delete_media_by_filter(None, None, &filter(true))
         .await?
         .into_inner();
     check(
@@ -216,7 +237,7 @@ async fn main() -> Result<(), Failure> {
         "dry run forecast",
     )?;
     let done = client
-        .delete_media_by_filter(None, &filter(false))
+        .delete_media_by_filter(None, None, &filter(false))
         .await?
         .into_inner();
     check(
