@@ -61,6 +61,14 @@ impl Pattern for Digits {
     const REGEX: Option<&'static str> = Some("^[1-9][0-9]{0,17}$");
 }
 
+/// A non-negative decimal integer (a changes feed cursor: 0 is the feed's start).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Natural;
+
+impl Pattern for Natural {
+    const REGEX: Option<&'static str> = Some("^(0|[1-9][0-9]{0,17})$");
+}
+
 /// A user id: no control character or `/`, no leading or trailing whitespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserName;
@@ -177,6 +185,8 @@ impl<const MIN: usize, const MAX: usize, P> std::ops::Deref for Text<MIN, MAX, P
 pub type Param = Text<1, 0>;
 /// A cursor or id parameter: a positive integer.
 pub type Number = Text<1, 18, Digits>;
+/// A changes feed cursor: 0 or a positive integer.
+pub type Cursor = Text<1, 18, Natural>;
 /// A user id parameter or field.
 pub type User = Text<1, 128, UserName>;
 /// A tenant slug parameter.

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use super::ApiTags;
 use crate::body::{stored_content_type, UploadBody};
-use crate::bounded::{Number, Param, TagName, Tenant, Text, User};
+use crate::bounded::{Cursor, Number, Param, TagName, Tenant, Text, User};
 use crate::download::{etag_matches, requested_range, MediaContent};
 use crate::error::declared::*;
 use crate::error::ApiError;
@@ -124,8 +124,9 @@ impl MediaApi {
     async fn list_changes(
         &self,
         auth: ApiKeyAuth,
-        /// `next_cursor` of the previous call; absent: start from now.
-        cursor: Query<Option<Number>>,
+        /// `next_cursor` of the previous call (`0`: the oldest change kept); absent: start
+        /// from now.
+        cursor: Query<Option<Cursor>>,
         /// Page size, 1 to 1000 (default 50).
         #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u64>>,
