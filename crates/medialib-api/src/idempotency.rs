@@ -20,7 +20,7 @@ use poem::http::{header, HeaderValue, Method, StatusCode};
 use poem::{Body, Endpoint, IntoResponse, Request, Response};
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::error::{body, ApiError};
 
 /// The request header.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -29,7 +29,6 @@ pub const REPLAYED: &str = "idempotency-replayed";
 
 /// A request's fingerprint as its body streams through: complete once the body was read to
 /// its end.
-#[derive(Default)]
 struct Fingerprint {
     hash: Sha256,
     complete: bool,
@@ -92,12 +91,10 @@ fn fingerprinted(body: Body, fingerprint: Arc<Mutex<Fingerprint>>) -> Body {
     Body::from_bytes_stream(chunks.chain(end))
 }
 
+/// The API's error body with a status of its own (409 and 422 have no `ApiError` variant of
+/// their own here: only this middleware answers them).
 fn error(code: &str, status: StatusCode, message: &str) -> Response {
-    let body = serde_json::json!({ "code": code, "message": message });
-    Response::builder()
-        .status(status)
-        .content_type("application/json; charset=utf-8")
-        .body(body.to_string())
+    (status, body(code, message)).into_response()
 }
 
 /// The caller of `request`, if its bearer credentials are valid.

@@ -145,20 +145,15 @@ pub struct Running {
     pub addr: std::net::SocketAddr,
     /// The service behind it, as its requests reach it (group commit included).
     pub service: MediaService,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
-    /// Shuts the server down as a SIGTERM does and waits until it stopped.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.stopped().await.ok();
-    }
-
-    async fn stopped(self) -> anyhow::Result<()> {
+    /// Waits until the server stopped (its `shutdown` completed and it drained).
+    ///
+    /// # Errors
+    /// The server's task panicked.
+    pub async fn stopped(self) -> anyhow::Result<()> {
         // The group committer ends once the last clone of the service is gone.
         let Running { task, service, .. } = self;
         drop(service);
@@ -170,8 +165,7 @@ impl Running {
 /// Starts the server as `medialib serve` runs it (the production wiring: the database and
 /// blob store migrated and checked, the first admin key, group commit, the reaper and trash
 /// retention, key use flushes, the metrics endpoint, the HTTP limits), with the pieces of
-/// `inject` in place of the configured ones. It runs until `shutdown` completes or
-/// [`Running::stop`] is called.
+/// `inject` in place of the configured ones. It runs until `shutdown` completes.
 ///
 /// # Errors
 /// An unreachable database, an unwritable blob store, or a port that cannot be bound.
@@ -227,13 +221,6 @@ pub async fn start(
         medialib_api::app_with_limits(service.clone(), &settings.compat, settings.http),
         metrics,
     ));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let shutdown = async move {
-        tokio::select! {
-            () = shutdown => {},
-            _ = stopped => {},
-        }
-    };
     let connections = settings.connections;
     let shutdown_timeout = settings.shutdown_timeout;
     let handle = service.clone();
@@ -271,7 +258,6 @@ pub async fn start(
     Ok(Running {
         addr: local,
         service: handle,
-        stop: Some(stop),
         task,
     })
 }

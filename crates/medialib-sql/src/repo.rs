@@ -548,6 +548,19 @@ fn to_activity(row: activity::Model) -> Result<Activity, RepoError> {
 #[async_trait::async_trait]
 impl ChangeLog for SeaOrmMediaRepo {
     async fn sequence_changes(&self, limit: u64) -> Result<u64, RepoError> {
+        // Every reader of the feed calls this: when nothing waits for a number, one read
+        // answers it, without the sequence's lock (which readers would otherwise queue on).
+        let waiting = activity::Entity::find()
+            .select_only()
+            .column(activity::Column::Id)
+            .filter(activity::Column::Seq.is_null())
+            .into_tuple::<i64>()
+            .one(&self.reader)
+            .await
+            .map_err(db_err)?;
+        if waiting.is_none() {
+            return Ok(0);
+        }
         retrying(|| sequence(&self.writer, limit)).await
     }
 

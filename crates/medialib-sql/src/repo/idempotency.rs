@@ -48,15 +48,13 @@ async fn claim(
         let Some(found) = select.one(&txn).await.map_err(db_err)? else {
             let mut new = held(&terms);
             new.idem_key = Set(key.as_str().to_owned());
-            // A concurrent claim that inserted first makes this a unique violation: the key
-            // is that request's, in flight.
-            return match row::Entity::insert(new).exec_without_returning(&txn).await {
-                Ok(_) => Ok(KeyClaim::Fresh),
-                Err(err) => match super::db_err(err) {
-                    RepoError::Conflict => Ok(KeyClaim::InFlight),
-                    other => Err(other),
-                },
-            };
+            // A concurrent claim that inserted first makes this a unique violation
+            // (`Conflict`): the transaction is rolled back and the key is that request's.
+            row::Entity::insert(new)
+                .exec_without_returning(&txn)
+                .await
+                .map_err(db_err)?;
+            return Ok(KeyClaim::Fresh);
         };
         if found.expires_at > now {
             if let (Some(fingerprint), Some(status), Some(body)) =
@@ -85,7 +83,10 @@ async fn claim(
         Ok(KeyClaim::Fresh)
     }
     .await;
-    finish(txn, result).await
+    match finish(txn, result).await {
+        Err(RepoError::Conflict) => Ok(KeyClaim::InFlight),
+        other => other,
+    }
 }
 
 #[async_trait::async_trait]
