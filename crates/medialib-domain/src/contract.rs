@@ -15,6 +15,7 @@ pub mod catalog;
 pub mod deletes;
 pub mod lifecycle;
 pub mod pending;
+pub mod webhooks;
 
 /// One check of the repository's contract, run on a fresh store.
 pub type Check = for<'a> fn(&'a dyn MediaRepo) -> Pin<Box<dyn Future<Output = ()> + 'a>>;
@@ -65,5 +66,8 @@ pub fn repository() -> Vec<(&'static str, Check)> {
         pending::the_pending_summary_counts_each_status_with_its_oldest_record,
         pending::a_key_recorded_twice_is_one_record_with_the_latest_status,
         pending::pending_lists_page_newest_first,
+        webhooks::webhooks_belong_to_their_tenant_and_change_what_is_named,
+        webhooks::deliveries_are_enqueued_once_per_cursor,
+        webhooks::deliveries_are_claimed_in_media_order_and_settled_by_their_claim,
     ]
 }

@@ -80,6 +80,19 @@ struct State {
     /// The feed's numbers of sequenced events, by event id.
     sequenced: BTreeMap<i64, i64>,
     last_seq: i64,
+    webhooks: BTreeMap<i64, Webhook>,
+    last_webhook: i64,
+    deliveries: BTreeMap<i64, DeliveryRecord>,
+    last_delivery: i64,
+}
+
+#[derive(Debug)]
+struct DeliveryRecord {
+    delivery: Delivery,
+    tenant_id: TenantId,
+    attempts: Vec<DeliveryAttempt>,
+    /// The claim on it: its token and until when.
+    claim: Option<(String, OffsetDateTime)>,
 }
 
 #[derive(Debug)]
@@ -1486,6 +1499,285 @@ impl ChangeLog for MemoryRepo {
 
     async fn last_change(&self) -> Result<i64, RepoError> {
         Ok(self.lock().last_seq)
+    }
+}
+
+#[async_trait::async_trait]
+impl Webhooks for MemoryRepo {
+    async fn create_webhook(&self, new: NewWebhook) -> Result<Webhook, RepoError> {
+        let mut state = self.lock();
+        state.last_webhook += 1;
+        let webhook = Webhook {
+            id: state.last_webhook,
+            tenant_id: new.tenant_id,
+            url: new.url,
+            secret: new.secret,
+            event_types: new.event_types,
+            description: new.description,
+            enabled: true,
+            created_at: new.created_at,
+            cursor: new.cursor,
+        };
+        state.webhooks.insert(webhook.id, webhook.clone());
+        Ok(webhook)
+    }
+
+    async fn list_webhooks(&self, tenant: TenantId) -> Result<Vec<Webhook>, RepoError> {
+        Ok(self
+            .lock()
+            .webhooks
+            .values()
+            .filter(|w| w.tenant_id == tenant)
+            .cloned()
+            .collect())
+    }
+
+    async fn enabled_webhooks(&self) -> Result<Vec<Webhook>, RepoError> {
+        Ok(self
+            .lock()
+            .webhooks
+            .values()
+            .filter(|w| w.enabled)
+            .cloned()
+            .collect())
+    }
+
+    async fn find_webhook(&self, tenant: TenantId, id: i64) -> Result<Option<Webhook>, RepoError> {
+        Ok(self
+            .lock()
+            .webhooks
+            .get(&id)
+            .filter(|w| w.tenant_id == tenant)
+            .cloned())
+    }
+
+    async fn update_webhook(
+        &self,
+        tenant: TenantId,
+        id: i64,
+        change: WebhookChange,
+    ) -> Result<Webhook, RepoError> {
+        let mut state = self.lock();
+        let webhook = state
+            .webhooks
+            .get_mut(&id)
+            .filter(|w| w.tenant_id == tenant)
+            .ok_or(RepoError::NotFound)?;
+        if let Some(url) = change.url {
+            webhook.url = url;
+        }
+        if let Some(types) = change.event_types {
+            webhook.event_types = types;
+        }
+        if let Some(description) = change.description {
+            webhook.description = description;
+        }
+        if let Some(enabled) = change.enabled {
+            webhook.enabled = enabled;
+        }
+        if let Some(secret) = change.secret {
+            webhook.secret = secret;
+        }
+        if let Some(cursor) = change.cursor {
+            webhook.cursor = cursor;
+        }
+        Ok(webhook.clone())
+    }
+
+    async fn delete_webhook(&self, tenant: TenantId, id: i64) -> Result<(), RepoError> {
+        let mut state = self.lock();
+        if !state
+            .webhooks
+            .get(&id)
+            .is_some_and(|w| w.tenant_id == tenant)
+        {
+            return Err(RepoError::NotFound);
+        }
+        state.webhooks.remove(&id);
+        state.deliveries.retain(|_, d| d.delivery.webhook_id != id);
+        Ok(())
+    }
+
+    async fn enqueue_deliveries(
+        &self,
+        webhook: i64,
+        from: i64,
+        to: i64,
+        deliveries: Vec<NewDelivery>,
+    ) -> Result<bool, RepoError> {
+        let mut state = self.lock();
+        let Some(endpoint) = state
+            .webhooks
+            .get_mut(&webhook)
+            .filter(|w| w.enabled && w.cursor == from)
+        else {
+            return Ok(false);
+        };
+        endpoint.cursor = to;
+        let tenant_id = endpoint.tenant_id;
+        for new in deliveries {
+            state.last_delivery += 1;
+            let id = state.last_delivery;
+            let delivery = Delivery {
+                id,
+                webhook_id: webhook,
+                seq: new.seq,
+                event_type: new.event_type,
+                media_id: new.media_id,
+                payload: new.payload,
+                status: DeliveryStatus::Pending,
+                attempts: 0,
+                next_attempt_at: new.created_at,
+                last_status: None,
+                last_error: None,
+                created_at: new.created_at,
+                delivered_at: None,
+            };
+            state.deliveries.insert(
+                id,
+                DeliveryRecord {
+                    delivery,
+                    tenant_id,
+                    attempts: Vec::new(),
+                    claim: None,
+                },
+            );
+        }
+        Ok(true)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+        token: &str,
+        limit: u64,
+    ) -> Result<Vec<ClaimedDelivery>, RepoError> {
+        let mut state = self.lock();
+        let pending = |d: &Delivery| d.status == DeliveryStatus::Pending;
+        let mut due: Vec<i64> = state
+            .deliveries
+            .values()
+            .filter(|r| {
+                let d = &r.delivery;
+                pending(d)
+                    && d.next_attempt_at <= now
+                    && r.claim.as_ref().is_none_or(|(_, until)| *until <= now)
+                    && state.webhooks.get(&d.webhook_id).is_some_and(|w| w.enabled)
+                    && !state.deliveries.values().any(|e| {
+                        let e = &e.delivery;
+                        pending(e)
+                            && e.webhook_id == d.webhook_id
+                            && e.media_id == d.media_id
+                            && e.seq < d.seq
+                    })
+            })
+            .map(|r| r.delivery.id)
+            .collect();
+        due.sort_by_key(|id| (state.deliveries[id].delivery.next_attempt_at, *id));
+        due.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let mut claimed = Vec::with_capacity(due.len());
+        for id in due {
+            let record = state.deliveries.get_mut(&id).ok_or(RepoError::NotFound)?;
+            record.claim = Some((token.to_owned(), until));
+            let delivery = record.delivery.clone();
+            let endpoint = &state.webhooks[&delivery.webhook_id];
+            claimed.push(ClaimedDelivery {
+                url: endpoint.url.clone(),
+                secret: endpoint.secret.clone(),
+                token: token.to_owned(),
+                delivery,
+            });
+        }
+        Ok(claimed)
+    }
+
+    async fn record_attempt(
+        &self,
+        id: i64,
+        token: &str,
+        attempt: DeliveryAttempt,
+        next: DeliveryNext,
+    ) -> Result<bool, RepoError> {
+        let mut state = self.lock();
+        let Some(record) = state.deliveries.get_mut(&id) else {
+            return Ok(false);
+        };
+        record.attempts.push(attempt.clone());
+        if record.claim.as_ref().is_none_or(|(held, _)| held != token) {
+            return Ok(false);
+        }
+        record.claim = None;
+        let delivery = &mut record.delivery;
+        delivery.attempts += 1;
+        delivery.last_status = attempt.status;
+        delivery.last_error = attempt.error;
+        match next {
+            DeliveryNext::Delivered => {
+                delivery.status = DeliveryStatus::Delivered;
+                delivery.delivered_at = Some(attempt.at);
+            }
+            DeliveryNext::RetryAt(at) => delivery.next_attempt_at = at,
+            DeliveryNext::Dead => delivery.status = DeliveryStatus::Dead,
+        }
+        Ok(true)
+    }
+
+    async fn list_deliveries(
+        &self,
+        tenant: TenantId,
+        webhook: i64,
+        status: Option<DeliveryStatus>,
+        before: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<Delivery>, RepoError> {
+        let state = self.lock();
+        Ok(page(
+            state
+                .deliveries
+                .values()
+                .rev()
+                .filter(|r| r.tenant_id == tenant && r.delivery.webhook_id == webhook)
+                .filter(|r| status.is_none_or(|s| r.delivery.status == s))
+                .filter(|r| before.is_none_or(|b| r.delivery.id < b))
+                .map(|r| r.delivery.clone()),
+            limit,
+        ))
+    }
+
+    async fn find_delivery(
+        &self,
+        tenant: TenantId,
+        webhook: i64,
+        id: i64,
+    ) -> Result<Option<(Delivery, Vec<DeliveryAttempt>)>, RepoError> {
+        Ok(self
+            .lock()
+            .deliveries
+            .get(&id)
+            .filter(|r| r.tenant_id == tenant && r.delivery.webhook_id == webhook)
+            .map(|r| (r.delivery.clone(), r.attempts.clone())))
+    }
+
+    async fn redeliver(
+        &self,
+        tenant: TenantId,
+        webhook: i64,
+        id: i64,
+        now: OffsetDateTime,
+    ) -> Result<Delivery, RepoError> {
+        let mut state = self.lock();
+        let record = state
+            .deliveries
+            .get_mut(&id)
+            .filter(|r| r.tenant_id == tenant && r.delivery.webhook_id == webhook)
+            .ok_or(RepoError::NotFound)?;
+        record.claim = None;
+        let delivery = &mut record.delivery;
+        delivery.status = DeliveryStatus::Pending;
+        delivery.attempts = 0;
+        delivery.next_attempt_at = now;
+        Ok(delivery.clone())
     }
 }
 

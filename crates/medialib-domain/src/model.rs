@@ -11,6 +11,7 @@ mod idempotency;
 mod ids;
 mod lifecycle;
 mod media;
+mod webhooks;
 
 pub use access::*;
 pub use changes::*;
@@ -19,3 +20,4 @@ pub use idempotency::*;
 pub use ids::*;
 pub use lifecycle::*;
 pub use media::*;
+pub use webhooks::*;

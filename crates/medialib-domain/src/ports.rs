@@ -302,3 +302,14 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
             out
         })
 }
+
+/// Sends webhook messages.
+#[cfg_attr(any(test, feature = "testkit"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait WebhookSender: Send + Sync + std::fmt::Debug {
+    /// POSTs `message` to its URL, signed as the Standard Webhooks specification says
+    /// (`webhook-id`, `webhook-timestamp`, `webhook-signature`: HMAC-SHA256 of
+    /// `id.timestamp.body` with the secret). A 2xx answer accepts it; anything else, a timeout
+    /// or a connection failure is an outcome with an error, never a panic.
+    async fn send(&self, message: &WebhookMessage) -> SendOutcome;
+}

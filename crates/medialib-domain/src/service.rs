@@ -31,6 +31,7 @@ pub mod reaper;
 pub mod telemetry;
 pub mod trash;
 pub mod verdict;
+pub mod webhooks;
 
 #[cfg(test)]
 mod fixtures;
@@ -42,7 +43,7 @@ use crate::error::ServiceError;
 use crate::model::*;
 use crate::ports::{
     BlobStore, Budget, Clock, Deletions, KeyHasher, MediaRepo, RateLimiter, Thumbnailer,
-    TokenVerifier,
+    TokenVerifier, WebhookSender,
 };
 
 /// Limits and timings of the use cases.
@@ -105,6 +106,8 @@ pub struct MediaService {
     /// Where the delete pipeline's transactions go: the repository, or group commit over it.
     deletions: Arc<dyn Deletions>,
     keys: Arc<keys::KeyCache>,
+    webhook_sender: Option<Arc<dyn WebhookSender>>,
+    webhooks: webhooks::WebhookConfig,
     config: ServiceConfig,
 }
 
@@ -211,6 +214,8 @@ impl MediaService {
             limiter: None,
             deletions,
             keys: Arc::default(),
+            webhook_sender: None,
+            webhooks: webhooks::WebhookConfig::default(),
             config,
         }
     }
@@ -228,6 +233,19 @@ impl MediaService {
     #[must_use]
     pub fn with_token_verifier(mut self, verifier: Arc<dyn TokenVerifier>) -> Self {
         self.verifier = Some(verifier);
+        self
+    }
+
+    /// Delivers webhook events through `sender` with `config`'s timings
+    /// ([`MediaService::dispatch_webhooks`]; without a sender, events wait in the queue).
+    #[must_use]
+    pub fn with_webhooks(
+        mut self,
+        sender: Arc<dyn WebhookSender>,
+        config: webhooks::WebhookConfig,
+    ) -> Self {
+        self.webhook_sender = Some(sender);
+        self.webhooks = config;
         self
     }
 

@@ -17,3 +17,6 @@ pub(crate) mod pending;
 pub(crate) mod reference;
 pub(crate) mod tenant;
 pub(crate) mod usage;
+pub(crate) mod webhook;
+pub(crate) mod webhook_attempt;
+pub(crate) mod webhook_delivery;

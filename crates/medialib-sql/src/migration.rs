@@ -11,6 +11,7 @@ mod m20261202_000005_add_key_lifecycle;
 mod m20261203_000006_add_media_versions;
 mod m20261203_000007_create_idempotency_keys;
 mod m20261203_000008_add_change_sequence;
+mod m20261203_000009_create_webhooks;
 
 /// Every migration of the schema, oldest first.
 #[derive(Debug)]
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000006_add_media_versions::Migration),
             Box::new(m20261203_000007_create_idempotency_keys::Migration),
             Box::new(m20261203_000008_add_change_sequence::Migration),
+            Box::new(m20261203_000009_create_webhooks::Migration),
         ]
     }
 }

@@ -17,6 +17,7 @@ mod idempotency;
 mod lifecycle;
 mod media;
 mod pending;
+mod webhooks;
 mod writes;
 
 use std::time::Duration;

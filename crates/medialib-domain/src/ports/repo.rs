@@ -553,6 +553,106 @@ pub trait ChangeLog: Send + Sync + std::fmt::Debug {
     async fn last_change(&self) -> Result<i64, RepoError>;
 }
 
+/// Webhook endpoints and the queue of deliveries to them. Deliveries are recorded from the
+/// changes feed (the outbox: events are written in the transaction of their change), so an
+/// event is delivered at least once whatever instance or process dies when.
+#[async_trait::async_trait]
+pub trait Webhooks: Send + Sync + std::fmt::Debug {
+    /// Adds an endpoint.
+    async fn create_webhook(&self, webhook: NewWebhook) -> Result<Webhook, RepoError>;
+
+    /// The tenant's endpoints, oldest first.
+    async fn list_webhooks(&self, tenant: TenantId) -> Result<Vec<Webhook>, RepoError>;
+
+    /// Every tenant's enabled endpoints (the dispatcher's work list).
+    async fn enabled_webhooks(&self) -> Result<Vec<Webhook>, RepoError>;
+
+    /// The tenant's endpoint `id`.
+    async fn find_webhook(&self, tenant: TenantId, id: i64) -> Result<Option<Webhook>, RepoError>;
+
+    /// Applies `change` to the tenant's endpoint `id`.
+    ///
+    /// # Errors
+    /// `NotFound` when the tenant has no such endpoint.
+    async fn update_webhook(
+        &self,
+        tenant: TenantId,
+        id: i64,
+        change: WebhookChange,
+    ) -> Result<Webhook, RepoError>;
+
+    /// Removes the tenant's endpoint `id` with its deliveries.
+    ///
+    /// # Errors
+    /// `NotFound` when the tenant has no such endpoint.
+    async fn delete_webhook(&self, tenant: TenantId, id: i64) -> Result<(), RepoError>;
+
+    /// In one transaction: if endpoint `webhook` is enabled and its cursor is still `from`,
+    /// moves it to `to` and records `deliveries`; returns whether it did. Two dispatchers
+    /// that read the same events record them once.
+    async fn enqueue_deliveries(
+        &self,
+        webhook: i64,
+        from: i64,
+        to: i64,
+        deliveries: Vec<NewDelivery>,
+    ) -> Result<bool, RepoError>;
+
+    /// Claims up to `limit` pending deliveries of enabled endpoints due at `now` and not
+    /// claimed by someone else, oldest first, until `until`, under `token`. A delivery is not
+    /// claimed while an earlier pending delivery of the same media to the same endpoint
+    /// exists: one endpoint receives one media item's events in feed order.
+    async fn claim_deliveries(
+        &self,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+        token: &str,
+        limit: u64,
+    ) -> Result<Vec<ClaimedDelivery>, RepoError>;
+
+    /// Records an attempt at delivery `id` and what follows it, if `token` still holds its
+    /// claim; returns whether it did (the attempt is kept either way).
+    async fn record_attempt(
+        &self,
+        id: i64,
+        token: &str,
+        attempt: DeliveryAttempt,
+        next: DeliveryNext,
+    ) -> Result<bool, RepoError>;
+
+    /// The deliveries of the tenant's endpoint `webhook`, newest first, of `status` if given,
+    /// with ids below `before`.
+    async fn list_deliveries(
+        &self,
+        tenant: TenantId,
+        webhook: i64,
+        status: Option<DeliveryStatus>,
+        before: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<Delivery>, RepoError>;
+
+    /// A delivery of the tenant's endpoint `webhook` with its attempts, oldest first.
+    async fn find_delivery(
+        &self,
+        tenant: TenantId,
+        webhook: i64,
+        id: i64,
+    ) -> Result<Option<(Delivery, Vec<DeliveryAttempt>)>, RepoError>;
+
+    /// Makes a delivery of the tenant's endpoint `webhook` pending again, due at `now`, with
+    /// a fresh count of attempts (its past attempts stay listed).
+    ///
+    /// # Errors
+    /// `NotFound` when the tenant's endpoint has no such delivery.
+    async fn redeliver(
+        &self,
+        tenant: TenantId,
+        webhook: i64,
+        id: i64,
+        now: OffsetDateTime,
+    ) -> Result<Delivery, RepoError>;
+}
+
 /// Durable record of tenants, keys, media rows, their cascades, usage and activity: every
 /// repository port, implemented by one adapter over one database.
 #[async_trait::async_trait]
@@ -566,6 +666,7 @@ pub trait MediaRepo:
     + ActivityLog
     + IdempotencyKeys
     + ChangeLog
+    + Webhooks
 {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), RepoError>;
@@ -847,6 +948,64 @@ mockall::mock! {
             limit: u64,
         ) -> Result<Vec<SequencedActivity>, RepoError>;
         async fn last_change(&self) -> Result<i64, RepoError>;
+    }
+
+    #[async_trait::async_trait]
+    impl Webhooks for MediaRepo {
+        async fn create_webhook(&self, webhook: NewWebhook) -> Result<Webhook, RepoError>;
+        async fn list_webhooks(&self, tenant: TenantId) -> Result<Vec<Webhook>, RepoError>;
+        async fn enabled_webhooks(&self) -> Result<Vec<Webhook>, RepoError>;
+        async fn find_webhook(&self, tenant: TenantId, id: i64)
+            -> Result<Option<Webhook>, RepoError>;
+        async fn update_webhook(
+            &self,
+            tenant: TenantId,
+            id: i64,
+            change: WebhookChange,
+        ) -> Result<Webhook, RepoError>;
+        async fn delete_webhook(&self, tenant: TenantId, id: i64) -> Result<(), RepoError>;
+        async fn enqueue_deliveries(
+            &self,
+            webhook: i64,
+            from: i64,
+            to: i64,
+            deliveries: Vec<NewDelivery>,
+        ) -> Result<bool, RepoError>;
+        async fn claim_deliveries(
+            &self,
+            now: OffsetDateTime,
+            until: OffsetDateTime,
+            token: &str,
+            limit: u64,
+        ) -> Result<Vec<ClaimedDelivery>, RepoError>;
+        async fn record_attempt(
+            &self,
+            id: i64,
+            token: &str,
+            attempt: DeliveryAttempt,
+            next: DeliveryNext,
+        ) -> Result<bool, RepoError>;
+        async fn list_deliveries(
+            &self,
+            tenant: TenantId,
+            webhook: i64,
+            status: Option<DeliveryStatus>,
+            before: Option<i64>,
+            limit: u64,
+        ) -> Result<Vec<Delivery>, RepoError>;
+        async fn find_delivery(
+            &self,
+            tenant: TenantId,
+            webhook: i64,
+            id: i64,
+        ) -> Result<Option<(Delivery, Vec<DeliveryAttempt>)>, RepoError>;
+        async fn redeliver(
+            &self,
+            tenant: TenantId,
+            webhook: i64,
+            id: i64,
+            now: OffsetDateTime,
+        ) -> Result<Delivery, RepoError>;
     }
 
     #[async_trait::async_trait]

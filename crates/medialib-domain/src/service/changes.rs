@@ -40,8 +40,7 @@ impl MediaService {
                 },
             )?),
         };
-        // Number what committed since the last read; several readers take turns.
-        while self.repo.sequence_changes(SEQUENCE_BATCH).await? == SEQUENCE_BATCH {}
+        self.sequence_committed().await?;
         let Some(after) = after else {
             return Ok(ChangesPage {
                 changes: Vec::new(),
@@ -69,6 +68,12 @@ impl MediaService {
             changes,
             next_cursor,
         })
+    }
+
+    /// Numbers every event committed since the last round; several callers take turns.
+    pub(crate) async fn sequence_committed(&self) -> Result<(), ServiceError> {
+        while self.repo.sequence_changes(SEQUENCE_BATCH).await? == SEQUENCE_BATCH {}
+        Ok(())
     }
 
     /// Of the media the changes name, the ones `actor` may see (`None`: all of them).

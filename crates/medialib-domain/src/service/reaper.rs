@@ -202,18 +202,7 @@ impl MediaService {
     /// Delay before attempt `attempt + 1` after `attempt` failures: base × 2^(attempt-1),
     /// capped, plus up to 25 % jitter.
     fn backoff(&self, attempt: i32) -> Duration {
-        let exp = u32::try_from(attempt.saturating_sub(1))
-            .unwrap_or(0)
-            .min(20);
-        let base = self
-            .config
-            .retry_base
-            .saturating_mul(1 << exp)
-            .min(self.config.retry_max);
-        let jitter_range = u64::try_from(base.as_millis() / 4).unwrap_or(u64::MAX) + 1;
-        let jitter =
-            u64::try_from(uuid::Uuid::new_v4().as_u128() % u128::from(jitter_range)).unwrap_or(0);
-        base + Duration::from_millis(jitter)
+        super::webhooks::backoff(attempt, self.config.retry_base, self.config.retry_max)
     }
 
     /// Counts the pending deletion records of every tenant by status, with the oldest of each
