@@ -25,3 +25,4 @@ mod misc;
 mod readme;
 mod scale;
 mod store;
+mod webhooks;

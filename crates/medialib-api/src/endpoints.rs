@@ -5,6 +5,7 @@ pub mod lifecycle;
 pub mod media;
 pub mod sharing;
 pub mod system;
+pub mod webhooks;
 
 use poem_openapi::Tags;
 
@@ -22,6 +23,8 @@ pub enum ApiTags {
     Activity,
     /// Pending blob deletions.
     Admin,
+    /// Webhook endpoints and the deliveries of events to them.
+    Webhooks,
     /// Health checks.
     System,
 }

@@ -40,13 +40,21 @@ use crate::endpoints::lifecycle::LifecycleApi;
 use crate::endpoints::media::{by_path, MediaApi};
 use crate::endpoints::sharing::SharingApi;
 use crate::endpoints::system::SystemApi;
+use crate::endpoints::webhooks::WebhooksApi;
 use crate::error::{framework_error, ApiError};
 
 /// The API's version, as published in the spec.
 pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The documented API: everything under `/v1` and the health checks.
-type Apis = (MediaApi, LifecycleApi, SharingApi, AdminApi, SystemApi);
+type Apis = (
+    MediaApi,
+    LifecycleApi,
+    SharingApi,
+    AdminApi,
+    WebhooksApi,
+    SystemApi,
+);
 
 /// Every route the server can answer: the documented API and the compatibility profiles (the
 /// profiles that are not configured are answered as unknown routes by [`compat::guard`]).
@@ -71,6 +79,9 @@ fn apis(media: &MediaService) -> Apis {
             service: media.clone(),
         },
         AdminApi {
+            service: media.clone(),
+        },
+        WebhooksApi {
             service: media.clone(),
         },
         SystemApi {

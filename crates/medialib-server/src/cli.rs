@@ -63,6 +63,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Deliver webhook events once: record the deliveries of events committed since the
+    /// last run and send every delivery that is due, until none is; then print a summary.
+    /// Deliveries that failed wait for their retry (the next run, or a server).
+    Deliver {
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Compare the blob store with the database: orphan blobs and rows without blobs.
     Gc {
         /// Report only (the default unless --fix).
@@ -202,6 +210,7 @@ impl Cli {
             }) => rotate_key(&settings, &id, overlap, expires_in, json).await,
             Command::Openapi { compat } => openapi(compat.as_deref()).await,
             Command::Reap { all, json } => reap(&settings, all, json).await,
+            Command::Deliver { json } => deliver(&settings, json).await,
             Command::Gc {
                 dry_run: _,
                 grace,
@@ -397,6 +406,35 @@ async fn reap(settings: &Settings, all: bool, json: bool) -> anyhow::Result<()> 
         println!(
             "claimed {}, purged {}, retried later {}, parked as failed {}",
             total.claimed, total.purged, total.retried, total.parked
+        );
+    }
+    Ok(())
+}
+
+async fn deliver(settings: &Settings, json: bool) -> anyhow::Result<()> {
+    let app = wiring::build(settings).await?;
+    let bar = progress_bar("webhook attempts");
+    let total = app
+        .service
+        .deliver_due(wiring::WEBHOOK_BATCH, |done| {
+            bar.set_position(done.attempted as u64);
+        })
+        .await
+        .map_err(service_err)?;
+    bar.finish_and_clear();
+    if json {
+        let summary = serde_json::json!({
+            "enqueued": total.enqueued,
+            "attempted": total.attempted,
+            "delivered": total.delivered,
+            "retried": total.retried,
+            "dead": total.dead,
+        });
+        println!("{summary}");
+    } else {
+        println!(
+            "recorded {}, attempted {}, delivered {}, retried later {}, dead-lettered {}",
+            total.enqueued, total.attempted, total.delivered, total.retried, total.dead
         );
     }
     Ok(())

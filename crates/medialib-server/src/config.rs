@@ -29,6 +29,11 @@ const ENV_KEYS: &[&str] = &[
     "key_cache_secs",
     "idempotency_ttl_secs",
     "changes_retention_secs",
+    "webhook_interval_ms",
+    "webhook_timeout_secs",
+    "webhook_max_attempts",
+    "webhook_retry_base_ms",
+    "webhook_retry_max_secs",
     "log_format",
     "shutdown_timeout_secs",
     "idle_timeout_secs",
@@ -116,6 +121,16 @@ pub struct RawSettings {
     pub idempotency_ttl_secs: u64,
     /// How long the changes feed serves a change (seconds); older cursors must resync.
     pub changes_retention_secs: u64,
+    /// How often the webhook dispatcher looks for events and due deliveries (milliseconds).
+    pub webhook_interval_ms: u64,
+    /// How long a webhook endpoint has to answer one attempt (seconds).
+    pub webhook_timeout_secs: u64,
+    /// Attempts after which a webhook delivery is dead-lettered.
+    pub webhook_max_attempts: i32,
+    /// Delay before a failed delivery's second attempt (milliseconds); doubles per attempt.
+    pub webhook_retry_base_ms: u64,
+    /// Longest delay between two attempts of a delivery (seconds).
+    pub webhook_retry_max_secs: u64,
     /// `text` (coloured only on a terminal) or `json` (one object per line).
     pub log_format: String,
     /// How long shutdown waits for in-flight requests.
@@ -190,6 +205,11 @@ impl Default for RawSettings {
             key_cache_secs: 1,
             idempotency_ttl_secs: 24 * 3600,
             changes_retention_secs: 30 * 24 * 3600,
+            webhook_interval_ms: 1000,
+            webhook_timeout_secs: 10,
+            webhook_max_attempts: 8,
+            webhook_retry_base_ms: 5000,
+            webhook_retry_max_secs: 6 * 3600,
             log_format: "text".into(),
             idle_timeout_secs: 60,
             header_timeout_secs: 20,
@@ -281,6 +301,12 @@ pub struct Settings {
     pub idempotency_ttl: Duration,
     /// How long the changes feed serves a change.
     pub changes_retention: Duration,
+    /// How often the webhook dispatcher runs.
+    pub webhook_interval: Duration,
+    /// How long one webhook attempt may take.
+    pub webhook_timeout: Duration,
+    /// Webhook retries and dead letters.
+    pub webhooks: medialib_domain::WebhookConfig,
     /// How log lines are written.
     pub log_format: crate::telemetry::LogFormat,
     /// Shutdown grace period.
@@ -395,6 +421,16 @@ impl Settings {
             key_cache: Duration::from_secs(raw.key_cache_secs),
             idempotency_ttl: Duration::from_secs(raw.idempotency_ttl_secs),
             changes_retention: Duration::from_secs(raw.changes_retention_secs),
+            webhook_interval: Duration::from_millis(raw.webhook_interval_ms.max(10)),
+            webhook_timeout: Duration::from_secs(raw.webhook_timeout_secs.max(1)),
+            webhooks: medialib_domain::WebhookConfig {
+                max_attempts: raw.webhook_max_attempts.max(1),
+                retry_base: Duration::from_millis(raw.webhook_retry_base_ms),
+                retry_max: Duration::from_secs(raw.webhook_retry_max_secs),
+                // A claim outlives the attempt it is for.
+                lease: Duration::from_secs(raw.webhook_timeout_secs.max(1) + 30),
+                ..medialib_domain::WebhookConfig::default()
+            },
             log_format,
             shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
             connections: crate::http::ConnectionLimits {

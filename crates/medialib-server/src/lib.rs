@@ -8,6 +8,7 @@ mod http;
 mod limits;
 mod prometheus;
 mod telemetry;
+pub mod webhook;
 pub mod wiring;
 
 pub use cli::Cli;

@@ -116,6 +116,9 @@ pub async fn build_with(settings: &Settings, inject: &Inject) -> anyhow::Result<
     service = service.with_rate_limiter(Arc::new(crate::limits::GovernorLimiter::new(
         settings.rate_limits,
     )));
+    let sender = crate::webhook::HttpWebhookSender::new(settings.webhook_timeout)
+        .context("cannot build the webhook client")?;
+    service = service.with_webhooks(Arc::new(sender), settings.webhooks.clone());
     if let Some(thumbnails) = settings.thumbnails {
         service = service.with_thumbnailer(Arc::new(ImageThumbnailer::new(thumbnails)));
     }
@@ -214,6 +217,11 @@ pub async fn start(
     let reaper = tokio::spawn(reaper_loop(
         service.clone(),
         settings.retry_interval,
+        stop_rx.clone(),
+    ));
+    let dispatcher = tokio::spawn(webhook_loop(
+        service.clone(),
+        settings.webhook_interval,
         stop_rx,
     ));
     // Boxed: the middleware stack's type is too deep for the connection task's future.
@@ -242,6 +250,9 @@ pub async fn start(
         let _ = stop_tx.send(true);
         if let Err(err) = reaper.await {
             tracing::error!(error = %err, "reaper panicked");
+        }
+        if let Err(err) = dispatcher.await {
+            tracing::error!(error = %err, "webhook dispatcher panicked");
         }
         drop(service);
         if let Some(committer) = committer {
@@ -347,6 +358,53 @@ async fn reaper_loop(
         }
     }
 }
+
+/// Runs webhook dispatcher rounds every `interval` until told to stop; a round that filled its
+/// batch is followed at once by another. The stop signal is honoured between rounds: an
+/// attempt in flight finishes and is recorded (one cut off by the process's end is sent
+/// again when its claim expires).
+async fn webhook_loop(
+    service: MediaService,
+    interval: std::time::Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => return,
+        }
+        loop {
+            match service.dispatch_webhooks(WEBHOOK_BATCH).await {
+                Ok(report) => {
+                    if report.attempted > 0 || report.enqueued > 0 {
+                        tracing::debug!(
+                            enqueued = report.enqueued,
+                            delivered = report.delivered,
+                            retried = report.retried,
+                            dead = report.dead,
+                            "webhook round"
+                        );
+                    }
+                    if (report.attempted as u64) < WEBHOOK_BATCH || *stop.borrow() {
+                        break;
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(
+                        error = &err as &dyn std::error::Error,
+                        "webhook round failed"
+                    );
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Deliveries claimed per webhook dispatcher round.
+pub const WEBHOOK_BATCH: u64 = 100;
 
 /// How often the keys' last uses are written.
 const KEY_USE_FLUSH: std::time::Duration = std::time::Duration::from_secs(60);

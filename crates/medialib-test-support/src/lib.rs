@@ -3,6 +3,8 @@
 //! `MEDIALIB_TEST_S3_ENDPOINT`; a configured server that cannot be reached panics, so the test
 //! fails instead of passing without having checked anything.
 
+pub mod receiver;
+
 use sea_orm::{ConnectionTrait, Database, Statement};
 
 /// A name no other test, run or process uses: `prefix` + time + process + counter.

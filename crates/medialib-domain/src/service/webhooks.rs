@@ -166,7 +166,7 @@ fn payload(event_type: &str, row: &SequencedActivity) -> String {
             .unwrap_or_default(),
         "data": {
             "seq": row.seq,
-            "media_id": event.media_id.map(|id| id.to_string()),
+            "media_id": event.media_id.map(MediaId::get),
             "actor_id": event.actor_id.as_str(),
             "details": event.details,
         },
@@ -439,9 +439,13 @@ impl MediaService {
 
     /// Records the deliveries of new events to every enabled endpoint; returns how many.
     async fn fan_out(&self) -> Result<usize, ServiceError> {
+        let webhooks = self.repo.enabled_webhooks().await?;
+        if webhooks.is_empty() {
+            return Ok(0);
+        }
         self.sequence_committed().await?;
         let mut enqueued = 0;
-        for webhook in self.repo.enabled_webhooks().await? {
+        for webhook in webhooks {
             let mut cursor = webhook.cursor;
             loop {
                 let rows = self
