@@ -7,6 +7,8 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use medialib_test_support::receiver::Receiver;
+
 use crate::workload::Journal;
 
 /// Violations (empty when every invariant holds) and informative notes.
@@ -191,6 +193,75 @@ pub async fn after_campaign(dir: &Path, journal: &Journal) -> Report {
         events.len()
     ));
     Report { violations, notes }
+}
+
+/// Adds a webhook for every event type to `receiver`.
+pub async fn add_webhook(base: &str, admin: &str, receiver: &Receiver) {
+    let response = reqwest::Client::new()
+        .post(format!("{base}/v1/webhooks"))
+        .bearer_auth(admin)
+        .json(&serde_json::json!({ "url": receiver.url }))
+        .send()
+        .await
+        .expect("add the webhook");
+    assert_eq!(response.status(), 201, "add the webhook");
+    let webhook: Value = response.json().await.expect("webhook body");
+    receiver.set_secret(webhook["secret"].as_str().expect("secret"));
+}
+
+/// Waits (up to a minute) until every acknowledged delete's event reached the receiver;
+/// what is missing then is a violation. Every message must carry a valid signature.
+pub async fn webhooks_delivered(receiver: &Receiver, journal: &Journal) -> Report {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let missing = loop {
+        let delivered: HashSet<i64> = receiver
+            .accepted()
+            .iter()
+            .filter(|m| m.event_type == "media.deleted" || m.event_type == "media.purged")
+            .filter_map(|m| m.media_id)
+            .collect();
+        let missing: Vec<i64> = journal
+            .deleted
+            .iter()
+            .filter(|id| !delivered.contains(id))
+            .copied()
+            .collect();
+        if missing.is_empty() || std::time::Instant::now() > deadline {
+            break missing;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let mut violations: Vec<String> = missing
+        .iter()
+        .take(20)
+        .map(|id| format!("acknowledged delete of {id} never reached the webhook receiver"))
+        .collect();
+    if missing.len() > 20 {
+        violations.push(format!(
+            "… {} acknowledged deletes undelivered in all",
+            missing.len()
+        ));
+    }
+    if receiver.bad_signatures() > 0 {
+        violations.push(format!(
+            "{} webhook messages without a valid signature",
+            receiver.bad_signatures()
+        ));
+    }
+    let accepted = receiver.accepted();
+    let distinct: HashSet<&str> = accepted.iter().map(|m| m.id.as_str()).collect();
+    Report {
+        violations,
+        notes: vec![format!(
+            "webhooks: {} requests, {} messages accepted, {} distinct events, {} acknowledged \
+             deletes all delivered: {}",
+            receiver.requests(),
+            accepted.len(),
+            distinct.len(),
+            journal.deleted.len(),
+            missing.is_empty()
+        )],
+    }
 }
 
 /// The changes feed after the campaign: every committed event numbered once, every

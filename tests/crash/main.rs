@@ -1,7 +1,10 @@
 //! The crash harness: runs the real `medialib` binary under concurrent uploads, deletes, bulk
 //! deletes, shares and grants, kills it with SIGKILL at random moments, restarts it on the same
 //! data, and after the last run works off every pending deletion (`medialib reap --all`), runs
-//! the reconciler (`medialib gc`) and checks that nothing was lost or left behind.
+//! the reconciler (`medialib gc`) and checks that nothing was lost or left behind. A webhook
+//! receiver on loopback (which refuses every seventh message) gets the tenant's events
+//! throughout; after the last kill the server is started once more, and every acknowledged
+//! delete must reach the receiver.
 //!
 //! `cargo test -p medialib-server --test crash` runs a short campaign (3 runs);
 //! `cargo test -p medialib-server --test crash -- --runs 1000` (or `just crash 1000`) a long
@@ -64,6 +67,10 @@ fn start(dir: &Path) -> (Child, String) {
     command
         .env("MEDIALIB_RETRY_INTERVAL_SECS", "1")
         .env("MEDIALIB_RETRY_GRACE_SECS", "1")
+        .env("MEDIALIB_WEBHOOK_INTERVAL_MS", "100")
+        .env("MEDIALIB_WEBHOOK_RETRY_BASE_MS", "200")
+        .env("MEDIALIB_WEBHOOK_RETRY_MAX_SECS", "2")
+        .env("MEDIALIB_WEBHOOK_MAX_ATTEMPTS", "1000")
         .stderr(Stdio::null());
     medialib_test_support::spawn_serve(command).expect("start medialib")
 }
@@ -84,13 +91,21 @@ fn main() {
         options.runs, options.seed
     );
 
+    let receiver = runtime.block_on(medialib_test_support::receiver::Receiver::start());
+    receiver.fail_every(7);
+    let admin_key = || {
+        std::fs::read_to_string(dir.path().join("data/admin.key"))
+            .expect("admin key")
+            .trim()
+            .to_owned()
+    };
     let mut kills = 0;
     for run in 0..options.runs {
         let (mut child, base) = start(dir.path());
-        let admin = std::fs::read_to_string(dir.path().join("data/admin.key"))
-            .expect("admin key")
-            .trim()
-            .to_owned();
+        let admin = admin_key();
+        if run == 0 {
+            runtime.block_on(check::add_webhook(&base, &admin, &receiver));
+        }
         let workload = Workload::new(base, admin, Arc::clone(&journal), rng.u64(..));
         let kill_after = Duration::from_millis(rng.u64(150..900));
         runtime.block_on(workload.run_until(kill_after));
@@ -104,7 +119,17 @@ fn main() {
         }
     }
 
-    let report = runtime.block_on(check::after_campaign(dir.path(), &journal.lock().unwrap()));
+    // The server once more: what the kills cut off is delivered.
+    let (mut child, _) = start(dir.path());
+    let mut report = runtime.block_on(check::webhooks_delivered(
+        &receiver,
+        &journal.lock().unwrap(),
+    ));
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap child");
+    let after = runtime.block_on(check::after_campaign(dir.path(), &journal.lock().unwrap()));
+    report.violations.extend(after.violations);
+    report.notes.extend(after.notes);
     let journal = journal.lock().unwrap();
     println!();
     println!("| runs | operations | acked uploads | acked deletes | unacknowledged | refused (503) | kills | violations | time |");

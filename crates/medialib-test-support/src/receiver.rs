@@ -35,6 +35,7 @@ pub struct Received {
 struct State {
     secret: Option<String>,
     script: VecDeque<Answer>,
+    fail_every: Option<usize>,
     requests: usize,
     bad_signatures: usize,
     accepted: Vec<Received>,
@@ -65,7 +66,14 @@ async fn answer(state: Arc<Mutex<State>>, request: Request, body: Vec<u8>) -> Re
     let (secret, scripted) = {
         let mut state = lock(&state);
         state.requests += 1;
-        (state.secret.clone(), state.script.pop_front())
+        let failing = state
+            .fail_every
+            .is_some_and(|every| state.requests.is_multiple_of(every));
+        let scripted = state
+            .script
+            .pop_front()
+            .or(failing.then_some(Answer::Status(500)));
+        (state.secret.clone(), scripted)
     };
     let verified = secret.is_some_and(|secret| {
         standardwebhooks::Webhook::new(&secret)
@@ -147,6 +155,11 @@ impl Receiver {
     /// Answers the next requests as `answers` say, then 204 again.
     pub fn script(&self, answers: impl IntoIterator<Item = Answer>) {
         lock(&self.state).script.extend(answers);
+    }
+
+    /// Answers every `every`-th request 500 (when nothing is scripted).
+    pub fn fail_every(&self, every: usize) {
+        lock(&self.state).fail_every = Some(every.max(1));
     }
 
     /// Requests received, whatever was answered.
