@@ -13,6 +13,7 @@ pub mod access;
 pub mod blob;
 pub mod catalog;
 pub mod deletes;
+pub mod jobs;
 pub mod lifecycle;
 pub mod pending;
 pub mod webhooks;
@@ -66,6 +67,8 @@ pub fn repository() -> Vec<(&'static str, Check)> {
         pending::the_pending_summary_counts_each_status_with_its_oldest_record,
         pending::a_key_recorded_twice_is_one_record_with_the_latest_status,
         pending::pending_lists_page_newest_first,
+        jobs::jobs_are_claimed_by_one_runner_and_saved_under_the_claim,
+        jobs::cancelling_stops_queued_jobs_and_flags_running_ones,
         webhooks::webhooks_belong_to_their_tenant_and_change_what_is_named,
         webhooks::deliveries_are_enqueued_once_per_cursor,
         webhooks::deliveries_are_claimed_in_media_order_and_settled_by_their_claim,

@@ -78,9 +78,10 @@ pub use error::{BlobError, RenderError, RepoError, ServiceError};
 pub use model::*;
 pub use ports::{
     ActivityLog, ApiKeys, BlobStore, Budget, ByteStream, Catalog, ChangeLog, ClaimedPass, Clock,
-    DeleteRepo, Deletions, Direct, IdempotencyKeys, KeyHasher, Lifecycle, MediaRepo, PendingClaim,
-    PendingDeletions, PendingFailure, RateLimited, RateLimiter, Sha256KeyHasher, Sharing,
-    SystemClock, Tenants, Thumbnailer, TokenClaims, TokenVerifier, WebhookSender, Webhooks,
+    DeleteRepo, Deletions, Direct, IdempotencyKeys, Jobs, KeyHasher, Lifecycle, MediaRepo,
+    PendingClaim, PendingDeletions, PendingFailure, RateLimited, RateLimiter, Sha256KeyHasher,
+    Sharing, SystemClock, Tenants, Thumbnailer, TokenClaims, TokenVerifier, WebhookSender,
+    Webhooks,
 };
 pub use service::webhooks::{WebhookConfig, WebhookEdit};
 pub use service::MediaService;

@@ -84,6 +84,8 @@ struct State {
     last_webhook: i64,
     deliveries: BTreeMap<i64, DeliveryRecord>,
     last_delivery: i64,
+    /// Jobs with their claims (token, until).
+    jobs: BTreeMap<i64, (Job, Option<(String, OffsetDateTime)>)>,
 }
 
 #[derive(Debug)]
@@ -1778,6 +1780,131 @@ impl Webhooks for MemoryRepo {
         delivery.attempts = 0;
         delivery.next_attempt_at = now;
         Ok(delivery.clone())
+    }
+}
+
+#[async_trait::async_trait]
+impl Jobs for MemoryRepo {
+    async fn create_job(&self, new: NewJob) -> Result<Job, RepoError> {
+        let mut state = self.lock();
+        let id = state.jobs.keys().next_back().map_or(1, |last| last + 1);
+        let job = Job {
+            id,
+            tenant_id: new.tenant_id,
+            kind: new.kind,
+            state: JobState::Queued,
+            spec: new.spec,
+            cursor: JobCursor::default(),
+            progress: JobProgress::default(),
+            cancel_requested: false,
+            error: None,
+            created_by: new.created_by,
+            created_at: new.created_at,
+            updated_at: new.created_at,
+            finished_at: None,
+        };
+        state.jobs.insert(id, (job.clone(), None));
+        Ok(job)
+    }
+
+    async fn find_job(&self, tenant: TenantId, id: i64) -> Result<Option<Job>, RepoError> {
+        Ok(self
+            .lock()
+            .jobs
+            .get(&id)
+            .map(|(job, _)| job)
+            .filter(|job| job.tenant_id == tenant)
+            .cloned())
+    }
+
+    async fn list_jobs(
+        &self,
+        tenant: TenantId,
+        before: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<Job>, RepoError> {
+        let state = self.lock();
+        Ok(page(
+            state
+                .jobs
+                .values()
+                .rev()
+                .map(|(job, _)| job)
+                .filter(|job| job.tenant_id == tenant && before.is_none_or(|b| job.id < b))
+                .cloned(),
+            limit,
+        ))
+    }
+
+    async fn cancel_job(
+        &self,
+        tenant: TenantId,
+        id: i64,
+        at: OffsetDateTime,
+    ) -> Result<Job, RepoError> {
+        let mut state = self.lock();
+        let (job, claim) = state
+            .jobs
+            .get_mut(&id)
+            .filter(|(job, _)| job.tenant_id == tenant)
+            .ok_or(RepoError::NotFound)?;
+        if !job.state.is_final() {
+            job.cancel_requested = true;
+            job.updated_at = at;
+            if job.state == JobState::Queued {
+                job.state = JobState::Cancelled;
+                job.finished_at = Some(at);
+                *claim = None;
+            }
+        }
+        Ok(job.clone())
+    }
+
+    async fn claim_job(
+        &self,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+        token: &str,
+    ) -> Result<Option<Job>, RepoError> {
+        let mut state = self.lock();
+        let Some((job, claim)) = state.jobs.values_mut().find(|(job, claim)| {
+            !job.state.is_final()
+                && claim
+                    .as_ref()
+                    .is_none_or(|(held, lease)| held == token || *lease <= now)
+        }) else {
+            return Ok(None);
+        };
+        *claim = Some((token.to_owned(), until));
+        job.state = JobState::Running;
+        Ok(Some(job.clone()))
+    }
+
+    async fn save_job(
+        &self,
+        id: i64,
+        token: &str,
+        update: JobUpdate,
+    ) -> Result<Option<bool>, RepoError> {
+        let mut state = self.lock();
+        let Some((job, claim)) = state.jobs.get_mut(&id) else {
+            return Ok(None);
+        };
+        if job.state.is_final() || claim.as_ref().is_none_or(|(held, _)| held != token) {
+            return Ok(None);
+        }
+        job.cursor = update.cursor;
+        job.progress = update.progress;
+        job.state = update.state;
+        job.error = update.error;
+        job.updated_at = update.at;
+        if update.state.is_final() {
+            job.finished_at = Some(update.at);
+            *claim = None;
+        } else {
+            *claim = Some((token.to_owned(), update.leased_until));
+        }
+        Ok(Some(job.cancel_requested))
     }
 }
 

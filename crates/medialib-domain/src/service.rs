@@ -24,6 +24,7 @@ pub mod gc;
 pub mod group;
 pub mod holds;
 pub mod idempotency;
+pub mod jobs;
 pub mod keys;
 pub mod media;
 mod pipeline;
@@ -74,6 +75,11 @@ pub struct ServiceConfig {
     pub idempotency_ttl: Duration,
     /// How long the changes feed serves a change: a cursor older than that must resync.
     pub changes_retention: Duration,
+    /// Media a delete job works per chunk (one transaction).
+    pub job_chunk: u64,
+    /// How long a runner's claim on a job lasts without a chunk saved: a job whose runner
+    /// died is resumed by another after this.
+    pub job_lease: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -89,6 +95,8 @@ impl Default for ServiceConfig {
             key_cache_ttl: Duration::from_secs(1),
             idempotency_ttl: Duration::from_secs(24 * 3600),
             changes_retention: Duration::from_secs(30 * 24 * 3600),
+            job_chunk: 500,
+            job_lease: Duration::from_secs(60),
         }
     }
 }

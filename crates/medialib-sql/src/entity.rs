@@ -11,6 +11,7 @@ pub(crate) mod derivative;
 pub(crate) mod grant;
 pub(crate) mod hold;
 pub(crate) mod idempotency_key;
+pub(crate) mod job;
 pub(crate) mod media;
 pub(crate) mod media_tag;
 pub(crate) mod pending;

@@ -12,6 +12,7 @@ mod m20261203_000006_add_media_versions;
 mod m20261203_000007_create_idempotency_keys;
 mod m20261203_000008_add_change_sequence;
 mod m20261203_000009_create_webhooks;
+mod m20261203_000010_create_jobs;
 
 /// Every migration of the schema, oldest first.
 #[derive(Debug)]
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000007_create_idempotency_keys::Migration),
             Box::new(m20261203_000008_add_change_sequence::Migration),
             Box::new(m20261203_000009_create_webhooks::Migration),
+            Box::new(m20261203_000010_create_jobs::Migration),
         ]
     }
 }

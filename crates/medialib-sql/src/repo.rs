@@ -14,6 +14,7 @@ mod convert;
 mod delete;
 mod errors;
 mod idempotency;
+mod jobs;
 mod lifecycle;
 mod media;
 mod pending;

@@ -653,6 +653,56 @@ pub trait Webhooks: Send + Sync + std::fmt::Debug {
     ) -> Result<Delivery, RepoError>;
 }
 
+/// Delete jobs: recorded, claimed by one runner at a time under a lease (a runner that dies
+/// lets its job go when the lease ends, and another resumes it from its cursor), and cancelled
+/// on request.
+#[async_trait::async_trait]
+pub trait Jobs: Send + Sync + std::fmt::Debug {
+    /// Records a queued job.
+    async fn create_job(&self, job: NewJob) -> Result<Job, RepoError>;
+
+    /// The tenant's job `id`.
+    async fn find_job(&self, tenant: TenantId, id: i64) -> Result<Option<Job>, RepoError>;
+
+    /// The tenant's jobs, newest first, with ids below `before`.
+    async fn list_jobs(
+        &self,
+        tenant: TenantId,
+        before: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<Job>, RepoError>;
+
+    /// Asks the tenant's job `id` to stop: a queued job is cancelled at once, a running one
+    /// stops after its chunk in hand; a finished job is left as it is. Returns the job.
+    ///
+    /// # Errors
+    /// `NotFound` when the tenant has no such job.
+    async fn cancel_job(
+        &self,
+        tenant: TenantId,
+        id: i64,
+        at: OffsetDateTime,
+    ) -> Result<Job, RepoError>;
+
+    /// Claims the oldest unfinished job that is `token`'s already or nobody's (its lease
+    /// ended), until `until`, and marks it running.
+    async fn claim_job(
+        &self,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+        token: &str,
+    ) -> Result<Option<Job>, RepoError>;
+
+    /// Saves a chunk's work on job `id` if `token` still holds it; returns whether cancelling
+    /// was requested (`None`: the claim was lost and nothing was saved).
+    async fn save_job(
+        &self,
+        id: i64,
+        token: &str,
+        update: JobUpdate,
+    ) -> Result<Option<bool>, RepoError>;
+}
+
 /// Durable record of tenants, keys, media rows, their cascades, usage and activity: every
 /// repository port, implemented by one adapter over one database.
 #[async_trait::async_trait]
@@ -667,6 +717,7 @@ pub trait MediaRepo:
     + IdempotencyKeys
     + ChangeLog
     + Webhooks
+    + Jobs
 {
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), RepoError>;
@@ -1006,6 +1057,36 @@ mockall::mock! {
             id: i64,
             now: OffsetDateTime,
         ) -> Result<Delivery, RepoError>;
+    }
+
+    #[async_trait::async_trait]
+    impl Jobs for MediaRepo {
+        async fn create_job(&self, job: NewJob) -> Result<Job, RepoError>;
+        async fn find_job(&self, tenant: TenantId, id: i64) -> Result<Option<Job>, RepoError>;
+        async fn list_jobs(
+            &self,
+            tenant: TenantId,
+            before: Option<i64>,
+            limit: u64,
+        ) -> Result<Vec<Job>, RepoError>;
+        async fn cancel_job(
+            &self,
+            tenant: TenantId,
+            id: i64,
+            at: OffsetDateTime,
+        ) -> Result<Job, RepoError>;
+        async fn claim_job(
+            &self,
+            now: OffsetDateTime,
+            until: OffsetDateTime,
+            token: &str,
+        ) -> Result<Option<Job>, RepoError>;
+        async fn save_job(
+            &self,
+            id: i64,
+            token: &str,
+            update: JobUpdate,
+        ) -> Result<Option<bool>, RepoError>;
     }
 
     #[async_trait::async_trait]

@@ -8,9 +8,9 @@
 //! (one transaction, one purge, per-item refusals), so held media are never deleted and
 //! referenced media only with `force`. A filter must name at least one criterion.
 
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
-use super::media::{media_query, page_limit, parse_cursor, ListRequest};
+use super::media::{media_query, page_limit, parse_cursor};
 use super::{access_of, Access, MediaService};
 use crate::error::ServiceError;
 use crate::model::*;
@@ -83,44 +83,15 @@ impl MediaService {
         actor: &Actor,
         request: FilterRequest,
     ) -> Result<FilterReport, ServiceError> {
-        if request.tag.is_none()
-            && request.folder.is_none()
-            && request.created_before.is_none()
-            && request.older_than_days.is_none()
-            && request.owner.is_none()
-        {
-            return Err(ServiceError::Invalid {
-                code: "empty_filter",
-                message: "name at least one of tag, folder, created_before, older_than_days, owner"
-                    .into(),
-            });
-        }
         let page = page_limit(request.limit)?;
         let ids_before = parse_cursor(request.cursor.as_deref())?;
-        let age_cutoff = request
-            .older_than_days
-            .map(|days| self.clock.now() - Duration::days(i64::from(days)));
-        let created_before = match (request.created_before, age_cutoff) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let base = ListRequest {
-            limit: None,
-            cursor: None,
-            tags: request.tag.into_iter().collect(),
-            folder: request.folder,
-            created_before,
-            owner: request.owner,
-        };
+        let dry_run = request.dry_run;
+        let (base, force) = self.filter_list(request)?;
         let mut report = FilterReport {
-            dry_run: request.dry_run,
+            dry_run,
             ..FilterReport::default()
         };
-        let chunk = if request.dry_run {
-            SCAN_PAGE
-        } else {
-            DELETE_CHUNK
-        };
+        let chunk = if dry_run { SCAN_PAGE } else { DELETE_CHUNK };
         let mut query = media_query(actor, base, MediaState::Live)?;
         query.limit = chunk;
         loop {
@@ -130,7 +101,7 @@ impl MediaService {
             };
             report.matched += matches.len() as u64;
             report.matched_bytes += matches.iter().map(|m| m.size_bytes).sum::<i64>();
-            if request.dry_run {
+            if dry_run {
                 for media in &matches {
                     let after_cursor = ids_before.is_none_or(|before| media.id.get() < before);
                     if after_cursor && (report.ids.len() as u64) < page {
@@ -139,13 +110,12 @@ impl MediaService {
                         report.next_cursor = report.ids.last().map(|id| id.get().to_string());
                     }
                 }
-                self.forecast(actor, &matches, request.force, &mut report)
-                    .await?;
+                self.forecast(actor, &matches, force, &mut report).await?;
             } else {
                 let ids: Vec<i64> = matches.iter().map(|m| m.id.get()).collect();
                 self.spend(actor, Budget::Deletes, ids.len()).await?;
                 for item in self
-                    .delete_ids(actor, &ids, MediaState::Live, request.force)
+                    .delete_ids(actor, &ids, MediaState::Live, force)
                     .await?
                 {
                     match item.outcome {
