@@ -269,6 +269,12 @@ impl Drop for Peer {
 }
 
 impl TestServer {
+    /// Kills the process with SIGKILL (a crash: nothing is finished or released).
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap the server");
+    }
+
     /// Sends SIGTERM and waits (up to 30 s) for the process to exit; returns its success.
     pub fn terminate(&mut self) -> bool {
         let pid = self.child.id().to_string();

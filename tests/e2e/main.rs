@@ -16,6 +16,7 @@ mod durable;
 mod helpers;
 mod idempotency;
 mod isolation;
+mod jobs;
 mod lifecycle;
 mod limits;
 mod linger;

@@ -1,6 +1,7 @@
 //! The endpoint groups.
 
 pub mod admin;
+pub mod jobs;
 pub mod lifecycle;
 pub mod media;
 pub mod sharing;
@@ -25,6 +26,9 @@ pub enum ApiTags {
     Admin,
     /// Webhook endpoints and the deliveries of events to them.
     Webhooks,
+    /// Deletes too large for one request (delete by filter, emptying the trash, a user's
+    /// erasure), run in the background.
+    Jobs,
     /// Health checks.
     System,
 }

@@ -36,6 +36,7 @@ use crate::compat::swiftia::SwiftiaApi;
 use crate::compat::swonkie::SwonkieApi;
 use crate::compat::Profile;
 use crate::endpoints::admin::AdminApi;
+use crate::endpoints::jobs::JobsApi;
 use crate::endpoints::lifecycle::LifecycleApi;
 use crate::endpoints::media::{by_path, MediaApi};
 use crate::endpoints::sharing::SharingApi;
@@ -53,6 +54,7 @@ type Apis = (
     SharingApi,
     AdminApi,
     WebhooksApi,
+    JobsApi,
     SystemApi,
 );
 
@@ -82,6 +84,9 @@ fn apis(media: &MediaService) -> Apis {
             service: media.clone(),
         },
         WebhooksApi {
+            service: media.clone(),
+        },
+        JobsApi {
             service: media.clone(),
         },
         SystemApi {

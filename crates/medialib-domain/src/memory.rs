@@ -1865,10 +1865,12 @@ impl Jobs for MemoryRepo {
         now: OffsetDateTime,
         until: OffsetDateTime,
         token: &str,
+        only: Option<i64>,
     ) -> Result<Option<Job>, RepoError> {
         let mut state = self.lock();
         let Some((job, claim)) = state.jobs.values_mut().find(|(job, claim)| {
             !job.state.is_final()
+                && only.is_none_or(|id| job.id == id)
                 && claim
                     .as_ref()
                     .is_none_or(|(held, lease)| held == token || *lease <= now)

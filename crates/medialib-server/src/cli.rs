@@ -71,6 +71,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Erase everything a user owns in a tenant (live and trashed media with their tags,
+    /// grants, references, community copies and blobs), keeping held media; runs the erasure
+    /// job here, with a progress bar, and prints its receipt.
+    EraseUser {
+        /// The tenant.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// The user whose media to erase.
+        user: String,
+        /// Print the receipt as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Compare the blob store with the database: orphan blobs and rows without blobs.
     Gc {
         /// Report only (the default unless --fix).
@@ -211,6 +224,9 @@ impl Cli {
             Command::Openapi { compat } => openapi(compat.as_deref()).await,
             Command::Reap { all, json } => reap(&settings, all, json).await,
             Command::Deliver { json } => deliver(&settings, json).await,
+            Command::EraseUser { tenant, user, json } => {
+                erase_user(&settings, &tenant, &user, json).await
+            }
             Command::Gc {
                 dry_run: _,
                 grace,
@@ -409,6 +425,97 @@ async fn reap(settings: &Settings, all: bool, json: bool) -> anyhow::Result<()> 
         );
     }
     Ok(())
+}
+
+async fn erase_user(
+    settings: &Settings,
+    tenant: &str,
+    user: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    let app = wiring::build(settings).await?;
+    let service = &app.service;
+    let operator = service
+        .act_as(tenant, "medialib-cli", "admin")
+        .await
+        .map_err(service_err)?;
+    let job = service
+        .start_erasure(&operator, user)
+        .await
+        .map_err(service_err)?;
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::new(0)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} media ({per_sec}, {eta} left) {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let done = service
+        .run_job(job.id, |job| {
+            if let Some(total) = job.progress.total {
+                bar.set_length(total);
+            }
+            bar.set_position(job.progress.processed);
+            bar.set_message(format!(
+                "{} deleted, {} kept",
+                job.progress.deleted,
+                job.progress.held + job.progress.in_use + job.progress.forbidden
+            ));
+        })
+        .await
+        .map_err(service_err)?
+        .with_context(|| format!("job {} is run by another process", job.id))?;
+    bar.finish_and_clear();
+    let p = &done.progress;
+    if json {
+        let receipt = serde_json::json!({
+            "job": done.id,
+            "state": done.state.as_str(),
+            "user": user,
+            "deleted": p.deleted,
+            "freed_bytes": p.freed_bytes,
+            "held": p.held,
+            "in_use": p.in_use,
+            "forbidden": p.forbidden,
+            "storage_pending": p.storage_pending,
+            "kept": p.kept,
+        });
+        println!("{receipt}");
+    } else {
+        println!(
+            "job {}: {}; deleted {} media ({} bytes), kept {} held",
+            done.id,
+            done.state.as_str(),
+            p.deleted,
+            p.freed_bytes,
+            p.held
+        );
+        for kept in &p.kept {
+            println!(
+                "  kept {} ({}{})",
+                kept.media_id,
+                kept.reason,
+                if kept.holds.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", kept.holds.join("; "))
+                }
+            );
+        }
+    }
+    if done.state == medialib_domain::JobState::Succeeded {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "erasure {}: {}",
+            done.state.as_str(),
+            done.error.unwrap_or_default()
+        )
+    }
 }
 
 async fn deliver(settings: &Settings, json: bool) -> anyhow::Result<()> {

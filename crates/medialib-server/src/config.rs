@@ -34,6 +34,9 @@ const ENV_KEYS: &[&str] = &[
     "webhook_max_attempts",
     "webhook_retry_base_ms",
     "webhook_retry_max_secs",
+    "job_chunk",
+    "job_pause_ms",
+    "job_lease_secs",
     "log_format",
     "shutdown_timeout_secs",
     "idle_timeout_secs",
@@ -131,6 +134,13 @@ pub struct RawSettings {
     pub webhook_retry_base_ms: u64,
     /// Longest delay between two attempts of a delivery (seconds).
     pub webhook_retry_max_secs: u64,
+    /// Media a delete job deletes per chunk (one transaction).
+    pub job_chunk: u64,
+    /// Pause between two chunks of a delete job (milliseconds), to leave the database to
+    /// the requests.
+    pub job_pause_ms: u64,
+    /// How long a job whose runner died waits before another instance resumes it (seconds).
+    pub job_lease_secs: u64,
     /// `text` (coloured only on a terminal) or `json` (one object per line).
     pub log_format: String,
     /// How long shutdown waits for in-flight requests.
@@ -210,6 +220,9 @@ impl Default for RawSettings {
             webhook_max_attempts: 8,
             webhook_retry_base_ms: 5000,
             webhook_retry_max_secs: 6 * 3600,
+            job_chunk: 500,
+            job_pause_ms: 0,
+            job_lease_secs: 60,
             log_format: "text".into(),
             idle_timeout_secs: 60,
             header_timeout_secs: 20,
@@ -307,6 +320,12 @@ pub struct Settings {
     pub webhook_timeout: Duration,
     /// Webhook retries and dead letters.
     pub webhooks: medialib_domain::WebhookConfig,
+    /// Media per chunk of a delete job.
+    pub job_chunk: u64,
+    /// Pause between chunks of a delete job.
+    pub job_pause: Duration,
+    /// Lease of a job's runner.
+    pub job_lease: Duration,
     /// How log lines are written.
     pub log_format: crate::telemetry::LogFormat,
     /// Shutdown grace period.
@@ -431,6 +450,9 @@ impl Settings {
                 lease: Duration::from_secs(raw.webhook_timeout_secs.max(1) + 30),
                 ..medialib_domain::WebhookConfig::default()
             },
+            job_chunk: raw.job_chunk.clamp(1, 10_000),
+            job_pause: Duration::from_millis(raw.job_pause_ms),
+            job_lease: Duration::from_secs(raw.job_lease_secs.max(1)),
             log_format,
             shutdown_timeout: Duration::from_secs(raw.shutdown_timeout_secs),
             connections: crate::http::ConnectionLimits {

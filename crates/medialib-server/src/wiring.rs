@@ -91,6 +91,8 @@ pub async fn build_with(settings: &Settings, inject: &Inject) -> anyhow::Result<
         key_cache_ttl: settings.key_cache,
         idempotency_ttl: settings.idempotency_ttl,
         changes_retention: settings.changes_retention,
+        job_chunk: settings.job_chunk,
+        job_lease: settings.job_lease,
         ..ServiceConfig::default()
     };
     if let Some(tune) = inject.tune {
@@ -222,6 +224,12 @@ pub async fn start(
     let dispatcher = tokio::spawn(webhook_loop(
         service.clone(),
         settings.webhook_interval,
+        stop_rx.clone(),
+    ));
+    let jobs = tokio::spawn(job_loop(
+        service.clone(),
+        JOB_POLL,
+        settings.job_pause,
         stop_rx,
     ));
     // Boxed: the middleware stack's type is too deep for the connection task's future.
@@ -253,6 +261,9 @@ pub async fn start(
         }
         if let Err(err) = dispatcher.await {
             tracing::error!(error = %err, "webhook dispatcher panicked");
+        }
+        if let Err(err) = jobs.await {
+            tracing::error!(error = %err, "job runner panicked");
         }
         drop(service);
         if let Some(committer) = committer {
@@ -402,6 +413,59 @@ async fn webhook_loop(
         }
     }
 }
+
+/// Runs delete jobs one chunk at a time, `pause` apart, until none is waiting; then looks
+/// again every `interval`. The stop signal is honoured between chunks (a job cut off by the
+/// process's end is resumed by the next runner once its lease ends).
+async fn job_loop(
+    service: MediaService,
+    interval: std::time::Duration,
+    pause: std::time::Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    // This runner's claims: a job it works keeps being its own between chunks.
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.changed() => return,
+        }
+        loop {
+            match service.run_job_chunk(&token).await {
+                Ok(Some(job)) => {
+                    if job.state.is_final() {
+                        tracing::info!(
+                            job = job.id,
+                            kind = job.kind.as_str(),
+                            state = job.state.as_str(),
+                            deleted = job.progress.deleted,
+                            "job ended"
+                        );
+                    }
+                }
+                Ok(None) => break,
+                Err(err) => {
+                    tracing::warn!(error = &err as &dyn std::error::Error, "job chunk failed");
+                    break;
+                }
+            }
+            if *stop.borrow() {
+                return;
+            }
+            if !pause.is_zero() {
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        }
+    }
+}
+
+/// How often an idle job runner looks for a job.
+const JOB_POLL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Deliveries claimed per webhook dispatcher round.
 pub const WEBHOOK_BATCH: u64 = 100;

@@ -77,12 +77,19 @@ pub async fn jobs_are_claimed_by_one_runner_and_saved_under_the_claim(repo: &dyn
     assert_eq!(repo.find_job(other, job.id).await.unwrap(), None);
     assert!(repo.list_jobs(other, None, 10).await.unwrap().is_empty());
 
-    let claimed = repo.claim_job(AT, AT + LEASE, "a").await.unwrap().unwrap();
+    let claimed = repo
+        .claim_job(AT, AT + LEASE, "a", None)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(claimed.id, job.id);
     assert_eq!(claimed.state, JobState::Running);
-    assert_eq!(repo.claim_job(AT, AT + LEASE, "b").await.unwrap(), None);
     assert_eq!(
-        repo.claim_job(AT, AT + LEASE, "a")
+        repo.claim_job(AT, AT + LEASE, "b", None).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        repo.claim_job(AT, AT + LEASE, "a", None)
             .await
             .unwrap()
             .map(|j| j.id),
@@ -109,7 +116,7 @@ pub async fn jobs_are_claimed_by_one_runner_and_saved_under_the_claim(repo: &dyn
     // a dies: once its lease ends, b resumes from the saved cursor.
     let later = AT + LEASE + Duration::from_secs(1);
     let resumed = repo
-        .claim_job(later, later + LEASE, "b")
+        .claim_job(later, later + LEASE, "b", None)
         .await
         .unwrap()
         .unwrap();
@@ -131,7 +138,9 @@ pub async fn jobs_are_claimed_by_one_runner_and_saved_under_the_claim(repo: &dyn
     assert_eq!(done.state, JobState::Succeeded);
     assert_eq!(done.finished_at, Some(AT));
     assert_eq!(
-        repo.claim_job(later, later + LEASE, "b").await.unwrap(),
+        repo.claim_job(later, later + LEASE, "b", None)
+            .await
+            .unwrap(),
         None,
         "a finished job is nobody's"
     );
@@ -178,7 +187,11 @@ pub async fn cancelling_stops_queued_jobs_and_flags_running_ones(repo: &dyn Medi
         Err(RepoError::NotFound)
     ));
 
-    let running = repo.claim_job(AT, AT + LEASE, "a").await.unwrap().unwrap();
+    let running = repo
+        .claim_job(AT, AT + LEASE, "b", None)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(running.id, first.id, "oldest first");
     let queued = repo.cancel_job(t, second.id, AT).await.unwrap();
     assert_eq!(queued.state, JobState::Cancelled);
@@ -187,21 +200,38 @@ pub async fn cancelling_stops_queued_jobs_and_flags_running_ones(repo: &dyn Medi
     assert_eq!(flagged.state, JobState::Running);
     assert!(flagged.cancel_requested);
     assert_eq!(
-        repo.save_job(first.id, "a", update(JobState::Running, 2, AT + LEASE))
+        repo.save_job(first.id, "b", update(JobState::Running, 2, AT + LEASE))
             .await
             .unwrap(),
         Some(true),
         "the runner learns it should stop"
     );
-    repo.save_job(first.id, "a", update(JobState::Cancelled, 2, AT))
+    repo.save_job(first.id, "b", update(JobState::Cancelled, 2, AT))
         .await
         .unwrap();
     let after = repo.cancel_job(t, first.id, AT).await.unwrap();
     assert_eq!(after.state, JobState::Cancelled);
     assert_eq!(
-        repo.claim_job(AT + LEASE * 2, AT + LEASE * 3, "b")
+        repo.claim_job(AT + LEASE * 2, AT + LEASE * 3, "c", None)
             .await
             .unwrap(),
         None
+    );
+    let first_of_two = repo
+        .create_job(new_job(t, JobKind::EmptyTrash))
+        .await
+        .unwrap();
+    let asked = repo
+        .create_job(new_job(t, JobKind::EraseUser))
+        .await
+        .unwrap();
+    assert_eq!(
+        repo.claim_job(AT, AT + LEASE, "d", Some(asked.id))
+            .await
+            .unwrap()
+            .map(|j| j.id),
+        Some(asked.id),
+        "the one asked for, not the oldest ({})",
+        first_of_two.id
     );
 }

@@ -684,13 +684,14 @@ pub trait Jobs: Send + Sync + std::fmt::Debug {
         at: OffsetDateTime,
     ) -> Result<Job, RepoError>;
 
-    /// Claims the oldest unfinished job that is `token`'s already or nobody's (its lease
-    /// ended), until `until`, and marks it running.
+    /// Claims the oldest unfinished job (job `only`, if given) that is `token`'s already or
+    /// nobody's (its lease ended), until `until`, and marks it running.
     async fn claim_job(
         &self,
         now: OffsetDateTime,
         until: OffsetDateTime,
         token: &str,
+        only: Option<i64>,
     ) -> Result<Option<Job>, RepoError>;
 
     /// Saves a chunk's work on job `id` if `token` still holds it; returns whether cancelling
@@ -1080,6 +1081,7 @@ mockall::mock! {
             now: OffsetDateTime,
             until: OffsetDateTime,
             token: &str,
+            only: Option<i64>,
         ) -> Result<Option<Job>, RepoError>;
         async fn save_job(
             &self,

@@ -199,10 +199,14 @@ impl MediaService {
     /// `Repo`: the chunk is worked again once the claim ends (by this runner's next call, or
     /// by another runner).
     pub async fn run_job_chunk(&self, token: &str) -> Result<Option<Job>, ServiceError> {
+        self.job_chunk(token, None).await
+    }
+
+    async fn job_chunk(&self, token: &str, only: Option<i64>) -> Result<Option<Job>, ServiceError> {
         let now = self.clock.now();
         let Some(mut job) = self
             .repo
-            .claim_job(now, now + self.config.job_lease, token)
+            .claim_job(now, now + self.config.job_lease, token, only)
             .await?
         else {
             return Ok(None);
@@ -265,19 +269,24 @@ impl MediaService {
         self.save(job, token).await
     }
 
-    /// Runs chunks of jobs until none is waiting: `medialib erase-user`'s offline run.
+    /// Runs job `id` chunk after chunk until it ends (`medialib erase-user`'s offline run);
+    /// returns it as it ended, or `None` when another runner holds it.
     ///
     /// # Errors
     /// As [`MediaService::run_job_chunk`].
-    pub async fn run_jobs_until_idle(
+    pub async fn run_job(
         &self,
+        id: i64,
         mut progress: impl FnMut(&Job),
-    ) -> Result<(), ServiceError> {
+    ) -> Result<Option<Job>, ServiceError> {
         let token = uuid::Uuid::new_v4().simple().to_string();
-        while let Some(job) = self.run_job_chunk(&token).await? {
+        while let Some(job) = self.job_chunk(&token, Some(id)).await? {
             progress(&job);
+            if job.state.is_final() {
+                return Ok(Some(job));
+            }
         }
-        Ok(())
+        Ok(None)
     }
 
     async fn save(&self, job: Job, token: &str) -> Result<Option<Job>, ServiceError> {

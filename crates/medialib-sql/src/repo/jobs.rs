@@ -150,9 +150,14 @@ impl Jobs for SeaOrmMediaRepo {
         now: OffsetDateTime,
         until: OffsetDateTime,
         token: &str,
+        only: Option<i64>,
     ) -> Result<Option<Job>, RepoError> {
         let now = to_millis(now);
-        let candidates = row::Entity::find()
+        let mut select = row::Entity::find();
+        if let Some(id) = only {
+            select = select.filter(row::Column::Id.eq(id));
+        }
+        let candidates = select
             .filter(row::Column::State.is_in(UNFINISHED))
             .filter(free_for(token, now))
             .order_by_asc(row::Column::Id)
