@@ -367,3 +367,36 @@ async fn medialib_deliver_sends_what_is_due_once() {
     assert_eq!(again["attempted"], 0, "nothing left: {again}");
     assert_eq!(receiver.accepted().len(), 2);
 }
+
+#[tokio::test]
+async fn two_instances_share_delivery_without_sending_an_event_twice() {
+    let server = TestServer::start_with(&FAST).await;
+    let peer = server.start_peer(&FAST, "server-2.log");
+    let receiver = Receiver::start().await;
+    add_webhook(&server, &receiver, json!([])).await;
+    let key = &server.admin;
+    for n in 0..15 {
+        let id = server.upload(key, &format!("p/{n}.png"), b"p").await;
+        // Half the deletes go through the other instance.
+        let base = if n % 2 == 0 { &server.base } else { &peer.base };
+        let deleted = server
+            .http
+            .delete(format!("{base}/v1/media/{id}"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.status(), 200);
+    }
+    let got = wait_for(&receiver, 30).await;
+    // Both dispatchers ran the whole time; give a duplicate the time to show.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        receiver.accepted().len(),
+        30,
+        "each event sent once: {:?}",
+        receiver.accepted()
+    );
+    assert_eq!(got.len(), 30);
+    assert_eq!(receiver.bad_signatures(), 0);
+}

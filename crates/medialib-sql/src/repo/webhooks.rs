@@ -323,13 +323,15 @@ impl Webhooks for SeaOrmMediaRepo {
         let mut claimed = Vec::with_capacity(due.len());
         let mut endpoints: std::collections::HashMap<i64, webhook::Model> = Default::default();
         for row in due {
-            // Taken only if no one took it since the scan.
+            // Taken only if no one took it since the scan, and still due (an attempt made
+            // meanwhile may have scheduled the next one later).
             let taken = delivery::Entity::update_many()
                 .col_expr(delivery::Column::LeasedUntil, Expr::value(to_millis(until)))
                 .col_expr(delivery::Column::LeaseToken, Expr::value(token))
                 .filter(delivery::Column::Id.eq(row.id))
                 .filter(delivery::Column::Status.eq(PENDING))
                 .filter(delivery::Column::LeasedUntil.eq(row.leased_until))
+                .filter(delivery::Column::NextAttemptAt.lte(now))
                 .exec(&self.writer)
                 .await
                 .map_err(db_err)?;
