@@ -254,6 +254,7 @@ impl MediaService {
                 MediaState::Live
             };
             let items = self.delete_ids(&actor, &ids, state, step.force).await?;
+            super::telemetry::job_chunk(job.kind);
             tally(&mut job.progress, items);
             job.cursor.before_id = Some(last.id.get());
         }

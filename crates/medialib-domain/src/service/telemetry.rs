@@ -13,6 +13,10 @@ pub const DELETES: &str = "medialib_deletes_total";
 pub const RATE_LIMITED: &str = "medialib_rate_limited_total";
 /// Blob deletions by result (`ok`, `failed`: left pending for the reaper).
 pub const BLOB_DELETES: &str = "medialib_blob_deletes_total";
+/// Webhook delivery attempts, by outcome (`delivered`, `retried`, `dead`).
+pub const WEBHOOK_ATTEMPTS: &str = "medialib_webhook_attempts_total";
+/// Delete job chunks worked, by the job's kind.
+pub const JOB_CHUNKS: &str = "medialib_job_chunks_total";
 /// Single deletes committed per shared transaction.
 pub const GROUP_COMMIT_BATCH: &str = "medialib_group_commit_batch_size";
 
@@ -60,4 +64,19 @@ pub(crate) fn blob_deletes(ok: usize, failed: usize) {
 /// Records the size of a group commit's batch.
 pub(crate) fn group_commit_batch(size: usize) {
     metrics::histogram!(GROUP_COMMIT_BATCH).record(size as f64);
+}
+
+/// Counts a webhook attempt by what follows it.
+pub(crate) fn webhook_attempt(next: crate::model::DeliveryNext) {
+    let outcome = match next {
+        crate::model::DeliveryNext::Delivered => "delivered",
+        crate::model::DeliveryNext::RetryAt(_) => "retried",
+        crate::model::DeliveryNext::Dead => "dead",
+    };
+    metrics::counter!(WEBHOOK_ATTEMPTS, "outcome" => outcome).increment(1);
+}
+
+/// Counts a chunk of a delete job.
+pub(crate) fn job_chunk(kind: crate::model::JobKind) {
+    metrics::counter!(JOB_CHUNKS, "kind" => kind.as_str()).increment(1);
 }

@@ -536,6 +536,7 @@ impl MediaService {
         self.repo
             .record_attempt(claimed.delivery.id, &claimed.token, attempt, next)
             .await?;
+        super::telemetry::webhook_attempt(next);
         Ok(next)
     }
 }
