@@ -66,6 +66,7 @@ async fn an_erasure_deletes_what_the_user_owns_and_reports_what_is_held() {
     let b3 = server.upload(&bob, "b/3.png", b"three").await;
     let a1 = server.upload(&amy, "a/1.png", b"amy's").await;
     server.grant(&bob, b1, "amy", "read").await;
+    server.grant(&amy, a1, "bob", "delete").await;
     server
         .post(
             &bob,
@@ -110,6 +111,9 @@ async fn an_erasure_deletes_what_the_user_owns_and_reports_what_is_held() {
     assert_eq!(progress["deleted"], 2, "the referenced and the trashed one");
     assert_eq!(progress["freed_bytes"], 3 + 5);
     assert_eq!(progress["held"], 1);
+    assert_eq!(progress["grants_revoked"], 1, "bob's grant on amy's media");
+    let grants = server.get(&amy, &format!("/v1/media/{a1}/grants")).await;
+    assert_eq!(grants.expect(200, None), &json!([]));
     assert_eq!(
         progress["kept"],
         json!([{ "media_id": b2, "reason": "held", "holds": ["litigation"] }])

@@ -929,6 +929,29 @@ impl Sharing for MemoryRepo {
         state.record(event, Some(id));
         Ok(())
     }
+
+    async fn granted_media(
+        &self,
+        tenant: TenantId,
+        user: &UserId,
+        limit: u64,
+    ) -> Result<Vec<MediaId>, RepoError> {
+        let state = self.lock();
+        let mut ids: Vec<MediaId> = state
+            .grants
+            .keys()
+            .filter(|(media, grantee)| {
+                grantee == user
+                    && state
+                        .media
+                        .get(&media.get())
+                        .is_some_and(|m| m.tenant_id == tenant)
+            })
+            .map(|(media, _)| *media)
+            .collect();
+        ids.sort_unstable();
+        Ok(page(ids.into_iter(), limit))
+    }
 }
 
 #[async_trait::async_trait]

@@ -482,6 +482,7 @@ async fn erase_user(
             "in_use": p.in_use,
             "forbidden": p.forbidden,
             "storage_pending": p.storage_pending,
+            "grants_revoked": p.grants_revoked,
             "kept": p.kept,
         });
         println!("{receipt}");

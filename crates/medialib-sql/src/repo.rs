@@ -424,6 +424,15 @@ impl Sharing for SeaOrmMediaRepo {
     ) -> Result<(), RepoError> {
         retrying(|| media::delete_grant(&self.writer, id, user, event.clone())).await
     }
+
+    async fn granted_media(
+        &self,
+        tenant: TenantId,
+        user: &UserId,
+        limit: u64,
+    ) -> Result<Vec<MediaId>, RepoError> {
+        media::granted_media(&self.writer, tenant, user, limit).await
+    }
 }
 
 #[async_trait::async_trait]

@@ -114,6 +114,8 @@ pub struct JobProgressDto {
     pub forbidden: u64,
     /// Deleted media whose blobs the reaper will remove.
     pub storage_pending: u64,
+    /// An erasure: the grants the user held on others' media, revoked.
+    pub grants_revoked: u64,
     /// The kept matches (the first 1,000) with why.
     pub kept: Vec<KeptMediaDto>,
 }
@@ -160,6 +162,7 @@ impl From<Job> for JobDto {
                 in_use: progress.in_use,
                 forbidden: progress.forbidden,
                 storage_pending: progress.storage_pending,
+                grants_revoked: progress.grants_revoked,
                 kept: progress.kept.into_iter().map(Into::into).collect(),
             },
             erased_user: job.spec.erased_user,
@@ -266,8 +269,9 @@ impl JobsApi {
     /// Erase a user's media
     ///
     /// Admins only. Starts a job that deletes everything the user owns in the tenant, live and
-    /// in the trash, with their tags, grants, references, community copies and blobs; media
-    /// under a legal hold are kept and listed with their holds in the job's receipt.
+    /// in the trash, with their tags, grants, references, community copies and blobs, then
+    /// revokes the grants the user holds on others' media; media under a legal hold are kept
+    /// and listed with their holds in the job's receipt.
     #[oai(
         path = "/users/:user_id/erasure",
         method = "post",

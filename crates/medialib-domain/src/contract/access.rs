@@ -299,6 +299,38 @@ pub async fn grants_are_one_per_user_and_replaced(repo: &dyn MediaRepo) {
         Err(RepoError::NotFound)
     ));
     assert_eq!(repo.list_grants(media.id).await.unwrap().len(), 1);
+    let second = insert(repo, tenant, "h.png", 1).await.unwrap();
+    repo.put_grant(
+        tenant,
+        Grant {
+            media_id: second.id,
+            ..grant("carol", Permission::Delete)
+        },
+        event(tenant, "access_granted"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        repo.granted_media(tenant, &user("carol"), 10)
+            .await
+            .unwrap(),
+        [media.id, second.id],
+        "by id"
+    );
+    assert_eq!(
+        repo.granted_media(tenant, &user("carol"), 1).await.unwrap(),
+        [media.id]
+    );
+    assert!(repo
+        .granted_media(tenant, &user("bob"), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(repo
+        .granted_media(TenantId(tenant.0 + 1), &user("carol"), 10)
+        .await
+        .unwrap()
+        .is_empty());
     assert!(matches!(
         repo.put_grant(
             TenantId(tenant.0 + 1),

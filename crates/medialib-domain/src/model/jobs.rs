@@ -158,6 +158,9 @@ pub struct JobProgress {
     pub forbidden: u64,
     /// Deleted media whose blobs are not gone yet (the reaper removes them).
     pub storage_pending: u64,
+    /// An erasure: grants the user held on others' media, revoked.
+    #[serde(default)]
+    pub grants_revoked: u64,
     /// The kept media, at most [`MAX_KEPT_LISTED`].
     pub kept: Vec<KeptMedia>,
 }

@@ -256,6 +256,15 @@ pub trait Sharing: Send + Sync + std::fmt::Debug {
         user: &UserId,
         event: NewActivity,
     ) -> Result<(), RepoError>;
+
+    /// Up to `limit` of the tenant's media, live or trashed, on which `user` holds a grant,
+    /// by id.
+    async fn granted_media(
+        &self,
+        tenant: TenantId,
+        user: &UserId,
+        limit: u64,
+    ) -> Result<Vec<MediaId>, RepoError>;
 }
 
 /// Trash and restore, holds and references: what keeps media from being deleted, and the
@@ -858,6 +867,12 @@ mockall::mock! {
             user: &UserId,
             event: NewActivity,
         ) -> Result<(), RepoError>;
+        async fn granted_media(
+            &self,
+            tenant: TenantId,
+            user: &UserId,
+            limit: u64,
+        ) -> Result<Vec<MediaId>, RepoError>;
     }
 
     #[async_trait::async_trait]

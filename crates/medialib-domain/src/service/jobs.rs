@@ -107,7 +107,8 @@ impl MediaService {
 
     /// Starts the erasure of everything `user` owns in the caller's tenant (admins only):
     /// live and trashed media with their tags, grants, references, community copies and
-    /// blobs. Held media are kept and listed with their holds.
+    /// blobs, then the grants the user holds on others' media. Held media are kept and
+    /// listed with their holds.
     ///
     /// # Errors
     /// `Forbidden` for non-admins; `invalid_user_id`; `Repo`.
@@ -232,7 +233,10 @@ impl MediaService {
             return self.save(job, token).await;
         }
         let Some(step) = job.spec.steps.get(job.cursor.step).cloned() else {
-            job.state = JobState::Succeeded;
+            // Every walk is done; an erasure then revokes the user's grants, a chunk a turn.
+            if self.revoke_erased_grants(&actor, &mut job).await? == 0 {
+                job.state = JobState::Succeeded;
+            }
             return self.save(job, token).await;
         };
         let chunk = self.config.job_chunk.max(1);
@@ -264,10 +268,39 @@ impl MediaService {
                 before_id: None,
             };
         }
-        if job.cursor.step >= job.spec.steps.len() {
-            job.state = JobState::Succeeded;
-        }
         self.save(job, token).await
+    }
+
+    /// An erasure's last part: revokes up to a chunk of the grants the erased user holds on
+    /// others' media (each with its `access_revoked` event); returns how many it found.
+    async fn revoke_erased_grants(
+        &self,
+        actor: &Actor,
+        job: &mut Job,
+    ) -> Result<u64, ServiceError> {
+        let Some(user) = job.spec.erased_user.as_deref() else {
+            return Ok(0);
+        };
+        let user = UserId::parse(user)?;
+        let granted = self
+            .repo
+            .granted_media(actor.tenant_id, &user, self.config.job_chunk.max(1))
+            .await?;
+        for id in &granted {
+            let event = self.event(
+                actor,
+                "access_revoked",
+                Some(*id),
+                serde_json::json!({ "user_id": user.as_str(), "reason": "erasure" }),
+            );
+            match self.repo.delete_grant(*id, &user, event).await {
+                Ok(()) => job.progress.grants_revoked += 1,
+                // Revoked meanwhile.
+                Err(RepoError::NotFound) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(granted.len() as u64)
     }
 
     /// Runs job `id` chunk after chunk until it ends (`medialib erase-user`'s offline run);

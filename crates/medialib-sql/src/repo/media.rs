@@ -698,6 +698,33 @@ pub(crate) async fn put_grant(
     finish(txn, result).await
 }
 
+pub(crate) async fn granted_media(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    user: &UserId,
+    limit: u64,
+) -> Result<Vec<MediaId>, RepoError> {
+    let of_tenant = Query::select()
+        .column(media::Column::Id)
+        .from(media::Entity)
+        .and_where(media::Column::TenantId.eq(tenant.0))
+        .to_owned();
+    grant::Entity::find()
+        .select_only()
+        .column(grant::Column::MediaId)
+        .filter(grant::Column::UserId.eq(user.as_str()))
+        .filter(grant::Column::MediaId.in_subquery(of_tenant))
+        .order_by_asc(grant::Column::MediaId)
+        .limit(limit)
+        .into_tuple::<i64>()
+        .all(db)
+        .await
+        .map_err(db_err)?
+        .into_iter()
+        .map(media_id)
+        .collect()
+}
+
 pub(crate) async fn list_grants(
     db: &DatabaseConnection,
     id: MediaId,
