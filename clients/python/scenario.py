@@ -9,9 +9,11 @@ missing field fails here.
 import io
 import os
 import sys
+import time
 
 from medialib_client import AuthenticatedClient
 from medialib_client.api.activity import get_usage
+from medialib_client.api.jobs import get_job, start_delete_job
 from medialib_client.api.lifecycle import delete_media_by_filter, restore_media, trash_media
 from medialib_client.api.media import (
     bulk_delete_media,
@@ -21,14 +23,22 @@ from medialib_client.api.media import (
     list_media,
     upload_media,
 )
+from medialib_client.api.webhooks import create_webhook, delete_webhook, rotate_webhook_secret
 from medialib_client.models import (
     BulkDeleteRequest,
+    CreateWebhookRequest,
     DeleteByFilterRequest,
+    DeleteJobRequest,
     DeleteReceipt,
     ErrorBody,
+    EventType,
+    Job,
+    JobKind,
+    JobState,
     Media,
     MediaPage,
     StorageStatus,
+    Webhook,
 )
 from medialib_client.types import UNSET, File
 
@@ -115,6 +125,30 @@ def main() -> None:
           and dry.freed_bytes == len(TEXT), f"dry run: {dry!r}")
     done = delete_media_by_filter.sync(client=client, body=DeleteByFilterRequest(dry_run=False, folder=FOLDER))
     check(not done.dry_run and done.deleted == 1 and done.freed_bytes == len(TEXT), f"delete by filter: {done!r}")
+
+    # Webhooks: added with a type filter, its secret rotated, removed (nothing is sent: the URL
+    # is never called while no event of its type happens).
+    hook = create_webhook.sync(client=client, body=CreateWebhookRequest(
+        url="http://127.0.0.1:9/python", event_types=[EventType.MEDIA_PURGED]))
+    check(isinstance(hook, Webhook) and hook.secret.startswith("whsec_"), f"webhook: {hook!r}")
+    check(hook.event_types == [EventType.MEDIA_PURGED] and hook.enabled, "webhook fields")
+    rotated = rotate_webhook_secret.sync(hook.id, client=client)
+    check(isinstance(rotated, Webhook) and rotated.secret != hook.secret, "rotated secret")
+    check(delete_webhook.sync_detailed(hook.id, client=client).status_code == 204, "webhook removed")
+
+    # A delete job: accepted at once, followed until it ends.
+    job_file = upload(client, "job/one.txt", TEXT, "text/plain", "")
+    job = start_delete_job.sync(client=client, body=DeleteJobRequest(folder=f"{FOLDER}/job"))
+    check(isinstance(job, Job) and job.kind == JobKind.DELETE_BY_FILTER, f"job: {job!r}")
+    deadline = time.monotonic() + 30
+    while job.state in (JobState.QUEUED, JobState.RUNNING):
+        check(time.monotonic() < deadline, f"job still {job.state}")
+        time.sleep(0.2)
+        job = get_job.sync(job.id, client=client)
+        check(isinstance(job, Job), f"job: {job!r}")
+    check(job.state == JobState.SUCCEEDED and job.progress.deleted == 1, f"job ended: {job!r}")
+    check(job.progress.freed_bytes == len(TEXT) and job.progress.kept == [], "job receipt")
+    check(isinstance(get_media.sync(job_file.id, client=client), ErrorBody), "job deleted the file")
 
     gone = get_media.sync(note.id, client=client)
     check(isinstance(gone, ErrorBody) and gone.code == "media_not_found", f"404 body: {gone!r}")

@@ -111,6 +111,36 @@ check(dry.data.deleted === 1 && dry.data.freed_bytes === TEXT.length, "dry run f
 const done = await client.POST("/v1/media/delete-by-filter", { body: { dry_run: false, folder: FOLDER } });
 check(done.data !== undefined && done.data.deleted === 1 && done.data.freed_bytes === TEXT.length, "delete by filter");
 
+// Webhooks: added with a type filter, its secret rotated, removed (its URL is never called: no
+// event of its type happens).
+const hook = await client.POST("/v1/webhooks", {
+  body: { url: "http://127.0.0.1:9/typescript", event_types: ["media.purged"] },
+});
+check(hook.data !== undefined && hook.data.secret.startsWith("whsec_"), `webhook: ${JSON.stringify(hook.error)}`);
+check(hook.data.event_types.join() === "media.purged" && hook.data.enabled, "webhook fields");
+const rotated = await client.POST("/v1/webhooks/{id}/rotate-secret", { params: { path: { id: hook.data.id } } });
+check(rotated.data !== undefined && rotated.data.secret !== hook.data.secret, "rotated secret");
+const removed = await client.DELETE("/v1/webhooks/{id}", { params: { path: { id: hook.data.id } } });
+check(removed.response.status === 204, "webhook removed");
+
+// A delete job: accepted at once, followed until it ends.
+const jobFile = await upload("job/one.txt", TEXT, "text/plain");
+const started = await client.POST("/v1/jobs/delete-by-filter", { body: { folder: `${FOLDER}/job` } });
+check(started.data !== undefined && started.data.kind === "delete_by_filter", `job: ${JSON.stringify(started.error)}`);
+let job = started.data;
+const deadline = Date.now() + 30_000;
+while (job.state === "queued" || job.state === "running") {
+  check(Date.now() < deadline, `job still ${job.state}`);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const polled = await client.GET("/v1/jobs/{id}", { params: { path: { id: job.id } } });
+  check(polled.data !== undefined, "job");
+  job = polled.data;
+}
+check(job.state === "succeeded" && job.progress.deleted === 1, `job ended: ${JSON.stringify(job)}`);
+check(job.progress.freed_bytes === TEXT.length && job.progress.kept.length === 0, "job receipt");
+const jobGone = await client.GET("/v1/media/{id}", { params: { path: { id: jobFile.id } } });
+check(jobGone.response.status === 404, "the job deleted the file");
+
 const gone = await client.GET("/v1/media/{id}", { params: { path: { id: note.id } } });
 check(gone.data === undefined && gone.error !== undefined, "404");
 check(gone.response.status === 404 && gone.error.code === "media_not_found", `404 body: ${JSON.stringify(gone.error)}`);
