@@ -1784,6 +1784,15 @@ impl Webhooks for MemoryRepo {
             .map(|r| (r.delivery.clone(), r.attempts.clone())))
     }
 
+    async fn forget_deliveries(&self, before: OffsetDateTime) -> Result<u64, RepoError> {
+        let mut state = self.lock();
+        let count = state.deliveries.len();
+        state.deliveries.retain(|_, r| {
+            r.delivery.status == DeliveryStatus::Pending || r.delivery.created_at >= before
+        });
+        Ok((count - state.deliveries.len()) as u64)
+    }
+
     async fn redeliver(
         &self,
         tenant: TenantId,

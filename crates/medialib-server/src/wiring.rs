@@ -341,6 +341,12 @@ async fn reaper_loop(
                 tracing::warn!(error = &err as &dyn std::error::Error, "reaper pass failed");
             }
         }
+        if let Err(err) = service.forget_old_deliveries().await {
+            tracing::warn!(
+                error = &err as &dyn std::error::Error,
+                "cannot forget old webhook deliveries"
+            );
+        }
         if let Err(err) = service.purge_idempotency_keys().await {
             tracing::warn!(
                 error = &err as &dyn std::error::Error,

@@ -43,6 +43,7 @@ async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let raw = RawSettings {
         retry_interval_secs: 3600,
+        webhook_max_attempts: 1,
         ..RawSettings::local(dir.path())
     };
     let blobs = Arc::new(
@@ -225,4 +226,36 @@ async fn retention_counts_from_the_latest_trashing_and_follows_the_tenant_settin
         .unwrap();
     assert_eq!(h.service.purge_expired_trash(100).await.unwrap(), 1);
     assert_eq!(h.usage().await, (0, 0, 0, 0));
+}
+
+#[tokio::test]
+async fn finished_webhook_deliveries_are_forgotten_after_the_changes_retention() {
+    let h = harness().await;
+    // Nothing listens on port 9: every attempt fails, and the only one dead-letters.
+    let hook = h
+        .service
+        .create_webhook(&h.admin, "http://127.0.0.1:9/hook", Vec::new(), None)
+        .await
+        .unwrap();
+    h.upload("a.bin", 1).await;
+    let round = h.service.dispatch_webhooks(100).await.unwrap();
+    assert_eq!((round.enqueued, round.dead), (1, 1), "{round:?}");
+    let listed = |h: &Harness| {
+        let service = h.service.clone();
+        let admin = h.admin.clone();
+        async move {
+            service
+                .list_deliveries(&admin, hook.id, None, None, None)
+                .await
+                .unwrap()
+                .items
+        }
+    };
+    assert_eq!(listed(&h).await.len(), 1);
+
+    h.clock.advance(time::Duration::days(29));
+    assert_eq!(h.service.forget_old_deliveries().await.unwrap(), 0);
+    h.clock.advance(time::Duration::days(2));
+    assert_eq!(h.service.forget_old_deliveries().await.unwrap(), 1);
+    assert!(listed(&h).await.is_empty());
 }

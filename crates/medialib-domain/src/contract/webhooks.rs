@@ -292,4 +292,34 @@ pub async fn deliveries_are_claimed_in_media_order_and_settled_by_their_claim(
     assert_eq!(revived.status, DeliveryStatus::Pending);
     assert_eq!(revived.attempts, 0);
     assert_eq!(seqs(&claim(repo, retry_at, "g").await), [2]);
+
+    // Old finished deliveries are forgotten with their attempts; pending ones stay.
+    let mut again = seqs(&claim(repo, retry_at + LEASE * 2, "h").await);
+    again.sort_unstable();
+    assert_eq!(again, [2, 3], "f and g lost their claims");
+    repo.record_attempt(two, "h", attempt(None, Some("refused")), DeliveryNext::Dead)
+        .await
+        .unwrap();
+    assert_eq!(
+        repo.forget_deliveries(AT).await.unwrap(),
+        0,
+        "none older than AT"
+    );
+    assert_eq!(
+        repo.forget_deliveries(AT + Duration::from_millis(1))
+            .await
+            .unwrap(),
+        2,
+        "the delivered seq 1 and the dead seq 2; seq 3 is pending"
+    );
+    assert_eq!(repo.find_delivery(t, hook.id, one).await.unwrap(), None);
+    assert!(!repo
+        .record_attempt(two, "h", attempt(Some(200), None), DeliveryNext::Delivered)
+        .await
+        .unwrap());
+    let left = repo
+        .list_deliveries(t, hook.id, None, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(left.iter().map(|d| d.seq).collect::<Vec<_>>(), [3]);
 }

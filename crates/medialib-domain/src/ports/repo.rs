@@ -648,6 +648,10 @@ pub trait Webhooks: Send + Sync + std::fmt::Debug {
         id: i64,
     ) -> Result<Option<(Delivery, Vec<DeliveryAttempt>)>, RepoError>;
 
+    /// Forgets the delivered and dead deliveries recorded before `before`, with their
+    /// attempts; returns how many. Pending deliveries stay, however old.
+    async fn forget_deliveries(&self, before: OffsetDateTime) -> Result<u64, RepoError>;
+
     /// Makes a delivery of the tenant's endpoint `webhook` pending again, due at `now`, with
     /// a fresh count of attempts (its past attempts stay listed).
     ///
@@ -1066,6 +1070,7 @@ mockall::mock! {
             webhook: i64,
             id: i64,
         ) -> Result<Option<(Delivery, Vec<DeliveryAttempt>)>, RepoError>;
+        async fn forget_deliveries(&self, before: OffsetDateTime) -> Result<u64, RepoError>;
         async fn redeliver(
             &self,
             tenant: TenantId,

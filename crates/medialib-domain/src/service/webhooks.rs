@@ -368,6 +368,16 @@ impl MediaService {
             })
     }
 
+    /// Forgets delivered and dead deliveries older than the changes feed keeps its changes
+    /// (`changes_retention`), with their attempts; returns how many. The reaper calls it.
+    ///
+    /// # Errors
+    /// `Repo`.
+    pub async fn forget_old_deliveries(&self) -> Result<u64, ServiceError> {
+        let before = self.clock.now() - self.config.changes_retention;
+        Ok(self.repo.forget_deliveries(before).await?)
+    }
+
     /// The feed number of the last committed change, after numbering what committed.
     async fn feed_head(&self) -> Result<i64, ServiceError> {
         self.sequence_committed().await?;

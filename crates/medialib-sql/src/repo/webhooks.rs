@@ -14,7 +14,7 @@ use sea_orm::{
 };
 use time::OffsetDateTime;
 
-use super::{corrupt, db_err, finish, from_millis, media_id, to_millis, SeaOrmMediaRepo};
+use super::{corrupt, db_err, finish, from_millis, media_id, retrying, to_millis, SeaOrmMediaRepo};
 use crate::entity::{webhook, webhook_attempt as attempt_row, webhook_delivery as delivery};
 
 const PENDING: &str = "pending";
@@ -176,38 +176,41 @@ impl Webhooks for SeaOrmMediaRepo {
     }
 
     async fn delete_webhook(&self, tenant: TenantId, id: i64) -> Result<(), RepoError> {
-        let txn = self.writer.begin().await.map_err(db_err)?;
-        let result = async {
-            let removed = webhook::Entity::delete_many()
-                .filter(of_tenant(tenant, id))
-                .exec(&txn)
-                .await
-                .map_err(db_err)?;
-            if removed.rows_affected == 0 {
-                return Err(RepoError::NotFound);
+        retrying(|| async move {
+            let txn = self.writer.begin().await.map_err(db_err)?;
+            let result = async {
+                let removed = webhook::Entity::delete_many()
+                    .filter(of_tenant(tenant, id))
+                    .exec(&txn)
+                    .await
+                    .map_err(db_err)?;
+                if removed.rows_affected == 0 {
+                    return Err(RepoError::NotFound);
+                }
+                attempt_row::Entity::delete_many()
+                    .filter(
+                        attempt_row::Column::DeliveryId.in_subquery(
+                            Query::select()
+                                .column(delivery::Column::Id)
+                                .from(delivery::Entity)
+                                .and_where(delivery::Column::WebhookId.eq(id))
+                                .to_owned(),
+                        ),
+                    )
+                    .exec(&txn)
+                    .await
+                    .map_err(db_err)?;
+                delivery::Entity::delete_many()
+                    .filter(delivery::Column::WebhookId.eq(id))
+                    .exec(&txn)
+                    .await
+                    .map_err(db_err)?;
+                Ok(())
             }
-            attempt_row::Entity::delete_many()
-                .filter(
-                    attempt_row::Column::DeliveryId.in_subquery(
-                        Query::select()
-                            .column(delivery::Column::Id)
-                            .from(delivery::Entity)
-                            .and_where(delivery::Column::WebhookId.eq(id))
-                            .to_owned(),
-                    ),
-                )
-                .exec(&txn)
-                .await
-                .map_err(db_err)?;
-            delivery::Entity::delete_many()
-                .filter(delivery::Column::WebhookId.eq(id))
-                .exec(&txn)
-                .await
-                .map_err(db_err)?;
-            Ok(())
-        }
-        .await;
-        finish(txn, result).await
+            .await;
+            finish(txn, result).await
+        })
+        .await
     }
 
     async fn enqueue_deliveries(
@@ -217,63 +220,69 @@ impl Webhooks for SeaOrmMediaRepo {
         to: i64,
         deliveries: Vec<NewDelivery>,
     ) -> Result<bool, RepoError> {
-        let txn = self.writer.begin().await.map_err(db_err)?;
-        let result = async {
-            let moved = webhook::Entity::update_many()
-                .col_expr(webhook::Column::FeedCursor, Expr::value(to))
-                .filter(webhook::Column::Id.eq(webhook))
-                .filter(webhook::Column::Enabled.eq(true))
-                .filter(webhook::Column::FeedCursor.eq(from))
-                .exec(&txn)
-                .await
-                .map_err(db_err)?;
-            if moved.rows_affected == 0 {
-                return Ok(false);
+        retrying(|| {
+            let deliveries = deliveries.clone();
+            async move {
+                let txn = self.writer.begin().await.map_err(db_err)?;
+                let result = async {
+                    let moved = webhook::Entity::update_many()
+                        .col_expr(webhook::Column::FeedCursor, Expr::value(to))
+                        .filter(webhook::Column::Id.eq(webhook))
+                        .filter(webhook::Column::Enabled.eq(true))
+                        .filter(webhook::Column::FeedCursor.eq(from))
+                        .exec(&txn)
+                        .await
+                        .map_err(db_err)?;
+                    if moved.rows_affected == 0 {
+                        return Ok(false);
+                    }
+                    let tenant = webhook::Entity::find_by_id(webhook)
+                        .select_only()
+                        .column(webhook::Column::TenantId)
+                        .into_tuple::<i64>()
+                        .one(&txn)
+                        .await
+                        .map_err(db_err)?
+                        .ok_or(RepoError::NotFound)?;
+                    let rows = deliveries
+                        .into_iter()
+                        .map(|new| {
+                            let media = new.media_id.ok_or(corrupt("delivery without media"))?;
+                            Ok(delivery::ActiveModel {
+                                webhook_id: Set(webhook),
+                                tenant_id: Set(tenant),
+                                seq: Set(new.seq),
+                                event_type: Set(new.event_type),
+                                media_id: Set(media.get()),
+                                payload: Set(new.payload),
+                                status: Set(PENDING.into()),
+                                attempts: Set(0),
+                                next_attempt_at: Set(to_millis(new.created_at)),
+                                leased_until: Set(0),
+                                lease_token: Set(None),
+                                last_status: Set(None),
+                                last_error: Set(None),
+                                created_at: Set(to_millis(new.created_at)),
+                                delivered_at: Set(None),
+                                ..Default::default()
+                            })
+                        })
+                        .collect::<Result<Vec<_>, RepoError>>()?;
+                    // Bounded by the dispatcher's batch; chunks keep each statement's parameters
+                    // under every backend's limit.
+                    for chunk in rows.chunks(100) {
+                        delivery::Entity::insert_many(chunk.to_vec())
+                            .exec_without_returning(&txn)
+                            .await
+                            .map_err(db_err)?;
+                    }
+                    Ok(true)
+                }
+                .await;
+                finish(txn, result).await
             }
-            let tenant = webhook::Entity::find_by_id(webhook)
-                .select_only()
-                .column(webhook::Column::TenantId)
-                .into_tuple::<i64>()
-                .one(&txn)
-                .await
-                .map_err(db_err)?
-                .ok_or(RepoError::NotFound)?;
-            let rows = deliveries
-                .into_iter()
-                .map(|new| {
-                    let media = new.media_id.ok_or(corrupt("delivery without media"))?;
-                    Ok(delivery::ActiveModel {
-                        webhook_id: Set(webhook),
-                        tenant_id: Set(tenant),
-                        seq: Set(new.seq),
-                        event_type: Set(new.event_type),
-                        media_id: Set(media.get()),
-                        payload: Set(new.payload),
-                        status: Set(PENDING.into()),
-                        attempts: Set(0),
-                        next_attempt_at: Set(to_millis(new.created_at)),
-                        leased_until: Set(0),
-                        lease_token: Set(None),
-                        last_status: Set(None),
-                        last_error: Set(None),
-                        created_at: Set(to_millis(new.created_at)),
-                        delivered_at: Set(None),
-                        ..Default::default()
-                    })
-                })
-                .collect::<Result<Vec<_>, RepoError>>()?;
-            // Bounded by the dispatcher's batch; chunks keep each statement's parameters
-            // under every backend's limit.
-            for chunk in rows.chunks(100) {
-                delivery::Entity::insert_many(chunk.to_vec())
-                    .exec_without_returning(&txn)
-                    .await
-                    .map_err(db_err)?;
-            }
-            Ok(true)
-        }
-        .await;
-        finish(txn, result).await
+        })
+        .await
     }
 
     async fn claim_deliveries(
@@ -368,62 +377,79 @@ impl Webhooks for SeaOrmMediaRepo {
         attempt: DeliveryAttempt,
         next: DeliveryNext,
     ) -> Result<bool, RepoError> {
-        let txn = self.writer.begin().await.map_err(db_err)?;
-        let result = async {
-            attempt_row::ActiveModel {
-                delivery_id: Set(id),
-                at: Set(to_millis(attempt.at)),
-                status: Set(attempt.status.map(i32::from)),
-                error: Set(clipped(attempt.error.clone())),
-                duration_ms: Set(attempt.duration_ms),
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await
-            .map_err(db_err)?;
-            let mut update = delivery::Entity::update_many()
-                .col_expr(
-                    delivery::Column::Attempts,
-                    Expr::col(delivery::Column::Attempts).add(1),
-                )
-                .col_expr(delivery::Column::LeasedUntil, Expr::value(0i64))
-                .col_expr(delivery::Column::LeaseToken, Expr::value(None::<String>))
-                .col_expr(
-                    delivery::Column::LastStatus,
-                    Expr::value(attempt.status.map(i32::from)),
-                )
-                .col_expr(
-                    delivery::Column::LastError,
-                    Expr::value(clipped(attempt.error)),
-                );
-            update = match next {
-                DeliveryNext::Delivered => update
-                    .col_expr(
-                        delivery::Column::Status,
-                        Expr::value(DeliveryStatus::Delivered.as_str()),
-                    )
-                    .col_expr(
-                        delivery::Column::DeliveredAt,
-                        Expr::value(Some(to_millis(attempt.at))),
-                    ),
-                DeliveryNext::RetryAt(at) => {
-                    update.col_expr(delivery::Column::NextAttemptAt, Expr::value(to_millis(at)))
+        retrying(|| {
+            let attempt = attempt.clone();
+            async move {
+                let txn = self.writer.begin().await.map_err(db_err)?;
+                let result = async {
+                    // A delivery removed meanwhile (its endpoint was deleted, or it was forgotten)
+                    // keeps no attempt.
+                    let exists = delivery::Entity::find_by_id(id)
+                        .select_only()
+                        .column(delivery::Column::Id)
+                        .into_tuple::<i64>()
+                        .one(&txn)
+                        .await
+                        .map_err(db_err)?;
+                    if exists.is_none() {
+                        return Ok(false);
+                    }
+                    attempt_row::ActiveModel {
+                        delivery_id: Set(id),
+                        at: Set(to_millis(attempt.at)),
+                        status: Set(attempt.status.map(i32::from)),
+                        error: Set(clipped(attempt.error.clone())),
+                        duration_ms: Set(attempt.duration_ms),
+                        ..Default::default()
+                    }
+                    .insert(&txn)
+                    .await
+                    .map_err(db_err)?;
+                    let mut update = delivery::Entity::update_many()
+                        .col_expr(
+                            delivery::Column::Attempts,
+                            Expr::col(delivery::Column::Attempts).add(1),
+                        )
+                        .col_expr(delivery::Column::LeasedUntil, Expr::value(0i64))
+                        .col_expr(delivery::Column::LeaseToken, Expr::value(None::<String>))
+                        .col_expr(
+                            delivery::Column::LastStatus,
+                            Expr::value(attempt.status.map(i32::from)),
+                        )
+                        .col_expr(
+                            delivery::Column::LastError,
+                            Expr::value(clipped(attempt.error)),
+                        );
+                    update = match next {
+                        DeliveryNext::Delivered => update
+                            .col_expr(
+                                delivery::Column::Status,
+                                Expr::value(DeliveryStatus::Delivered.as_str()),
+                            )
+                            .col_expr(
+                                delivery::Column::DeliveredAt,
+                                Expr::value(Some(to_millis(attempt.at))),
+                            ),
+                        DeliveryNext::RetryAt(at) => update
+                            .col_expr(delivery::Column::NextAttemptAt, Expr::value(to_millis(at))),
+                        DeliveryNext::Dead => update.col_expr(
+                            delivery::Column::Status,
+                            Expr::value(DeliveryStatus::Dead.as_str()),
+                        ),
+                    };
+                    let updated = update
+                        .filter(delivery::Column::Id.eq(id))
+                        .filter(delivery::Column::LeaseToken.eq(token))
+                        .exec(&txn)
+                        .await
+                        .map_err(db_err)?;
+                    Ok(updated.rows_affected == 1)
                 }
-                DeliveryNext::Dead => update.col_expr(
-                    delivery::Column::Status,
-                    Expr::value(DeliveryStatus::Dead.as_str()),
-                ),
-            };
-            let updated = update
-                .filter(delivery::Column::Id.eq(id))
-                .filter(delivery::Column::LeaseToken.eq(token))
-                .exec(&txn)
-                .await
-                .map_err(db_err)?;
-            Ok(updated.rows_affected == 1)
-        }
-        .await;
-        finish(txn, result).await
+                .await;
+                finish(txn, result).await
+            }
+        })
+        .await
     }
 
     async fn list_deliveries(
@@ -478,6 +504,41 @@ impl Webhooks for SeaOrmMediaRepo {
             .map(to_attempt)
             .collect::<Result<_, _>>()?;
         Ok(Some((to_delivery(row)?, attempts)))
+    }
+
+    async fn forget_deliveries(&self, before: OffsetDateTime) -> Result<u64, RepoError> {
+        retrying(|| async move {
+            let old = || {
+                Condition::all()
+                    .add(delivery::Column::Status.ne(PENDING))
+                    .add(delivery::Column::CreatedAt.lt(to_millis(before)))
+            };
+            let txn = self.writer.begin().await.map_err(db_err)?;
+            let result = async {
+                attempt_row::Entity::delete_many()
+                    .filter(
+                        attempt_row::Column::DeliveryId.in_subquery(
+                            Query::select()
+                                .column(delivery::Column::Id)
+                                .from(delivery::Entity)
+                                .cond_where(old())
+                                .to_owned(),
+                        ),
+                    )
+                    .exec(&txn)
+                    .await
+                    .map_err(db_err)?;
+                Ok(delivery::Entity::delete_many()
+                    .filter(old())
+                    .exec(&txn)
+                    .await
+                    .map_err(db_err)?
+                    .rows_affected)
+            }
+            .await;
+            finish(txn, result).await
+        })
+        .await
     }
 
     async fn redeliver(
