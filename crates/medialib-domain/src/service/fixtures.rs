@@ -10,7 +10,7 @@ use crate::model::{
     Actor, BlobKey, DeleteOutcome, DeletePlan, Media, MediaId, MediaPath, Removed, Role, TenantId,
     TenantSlug, ThumbnailState, UserId,
 };
-use crate::ports::{MockBlobStore, MockClock, MockMediaRepo};
+use crate::ports::{MediaRepo, MockBlobStore, MockClock, MockMediaRepo};
 use crate::Sha256KeyHasher;
 
 /// An actor of tenant 1 (`default`).
@@ -52,12 +52,22 @@ pub(crate) fn service(
     blobs: MockBlobStore,
     config: ServiceConfig,
 ) -> MediaService {
+    service_over(Arc::new(repo), blobs, config)
+}
+
+/// The service over `repo` (a mock or the memory repository), with a clock fixed at
+/// 2026-11-25 12:00 UTC.
+pub(crate) fn service_over(
+    repo: Arc<dyn MediaRepo>,
+    blobs: MockBlobStore,
+    config: ServiceConfig,
+) -> MediaService {
     let mut clock = MockClock::new();
     clock
         .expect_now()
         .return_const(datetime!(2026-11-25 12:00 UTC));
     MediaService::new(
-        Arc::new(repo),
+        repo,
         Arc::new(blobs),
         Arc::new(clock),
         Arc::new(Sha256KeyHasher),

@@ -453,9 +453,11 @@ impl MediaService {
         if webhooks.is_empty() {
             return Ok(0);
         }
-        self.sequence_committed().await?;
+        // An endpoint already at the feed's head has nothing to read: an idle deployment
+        // costs one read per round, not one per endpoint.
+        let head = self.feed_head().await?;
         let mut enqueued = 0;
-        for webhook in webhooks {
+        for webhook in webhooks.into_iter().filter(|w| w.cursor < head) {
             let mut cursor = webhook.cursor;
             loop {
                 let rows = self
@@ -553,7 +555,135 @@ impl MediaService {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
     use super::*;
+    use crate::contract::deletes::insert;
+    use crate::memory::MemoryRepo;
+    use crate::ports::{MockBlobStore, Tenants, WebhookSender};
+    use crate::service::{fixtures, ServiceConfig};
+
+    /// Refuses the messages whose ids it is told to, accepts the rest; keeps every message.
+    #[derive(Debug, Default)]
+    struct Sender {
+        refuse: Mutex<Vec<String>>,
+        sent: Mutex<Vec<WebhookMessage>>,
+    }
+
+    #[async_trait::async_trait]
+    impl WebhookSender for Sender {
+        async fn send(&self, message: &WebhookMessage) -> SendOutcome {
+            self.sent.lock().unwrap().push(message.clone());
+            if self.refuse.lock().unwrap().contains(&message.id) {
+                SendOutcome {
+                    status: Some(500),
+                    error: Some("answered 500".into()),
+                }
+            } else {
+                SendOutcome {
+                    status: Some(204),
+                    error: None,
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_round_records_new_events_sends_them_signed_and_retries_then_buries_failures() {
+        let repo = MemoryRepo::new();
+        let tenant = repo
+            .create_tenant(
+                &TenantSlug::parse("default").unwrap(),
+                time::OffsetDateTime::UNIX_EPOCH,
+            )
+            .await
+            .unwrap()
+            .id;
+        let sender = Arc::new(Sender::default());
+        let config = WebhookConfig {
+            max_attempts: 2,
+            retry_base: Duration::ZERO,
+            ..WebhookConfig::default()
+        };
+        let service = fixtures::service_over(
+            Arc::new(repo.clone()),
+            MockBlobStore::new(),
+            ServiceConfig::default(),
+        )
+        .with_webhooks(sender.clone(), config);
+        let admin = fixtures::actor("root", Role::Admin);
+        assert!(matches!(
+            service
+                .create_webhook(
+                    &fixtures::actor("m", Role::Member),
+                    "http://h.example/",
+                    vec![],
+                    None
+                )
+                .await,
+            Err(ServiceError::Forbidden)
+        ));
+        let before = insert(&repo, tenant, "before.png", 1).await.unwrap();
+        let hook = service
+            .create_webhook(&admin, "http://h.example/hook", vec![], Some("n".into()))
+            .await
+            .unwrap();
+        let a = insert(&repo, tenant, "a.png", 1).await.unwrap();
+        let b = insert(&repo, tenant, "b.png", 1).await.unwrap();
+        // Events are numbered in commit order: `before` 1, `a` 2, `b` 3.
+        sender.refuse.lock().unwrap().push("evt_2".into());
+
+        let first = service.dispatch_webhooks(10).await.unwrap();
+        assert_eq!(
+            (
+                first.enqueued,
+                first.attempted,
+                first.delivered,
+                first.retried
+            ),
+            (2, 2, 1, 1),
+            "only events after the endpoint was added: {first:?}"
+        );
+        let sent = sender.sent.lock().unwrap().clone();
+        let mut ids: Vec<&str> = sent.iter().map(|m| m.id.as_str()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["evt_2", "evt_3"]);
+        let body: serde_json::Value = serde_json::from_str(&sent[0].body).unwrap();
+        assert_eq!(body["type"], "media.uploaded");
+        assert!([a.id.get(), b.id.get()].contains(&body["data"]["media_id"].as_i64().unwrap()));
+        assert_ne!(body["data"]["media_id"], before.id.get());
+        assert!(sent
+            .iter()
+            .all(|m| m.secret == hook.secret && m.url == hook.url));
+
+        // Retried at once (base 0), refused again: the second failure is its last.
+        let second = service.dispatch_webhooks(10).await.unwrap();
+        assert_eq!((second.enqueued, second.attempted, second.dead), (0, 1, 1));
+        let dead = service
+            .list_deliveries(&admin, hook.id, Some("dead"), None, None)
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(dead.len(), 1);
+        assert_eq!((dead[0].seq, dead[0].attempts), (2, 2));
+        let third = service.dispatch_webhooks(10).await.unwrap();
+        assert_eq!(third, DispatchReport::default(), "nothing due");
+
+        // Redelivered to a receiver that accepts it now.
+        sender.refuse.lock().unwrap().clear();
+        service
+            .redeliver(&admin, hook.id, dead[0].id)
+            .await
+            .unwrap();
+        let fourth = service.dispatch_webhooks(10).await.unwrap();
+        assert_eq!((fourth.attempted, fourth.delivered), (1, 1));
+        let (delivery, attempts) = service
+            .get_delivery(&admin, hook.id, dead[0].id)
+            .await
+            .unwrap();
+        assert_eq!(delivery.status, DeliveryStatus::Delivered);
+        assert_eq!(attempts.len(), 3);
+    }
 
     #[test]
     fn urls_need_a_scheme_and_a_host() {
