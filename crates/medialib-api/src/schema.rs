@@ -612,11 +612,11 @@ pub struct TrashSummaryDto {
 impl From<TrashSummary> for TrashSummaryDto {
     fn from(summary: TrashSummary) -> Self {
         Self {
-            deleted: summary.deleted,
-            freed_bytes: summary.freed_bytes,
-            held: summary.held,
-            forbidden: summary.forbidden,
-            storage_pending: summary.storage_pending,
+            deleted: summary.counts.deleted,
+            freed_bytes: summary.counts.freed_bytes,
+            held: summary.counts.held,
+            forbidden: summary.counts.forbidden,
+            storage_pending: summary.counts.storage_pending,
         }
     }
 }
@@ -754,12 +754,12 @@ impl From<FilterReport> for DeleteByFilterResponse {
             matched_bytes: report.matched_bytes,
             ids: report.ids.iter().map(|id| id.get()).collect(),
             next_cursor: report.next_cursor,
-            deleted: report.deleted,
-            freed_bytes: report.freed_bytes,
-            held: report.held,
-            in_use: report.in_use,
-            forbidden: report.forbidden,
-            storage_pending: report.storage_pending,
+            deleted: report.counts.deleted,
+            freed_bytes: report.counts.freed_bytes,
+            held: report.counts.held,
+            in_use: report.counts.in_use,
+            forbidden: report.counts.forbidden,
+            storage_pending: report.counts.storage_pending,
         }
     }
 }

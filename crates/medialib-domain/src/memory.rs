@@ -1852,6 +1852,7 @@ impl Jobs for MemoryRepo {
     async fn list_jobs(
         &self,
         tenant: TenantId,
+        created_by: Option<UserId>,
         before: Option<i64>,
         limit: u64,
     ) -> Result<Vec<Job>, RepoError> {
@@ -1863,6 +1864,11 @@ impl Jobs for MemoryRepo {
                 .rev()
                 .map(|(job, _)| job)
                 .filter(|job| job.tenant_id == tenant && before.is_none_or(|b| job.id < b))
+                .filter(|job| {
+                    created_by
+                        .as_ref()
+                        .is_none_or(|user| job.created_by == *user)
+                })
                 .cloned(),
             limit,
         ))

@@ -462,8 +462,10 @@ async fn erase_user(
             bar.set_position(job.progress.processed);
             bar.set_message(format!(
                 "{} deleted, {} kept",
-                job.progress.deleted,
-                job.progress.held + job.progress.in_use + job.progress.forbidden
+                job.progress.counts.deleted,
+                job.progress.counts.held
+                    + job.progress.counts.in_use
+                    + job.progress.counts.forbidden
             ));
         })
         .await
@@ -472,28 +474,20 @@ async fn erase_user(
     bar.finish_and_clear();
     let p = &done.progress;
     if json {
-        let receipt = serde_json::json!({
-            "job": done.id,
-            "state": done.state.as_str(),
-            "user": user,
-            "deleted": p.deleted,
-            "freed_bytes": p.freed_bytes,
-            "held": p.held,
-            "in_use": p.in_use,
-            "forbidden": p.forbidden,
-            "storage_pending": p.storage_pending,
-            "grants_revoked": p.grants_revoked,
-            "kept": p.kept,
-        });
+        // The job's progress is its receipt: counts, freed bytes, revoked grants, what was kept.
+        let mut receipt = serde_json::to_value(p)?;
+        receipt["job"] = done.id.into();
+        receipt["state"] = done.state.as_str().into();
+        receipt["user"] = user.into();
         println!("{receipt}");
     } else {
         println!(
             "job {}: {}; deleted {} media ({} bytes), kept {} held",
             done.id,
             done.state.as_str(),
-            p.deleted,
-            p.freed_bytes,
-            p.held
+            p.counts.deleted,
+            p.counts.freed_bytes,
+            p.counts.held
         );
         for kept in &p.kept {
             println!(

@@ -1,31 +1,47 @@
 //! [`HttpWebhookSender`]: the `WebhookSender` port over HTTP, signed with the Standard Webhooks
 //! reference library.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use medialib_domain::{SendOutcome, WebhookMessage, WebhookSender};
 
 /// POSTs webhook messages with `reqwest`, each attempt bounded by a timeout. Redirects are not
 /// followed (a 3xx is a failed attempt): the signed request goes where the endpoint says, or
-/// nowhere.
-#[derive(Debug, Clone)]
+/// nowhere. The client (and the system's CA certificates it reads) is built on the first send,
+/// not when the server or a CLI command starts.
+#[derive(Debug)]
 pub struct HttpWebhookSender {
-    client: reqwest::Client,
+    client: OnceLock<Result<reqwest::Client, String>>,
     timeout: Duration,
 }
 
 impl HttpWebhookSender {
     /// A sender whose attempts give up after `timeout`.
-    ///
-    /// # Errors
-    /// The HTTP client cannot be built (no TLS backend).
-    pub fn new(timeout: Duration) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("medialib-webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        Ok(Self { client, timeout })
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            client: OnceLock::new(),
+            timeout,
+        }
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, String> {
+        self.client
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .timeout(self.timeout)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .user_agent(concat!("medialib-webhooks/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|err| {
+                        format!(
+                            "cannot build the HTTP client: {}",
+                            medialib_domain::error::chain(&err)
+                        )
+                    })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 }
 
@@ -39,14 +55,17 @@ fn failed(status: Option<u16>, error: String) -> SendOutcome {
 #[async_trait::async_trait]
 impl WebhookSender for HttpWebhookSender {
     async fn send(&self, message: &WebhookMessage) -> SendOutcome {
+        let client = match self.client() {
+            Ok(client) => client,
+            Err(err) => return failed(None, err),
+        };
         let signature = match standardwebhooks::Webhook::new(&message.secret)
             .and_then(|signer| signer.sign(&message.id, message.timestamp, message.body.as_bytes()))
         {
             Ok(signature) => signature,
             Err(err) => return failed(None, format!("cannot sign: {err}")),
         };
-        let sent = self
-            .client
+        let sent = client
             .post(&message.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(standardwebhooks::HEADER_WEBHOOK_ID, &message.id)

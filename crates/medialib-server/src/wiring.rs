@@ -118,8 +118,7 @@ pub async fn build_with(settings: &Settings, inject: &Inject) -> anyhow::Result<
     service = service.with_rate_limiter(Arc::new(crate::limits::GovernorLimiter::new(
         settings.rate_limits,
     )));
-    let sender = crate::webhook::HttpWebhookSender::new(settings.webhook_timeout)
-        .context("cannot build the webhook client")?;
+    let sender = crate::webhook::HttpWebhookSender::new(settings.webhook_timeout);
     service = service.with_webhooks(Arc::new(sender), settings.webhooks.clone());
     if let Some(thumbnails) = settings.thumbnails {
         service = service.with_thumbnailer(Arc::new(ImageThumbnailer::new(thumbnails)));
@@ -309,6 +308,22 @@ async fn shutdown_signal() {
     tracing::info!("shutdown requested");
 }
 
+/// An interval that, after a slow round, waits a whole period again instead of catching up.
+fn ticker(interval: std::time::Duration) -> tokio::time::Interval {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker
+}
+
+/// Waits for the next tick; `false` once told to stop. A background loop's rounds run between
+/// two calls, so a stop never cuts one off.
+async fn next_tick(ticker: &mut tokio::time::Interval, stop: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = ticker.tick() => true,
+        _ = stop.changed() => false,
+    }
+}
+
 /// Runs the reaper every `interval` until told to stop. A pass that filled its batch is
 /// followed at once by another; the stop signal is honoured between passes, never inside one.
 async fn reaper_loop(
@@ -316,13 +331,8 @@ async fn reaper_loop(
     interval: std::time::Duration,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = stop.changed() => return,
-        }
+    let mut ticker = ticker(interval);
+    while next_tick(&mut ticker, &mut stop).await {
         let running = |_: &_| !*stop.borrow();
         match service.reap_until_done(REAP_BATCH, false, &running).await {
             Ok(report) => {
@@ -385,13 +395,8 @@ async fn webhook_loop(
     interval: std::time::Duration,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = stop.changed() => return,
-        }
+    let mut ticker = ticker(interval);
+    while next_tick(&mut ticker, &mut stop).await {
         loop {
             match service.dispatch_webhooks(WEBHOOK_BATCH).await {
                 Ok(report) => {
@@ -431,13 +436,8 @@ async fn job_loop(
 ) {
     // This runner's claims: a job it works keeps being its own between chunks.
     let token = uuid::Uuid::new_v4().simple().to_string();
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = stop.changed() => return,
-        }
+    let mut ticker = ticker(interval);
+    while next_tick(&mut ticker, &mut stop).await {
         loop {
             match service.run_job_chunk(&token).await {
                 Ok(Some(job)) => {
@@ -446,7 +446,7 @@ async fn job_loop(
                             job = job.id,
                             kind = job.kind.as_str(),
                             state = job.state.as_str(),
-                            deleted = job.progress.deleted,
+                            deleted = job.progress.counts.deleted,
                             "job ended"
                         );
                     }
@@ -481,8 +481,7 @@ const KEY_USE_FLUSH: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Writes the keys' last uses every [`KEY_USE_FLUSH`], off the request path.
 async fn key_usage_loop(service: MediaService) {
-    let mut ticker = tokio::time::interval(KEY_USE_FLUSH);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticker = ticker(KEY_USE_FLUSH);
     ticker.tick().await;
     loop {
         ticker.tick().await;

@@ -41,8 +41,11 @@ fn update(state: JobState, processed: u64, until: time::OffsetDateTime) -> JobUp
         progress: JobProgress {
             total: Some(10),
             processed,
-            deleted: processed,
-            freed_bytes: 99,
+            counts: DeleteCounts {
+                deleted: processed,
+                freed_bytes: 99,
+                ..DeleteCounts::default()
+            },
             kept: vec![KeptMedia {
                 media_id: 7,
                 reason: "held".into(),
@@ -75,7 +78,11 @@ pub async fn jobs_are_claimed_by_one_runner_and_saved_under_the_claim(repo: &dyn
     assert_eq!(job.cursor, JobCursor::default());
     assert_eq!(repo.find_job(t, job.id).await.unwrap(), Some(job.clone()));
     assert_eq!(repo.find_job(other, job.id).await.unwrap(), None);
-    assert!(repo.list_jobs(other, None, 10).await.unwrap().is_empty());
+    assert!(repo
+        .list_jobs(other, None, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
 
     let claimed = repo
         .claim_job(AT, AT + LEASE, "a", None)
@@ -166,7 +173,7 @@ pub async fn cancelling_stops_queued_jobs_and_flags_running_ones(repo: &dyn Medi
         .await
         .unwrap();
     let listed: Vec<i64> = repo
-        .list_jobs(t, None, 10)
+        .list_jobs(t, None, None, 10)
         .await
         .unwrap()
         .iter()
@@ -174,7 +181,7 @@ pub async fn cancelling_stops_queued_jobs_and_flags_running_ones(repo: &dyn Medi
         .collect();
     assert_eq!(listed, [second.id, first.id]);
     assert_eq!(
-        repo.list_jobs(t, Some(second.id), 10)
+        repo.list_jobs(t, None, Some(second.id), 10)
             .await
             .unwrap()
             .iter()
@@ -182,6 +189,17 @@ pub async fn cancelling_stops_queued_jobs_and_flags_running_ones(repo: &dyn Medi
             .collect::<Vec<_>>(),
         [first.id]
     );
+    let ann = UserId::parse("ann").unwrap();
+    assert_eq!(
+        repo.list_jobs(t, Some(ann), None, 10).await.unwrap().len(),
+        2,
+        "both started by ann"
+    );
+    assert!(repo
+        .list_jobs(t, Some(UserId::parse("bob").unwrap()), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
     assert!(matches!(
         repo.cancel_job(t, 999, AT).await,
         Err(RepoError::NotFound)

@@ -309,3 +309,55 @@ pub struct BulkReceipt {
 
 /// The largest bulk delete request.
 pub const MAX_BULK_IDS: usize = 1000;
+
+/// What a run of deletes (by filter, of the trash, a job) did with its items, counted the same
+/// way everywhere.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct DeleteCounts {
+    /// Media deleted.
+    pub deleted: u64,
+    /// Bytes freed.
+    pub freed_bytes: i64,
+    /// Items kept because they are held.
+    pub held: u64,
+    /// Items kept because they are in use (without `force`).
+    pub in_use: u64,
+    /// Items the caller may see but not delete.
+    pub forbidden: u64,
+    /// Deleted media whose blobs are not gone yet (the reaper removes them).
+    pub storage_pending: u64,
+}
+
+impl DeleteCounts {
+    /// Counts one item's outcome; returns why it was kept (`held` with the holds' reasons,
+    /// `in_use`, `forbidden`), if it was. An item deleted, trashed or restored by someone else
+    /// meanwhile counts nowhere.
+    pub fn count(
+        &mut self,
+        outcome: Result<DeleteReceipt, ServiceError>,
+    ) -> Option<(&'static str, Vec<String>)> {
+        match outcome {
+            Ok(receipt) => {
+                self.deleted += 1;
+                self.freed_bytes += receipt.freed_bytes;
+                if receipt.storage == StorageState::Pending {
+                    self.storage_pending += 1;
+                }
+                None
+            }
+            Err(ServiceError::MediaHeld(holds)) => {
+                self.held += 1;
+                Some(("held", holds.into_iter().map(|hold| hold.reason).collect()))
+            }
+            Err(ServiceError::MediaInUse(_)) => {
+                self.in_use += 1;
+                Some(("in_use", Vec::new()))
+            }
+            Err(ServiceError::Forbidden) => {
+                self.forbidden += 1;
+                Some(("forbidden", Vec::new()))
+            }
+            Err(_) => None,
+        }
+    }
+}

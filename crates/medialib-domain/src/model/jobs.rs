@@ -146,18 +146,9 @@ pub struct JobProgress {
     pub total: Option<u64>,
     /// Matches worked so far.
     pub processed: u64,
-    /// Media deleted.
-    pub deleted: u64,
-    /// Bytes freed.
-    pub freed_bytes: i64,
-    /// Matches kept because they are held.
-    pub held: u64,
-    /// Matches kept because they are in use (without `force`).
-    pub in_use: u64,
-    /// Matches the starter may see but not delete.
-    pub forbidden: u64,
-    /// Deleted media whose blobs are not gone yet (the reaper removes them).
-    pub storage_pending: u64,
+    /// What was deleted and kept, and why.
+    #[serde(flatten)]
+    pub counts: super::DeleteCounts,
     /// An erasure: grants the user held on others' media, revoked.
     #[serde(default)]
     pub grants_revoked: u64,

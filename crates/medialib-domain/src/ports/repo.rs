@@ -677,10 +677,12 @@ pub trait Jobs: Send + Sync + std::fmt::Debug {
     /// The tenant's job `id`.
     async fn find_job(&self, tenant: TenantId, id: i64) -> Result<Option<Job>, RepoError>;
 
-    /// The tenant's jobs, newest first, with ids below `before`.
+    /// The tenant's jobs (those `created_by` started, if given), newest first, with ids below
+    /// `before`.
     async fn list_jobs(
         &self,
         tenant: TenantId,
+        created_by: Option<UserId>,
         before: Option<i64>,
         limit: u64,
     ) -> Result<Vec<Job>, RepoError>;
@@ -1087,6 +1089,7 @@ mockall::mock! {
         async fn list_jobs(
             &self,
             tenant: TenantId,
+            created_by: Option<UserId>,
             before: Option<i64>,
             limit: u64,
         ) -> Result<Vec<Job>, RepoError>;

@@ -57,18 +57,8 @@ pub struct FilterReport {
     pub ids: Vec<MediaId>,
     /// Dry run: the cursor of the next page of ids.
     pub next_cursor: Option<String>,
-    /// Media deleted (a dry run: that a real run would delete now).
-    pub deleted: u64,
-    /// Bytes freed (a dry run: that a real run would free).
-    pub freed_bytes: i64,
-    /// Matches kept because they are held.
-    pub held: u64,
-    /// Matches kept because they are in use (without `force`).
-    pub in_use: u64,
-    /// Matches the caller may see but not delete.
-    pub forbidden: u64,
-    /// Deleted media whose blobs are not gone yet (the reaper will remove them).
-    pub storage_pending: u64,
+    /// What was deleted and kept, and why (a dry run: what a real run would do now).
+    pub counts: DeleteCounts,
 }
 
 impl MediaService {
@@ -118,20 +108,7 @@ impl MediaService {
                     .delete_ids(actor, &ids, MediaState::Live, force)
                     .await?
                 {
-                    match item.outcome {
-                        Ok(receipt) => {
-                            report.deleted += 1;
-                            report.freed_bytes += receipt.freed_bytes;
-                            if receipt.storage == StorageState::Pending {
-                                report.storage_pending += 1;
-                            }
-                        }
-                        Err(ServiceError::MediaHeld(_)) => report.held += 1,
-                        Err(ServiceError::MediaInUse(_)) => report.in_use += 1,
-                        Err(ServiceError::Forbidden) => report.forbidden += 1,
-                        // Deleted or trashed by someone else meanwhile.
-                        Err(_) => {}
-                    }
+                    report.counts.count(item.outcome);
                 }
             }
             if (matches.len() as u64) < chunk {
@@ -163,14 +140,14 @@ impl MediaService {
                 continue;
             }
             if access < Access::Delete {
-                report.forbidden += 1;
+                report.counts.forbidden += 1;
             } else if blockers.held.contains(&item.media.id) {
-                report.held += 1;
+                report.counts.held += 1;
             } else if !force && blockers.referenced.contains(&item.media.id) {
-                report.in_use += 1;
+                report.counts.in_use += 1;
             } else {
-                report.deleted += 1;
-                report.freed_bytes += item.media.size_bytes;
+                report.counts.deleted += 1;
+                report.counts.freed_bytes += item.media.size_bytes;
             }
         }
         Ok(())

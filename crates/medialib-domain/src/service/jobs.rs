@@ -154,22 +154,12 @@ impl MediaService {
         cursor: Option<&str>,
     ) -> Result<Page<Job>, ServiceError> {
         let limit = page_limit(limit)?;
-        let mut before = parse_cursor(cursor)?;
-        let mut items = Vec::new();
-        // Members and viewers see their own: read on until a page is full or none is left.
-        loop {
-            let batch = self.repo.list_jobs(actor.tenant_id, before, limit).await?;
-            let Some(last) = batch.last().map(|job| job.id) else {
-                break;
-            };
-            let full = batch.len() as u64 == limit;
-            items.extend(batch.into_iter().filter(|job| may_see(actor, job)));
-            if items.len() as u64 >= limit || !full {
-                break;
-            }
-            before = Some(last);
-        }
-        items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let before = parse_cursor(cursor)?;
+        let created_by = (!actor.is_admin()).then(|| actor.user_id.clone());
+        let items = self
+            .repo
+            .list_jobs(actor.tenant_id, created_by, before, limit)
+            .await?;
         let next_cursor = next_cursor(&items, limit, |job| job.id);
         Ok(Page { items, next_cursor })
     }
@@ -348,12 +338,11 @@ impl MediaService {
             return Ok(self.repo.find_job(job.tenant_id, job.id).await?);
         };
         job.updated_at = at;
+        // A cancel request seen here ends the job at the runner's next chunk, which claims
+        // it again first.
+        job.cancel_requested |= cancel;
         if job.state.is_final() {
             job.finished_at = Some(at);
-        } else if cancel {
-            job.cancel_requested = true;
-            job.state = JobState::Cancelled;
-            return Box::pin(self.save_with_lease(job, token, at)).await;
         }
         Ok(Some(job))
     }
@@ -443,30 +432,7 @@ impl MediaService {
 fn tally(progress: &mut JobProgress, items: Vec<BulkItem>) {
     for item in items {
         progress.processed += 1;
-        let kept = match item.outcome {
-            Ok(receipt) => {
-                progress.deleted += 1;
-                progress.freed_bytes += receipt.freed_bytes;
-                if receipt.storage == StorageState::Pending {
-                    progress.storage_pending += 1;
-                }
-                None
-            }
-            Err(ServiceError::MediaHeld(holds)) => {
-                progress.held += 1;
-                Some(("held", holds.into_iter().map(|h| h.reason).collect()))
-            }
-            Err(ServiceError::MediaInUse(_)) => {
-                progress.in_use += 1;
-                Some(("in_use", Vec::new()))
-            }
-            Err(ServiceError::Forbidden) => {
-                progress.forbidden += 1;
-                Some(("forbidden", Vec::new()))
-            }
-            // Deleted, trashed or restored by someone else meanwhile.
-            Err(_) => None,
-        };
+        let kept = progress.counts.count(item.outcome);
         if let (Some((reason, holds)), Ok(id)) = (kept, MediaId::try_from(item.id)) {
             if progress.kept.len() < MAX_KEPT_LISTED {
                 progress.kept.push(KeptMedia::new(id, reason, holds));

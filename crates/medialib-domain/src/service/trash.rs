@@ -22,16 +22,8 @@ const PURGE_CHUNK: u64 = 500;
 /// What emptying the trash did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrashSummary {
-    /// Items purged.
-    pub deleted: u64,
-    /// Bytes freed.
-    pub freed_bytes: i64,
-    /// Items kept because they are held.
-    pub held: u64,
-    /// Items the caller may not purge (visible but not deletable by it).
-    pub forbidden: u64,
-    /// Purged items whose blobs are not gone yet (the reaper will remove them).
-    pub storage_pending: u64,
+    /// Items purged, kept because held or forbidden to the caller, and their bytes.
+    pub counts: DeleteCounts,
 }
 
 impl MediaService {
@@ -181,19 +173,7 @@ impl MediaService {
                 .delete_ids(actor, &ids, MediaState::Trashed, true)
                 .await?
             {
-                match item.outcome {
-                    Ok(receipt) => {
-                        summary.deleted += 1;
-                        summary.freed_bytes += receipt.freed_bytes;
-                        if receipt.storage == StorageState::Pending {
-                            summary.storage_pending += 1;
-                        }
-                    }
-                    Err(ServiceError::MediaHeld(_)) => summary.held += 1,
-                    Err(ServiceError::Forbidden) => summary.forbidden += 1,
-                    // Restored or purged by someone else meanwhile.
-                    Err(_) => {}
-                }
+                summary.counts.count(item.outcome);
             }
             if (page.len() as u64) < PURGE_CHUNK {
                 break;

@@ -397,8 +397,13 @@ impl MediaService {
                 code: "webhooks_not_configured",
                 message: "this service has no webhook sender".into(),
             })?;
+        let webhooks = self.repo.enabled_webhooks().await?;
+        if webhooks.is_empty() {
+            // Deliveries of disabled endpoints wait: nothing can be claimed.
+            return Ok(DispatchReport::default());
+        }
         let mut report = DispatchReport {
-            enqueued: self.fan_out().await?,
+            enqueued: self.fan_out(webhooks).await?,
             ..DispatchReport::default()
         };
         let now = self.clock.now();
@@ -447,12 +452,9 @@ impl MediaService {
         }
     }
 
-    /// Records the deliveries of new events to every enabled endpoint; returns how many.
-    async fn fan_out(&self) -> Result<usize, ServiceError> {
-        let webhooks = self.repo.enabled_webhooks().await?;
-        if webhooks.is_empty() {
-            return Ok(0);
-        }
+    /// Records the deliveries of new events to `webhooks` (enabled endpoints); returns how
+    /// many.
+    async fn fan_out(&self, webhooks: Vec<Webhook>) -> Result<usize, ServiceError> {
         // An endpoint already at the feed's head has nothing to read: an idle deployment
         // costs one read per round, not one per endpoint.
         let head = self.feed_head().await?;

@@ -4,7 +4,7 @@
 
 use medialib_domain::{
     Job, JobCursor, JobKind, JobProgress, JobSpec, JobState, JobUpdate, Jobs, NewJob, RepoError,
-    TenantId,
+    TenantId, UserId,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -97,10 +97,14 @@ impl Jobs for SeaOrmMediaRepo {
     async fn list_jobs(
         &self,
         tenant: TenantId,
+        created_by: Option<UserId>,
         before: Option<i64>,
         limit: u64,
     ) -> Result<Vec<Job>, RepoError> {
         let mut select = row::Entity::find().filter(row::Column::TenantId.eq(tenant.0));
+        if let Some(user) = created_by {
+            select = select.filter(row::Column::CreatedBy.eq(user.as_str()));
+        }
         if let Some(before) = before {
             select = select.filter(row::Column::Id.lt(before));
         }

@@ -9,8 +9,8 @@ use medialib_domain::{
 };
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use time::OffsetDateTime;
 
@@ -176,41 +176,7 @@ impl Webhooks for SeaOrmMediaRepo {
     }
 
     async fn delete_webhook(&self, tenant: TenantId, id: i64) -> Result<(), RepoError> {
-        retrying(|| async move {
-            let txn = self.writer.begin().await.map_err(db_err)?;
-            let result = async {
-                let removed = webhook::Entity::delete_many()
-                    .filter(of_tenant(tenant, id))
-                    .exec(&txn)
-                    .await
-                    .map_err(db_err)?;
-                if removed.rows_affected == 0 {
-                    return Err(RepoError::NotFound);
-                }
-                attempt_row::Entity::delete_many()
-                    .filter(
-                        attempt_row::Column::DeliveryId.in_subquery(
-                            Query::select()
-                                .column(delivery::Column::Id)
-                                .from(delivery::Entity)
-                                .and_where(delivery::Column::WebhookId.eq(id))
-                                .to_owned(),
-                        ),
-                    )
-                    .exec(&txn)
-                    .await
-                    .map_err(db_err)?;
-                delivery::Entity::delete_many()
-                    .filter(delivery::Column::WebhookId.eq(id))
-                    .exec(&txn)
-                    .await
-                    .map_err(db_err)?;
-                Ok(())
-            }
-            .await;
-            finish(txn, result).await
-        })
-        .await
+        retrying(|| delete_endpoint(&self.writer, tenant, id)).await
     }
 
     async fn enqueue_deliveries(
@@ -220,69 +186,7 @@ impl Webhooks for SeaOrmMediaRepo {
         to: i64,
         deliveries: Vec<NewDelivery>,
     ) -> Result<bool, RepoError> {
-        retrying(|| {
-            let deliveries = deliveries.clone();
-            async move {
-                let txn = self.writer.begin().await.map_err(db_err)?;
-                let result = async {
-                    let moved = webhook::Entity::update_many()
-                        .col_expr(webhook::Column::FeedCursor, Expr::value(to))
-                        .filter(webhook::Column::Id.eq(webhook))
-                        .filter(webhook::Column::Enabled.eq(true))
-                        .filter(webhook::Column::FeedCursor.eq(from))
-                        .exec(&txn)
-                        .await
-                        .map_err(db_err)?;
-                    if moved.rows_affected == 0 {
-                        return Ok(false);
-                    }
-                    let tenant = webhook::Entity::find_by_id(webhook)
-                        .select_only()
-                        .column(webhook::Column::TenantId)
-                        .into_tuple::<i64>()
-                        .one(&txn)
-                        .await
-                        .map_err(db_err)?
-                        .ok_or(RepoError::NotFound)?;
-                    let rows = deliveries
-                        .into_iter()
-                        .map(|new| {
-                            let media = new.media_id.ok_or(corrupt("delivery without media"))?;
-                            Ok(delivery::ActiveModel {
-                                webhook_id: Set(webhook),
-                                tenant_id: Set(tenant),
-                                seq: Set(new.seq),
-                                event_type: Set(new.event_type),
-                                media_id: Set(media.get()),
-                                payload: Set(new.payload),
-                                status: Set(PENDING.into()),
-                                attempts: Set(0),
-                                next_attempt_at: Set(to_millis(new.created_at)),
-                                leased_until: Set(0),
-                                lease_token: Set(None),
-                                last_status: Set(None),
-                                last_error: Set(None),
-                                created_at: Set(to_millis(new.created_at)),
-                                delivered_at: Set(None),
-                                ..Default::default()
-                            })
-                        })
-                        .collect::<Result<Vec<_>, RepoError>>()?;
-                    // Bounded by the dispatcher's batch; chunks keep each statement's parameters
-                    // under every backend's limit.
-                    for chunk in rows.chunks(100) {
-                        delivery::Entity::insert_many(chunk.to_vec())
-                            .exec_without_returning(&txn)
-                            .await
-                            .map_err(db_err)?;
-                    }
-                    Ok(true)
-                }
-                .await;
-                finish(txn, result).await
-            }
-        })
-        .await
+        retrying(|| enqueue(&self.writer, webhook, from, to, &deliveries)).await
     }
 
     async fn claim_deliveries(
@@ -377,79 +281,7 @@ impl Webhooks for SeaOrmMediaRepo {
         attempt: DeliveryAttempt,
         next: DeliveryNext,
     ) -> Result<bool, RepoError> {
-        retrying(|| {
-            let attempt = attempt.clone();
-            async move {
-                let txn = self.writer.begin().await.map_err(db_err)?;
-                let result = async {
-                    // A delivery removed meanwhile (its endpoint was deleted, or it was forgotten)
-                    // keeps no attempt.
-                    let exists = delivery::Entity::find_by_id(id)
-                        .select_only()
-                        .column(delivery::Column::Id)
-                        .into_tuple::<i64>()
-                        .one(&txn)
-                        .await
-                        .map_err(db_err)?;
-                    if exists.is_none() {
-                        return Ok(false);
-                    }
-                    attempt_row::ActiveModel {
-                        delivery_id: Set(id),
-                        at: Set(to_millis(attempt.at)),
-                        status: Set(attempt.status.map(i32::from)),
-                        error: Set(clipped(attempt.error.clone())),
-                        duration_ms: Set(attempt.duration_ms),
-                        ..Default::default()
-                    }
-                    .insert(&txn)
-                    .await
-                    .map_err(db_err)?;
-                    let mut update = delivery::Entity::update_many()
-                        .col_expr(
-                            delivery::Column::Attempts,
-                            Expr::col(delivery::Column::Attempts).add(1),
-                        )
-                        .col_expr(delivery::Column::LeasedUntil, Expr::value(0i64))
-                        .col_expr(delivery::Column::LeaseToken, Expr::value(None::<String>))
-                        .col_expr(
-                            delivery::Column::LastStatus,
-                            Expr::value(attempt.status.map(i32::from)),
-                        )
-                        .col_expr(
-                            delivery::Column::LastError,
-                            Expr::value(clipped(attempt.error)),
-                        );
-                    update = match next {
-                        DeliveryNext::Delivered => update
-                            .col_expr(
-                                delivery::Column::Status,
-                                Expr::value(DeliveryStatus::Delivered.as_str()),
-                            )
-                            .col_expr(
-                                delivery::Column::DeliveredAt,
-                                Expr::value(Some(to_millis(attempt.at))),
-                            ),
-                        DeliveryNext::RetryAt(at) => update
-                            .col_expr(delivery::Column::NextAttemptAt, Expr::value(to_millis(at))),
-                        DeliveryNext::Dead => update.col_expr(
-                            delivery::Column::Status,
-                            Expr::value(DeliveryStatus::Dead.as_str()),
-                        ),
-                    };
-                    let updated = update
-                        .filter(delivery::Column::Id.eq(id))
-                        .filter(delivery::Column::LeaseToken.eq(token))
-                        .exec(&txn)
-                        .await
-                        .map_err(db_err)?;
-                    Ok(updated.rows_affected == 1)
-                }
-                .await;
-                finish(txn, result).await
-            }
-        })
-        .await
+        retrying(|| record(&self.writer, id, token, &attempt, next)).await
     }
 
     async fn list_deliveries(
@@ -507,38 +339,7 @@ impl Webhooks for SeaOrmMediaRepo {
     }
 
     async fn forget_deliveries(&self, before: OffsetDateTime) -> Result<u64, RepoError> {
-        retrying(|| async move {
-            let old = || {
-                Condition::all()
-                    .add(delivery::Column::Status.ne(PENDING))
-                    .add(delivery::Column::CreatedAt.lt(to_millis(before)))
-            };
-            let txn = self.writer.begin().await.map_err(db_err)?;
-            let result = async {
-                attempt_row::Entity::delete_many()
-                    .filter(
-                        attempt_row::Column::DeliveryId.in_subquery(
-                            Query::select()
-                                .column(delivery::Column::Id)
-                                .from(delivery::Entity)
-                                .cond_where(old())
-                                .to_owned(),
-                        ),
-                    )
-                    .exec(&txn)
-                    .await
-                    .map_err(db_err)?;
-                Ok(delivery::Entity::delete_many()
-                    .filter(old())
-                    .exec(&txn)
-                    .await
-                    .map_err(db_err)?
-                    .rows_affected)
-            }
-            .await;
-            finish(txn, result).await
-        })
-        .await
+        retrying(|| forget(&self.writer, before)).await
     }
 
     async fn redeliver(
@@ -566,4 +367,221 @@ impl Webhooks for SeaOrmMediaRepo {
             .map(|(delivery, _)| delivery)
             .ok_or(RepoError::NotFound)
     }
+}
+
+/// Removes an endpoint with its deliveries and their attempts, in one transaction.
+async fn delete_endpoint(
+    db: &DatabaseConnection,
+    tenant: TenantId,
+    id: i64,
+) -> Result<(), RepoError> {
+    let txn = db.begin().await.map_err(db_err)?;
+    let result = async {
+        let removed = webhook::Entity::delete_many()
+            .filter(of_tenant(tenant, id))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        if removed.rows_affected == 0 {
+            return Err(RepoError::NotFound);
+        }
+        attempt_row::Entity::delete_many()
+            .filter(
+                attempt_row::Column::DeliveryId.in_subquery(
+                    Query::select()
+                        .column(delivery::Column::Id)
+                        .from(delivery::Entity)
+                        .and_where(delivery::Column::WebhookId.eq(id))
+                        .to_owned(),
+                ),
+            )
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        delivery::Entity::delete_many()
+            .filter(delivery::Column::WebhookId.eq(id))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+    .await;
+    finish(txn, result).await
+}
+
+/// Moves an endpoint's cursor from `from` to `to` and records its deliveries, in one
+/// transaction; nothing when the cursor moved meanwhile.
+async fn enqueue(
+    db: &DatabaseConnection,
+    webhook: i64,
+    from: i64,
+    to: i64,
+    deliveries: &[NewDelivery],
+) -> Result<bool, RepoError> {
+    let txn = db.begin().await.map_err(db_err)?;
+    let result = async {
+        let moved = webhook::Entity::update_many()
+            .col_expr(webhook::Column::FeedCursor, Expr::value(to))
+            .filter(webhook::Column::Id.eq(webhook))
+            .filter(webhook::Column::Enabled.eq(true))
+            .filter(webhook::Column::FeedCursor.eq(from))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        if moved.rows_affected == 0 {
+            return Ok(false);
+        }
+        let tenant = webhook::Entity::find_by_id(webhook)
+            .select_only()
+            .column(webhook::Column::TenantId)
+            .into_tuple::<i64>()
+            .one(&txn)
+            .await
+            .map_err(db_err)?
+            .ok_or(RepoError::NotFound)?;
+        let rows = deliveries
+            .iter()
+            .map(|new| {
+                let media = new.media_id.ok_or(corrupt("delivery without media"))?;
+                Ok(delivery::ActiveModel {
+                    webhook_id: Set(webhook),
+                    tenant_id: Set(tenant),
+                    seq: Set(new.seq),
+                    event_type: Set(new.event_type.clone()),
+                    media_id: Set(media.get()),
+                    payload: Set(new.payload.clone()),
+                    status: Set(PENDING.into()),
+                    attempts: Set(0),
+                    next_attempt_at: Set(to_millis(new.created_at)),
+                    leased_until: Set(0),
+                    lease_token: Set(None),
+                    last_status: Set(None),
+                    last_error: Set(None),
+                    created_at: Set(to_millis(new.created_at)),
+                    delivered_at: Set(None),
+                    ..Default::default()
+                })
+            })
+            .collect::<Result<Vec<_>, RepoError>>()?;
+        // Bounded by the dispatcher's batch; chunks keep each statement's parameters
+        // under every backend's limit.
+        for chunk in rows.chunks(100) {
+            delivery::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&txn)
+                .await
+                .map_err(db_err)?;
+        }
+        Ok(true)
+    }
+    .await;
+    finish(txn, result).await
+}
+
+/// Records an attempt and what follows it, under the claim of `token`, in one transaction.
+async fn record(
+    db: &DatabaseConnection,
+    id: i64,
+    token: &str,
+    attempt: &DeliveryAttempt,
+    next: DeliveryNext,
+) -> Result<bool, RepoError> {
+    let txn = db.begin().await.map_err(db_err)?;
+    let result = async {
+        // A delivery removed meanwhile (its endpoint was deleted, or it was forgotten)
+        // keeps no attempt.
+        let exists = delivery::Entity::find_by_id(id)
+            .select_only()
+            .column(delivery::Column::Id)
+            .into_tuple::<i64>()
+            .one(&txn)
+            .await
+            .map_err(db_err)?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        attempt_row::ActiveModel {
+            delivery_id: Set(id),
+            at: Set(to_millis(attempt.at)),
+            status: Set(attempt.status.map(i32::from)),
+            error: Set(clipped(attempt.error.clone())),
+            duration_ms: Set(attempt.duration_ms),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .map_err(db_err)?;
+        let mut update = delivery::Entity::update_many()
+            .col_expr(
+                delivery::Column::Attempts,
+                Expr::col(delivery::Column::Attempts).add(1),
+            )
+            .col_expr(delivery::Column::LeasedUntil, Expr::value(0i64))
+            .col_expr(delivery::Column::LeaseToken, Expr::value(None::<String>))
+            .col_expr(
+                delivery::Column::LastStatus,
+                Expr::value(attempt.status.map(i32::from)),
+            )
+            .col_expr(
+                delivery::Column::LastError,
+                Expr::value(clipped(attempt.error.clone())),
+            );
+        update = match next {
+            DeliveryNext::Delivered => update
+                .col_expr(
+                    delivery::Column::Status,
+                    Expr::value(DeliveryStatus::Delivered.as_str()),
+                )
+                .col_expr(
+                    delivery::Column::DeliveredAt,
+                    Expr::value(Some(to_millis(attempt.at))),
+                ),
+            DeliveryNext::RetryAt(at) => {
+                update.col_expr(delivery::Column::NextAttemptAt, Expr::value(to_millis(at)))
+            }
+            DeliveryNext::Dead => update.col_expr(
+                delivery::Column::Status,
+                Expr::value(DeliveryStatus::Dead.as_str()),
+            ),
+        };
+        let updated = update
+            .filter(delivery::Column::Id.eq(id))
+            .filter(delivery::Column::LeaseToken.eq(token))
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        Ok(updated.rows_affected == 1)
+    }
+    .await;
+    finish(txn, result).await
+}
+
+/// Forgets old finished deliveries with their attempts, in one transaction.
+async fn forget(db: &DatabaseConnection, before: OffsetDateTime) -> Result<u64, RepoError> {
+    let old = Condition::all()
+        .add(delivery::Column::Status.ne(PENDING))
+        .add(delivery::Column::CreatedAt.lt(to_millis(before)));
+    let txn = db.begin().await.map_err(db_err)?;
+    let result = async {
+        attempt_row::Entity::delete_many()
+            .filter(
+                attempt_row::Column::DeliveryId.in_subquery(
+                    Query::select()
+                        .column(delivery::Column::Id)
+                        .from(delivery::Entity)
+                        .cond_where(old.clone())
+                        .to_owned(),
+                ),
+            )
+            .exec(&txn)
+            .await
+            .map_err(db_err)?;
+        Ok(delivery::Entity::delete_many()
+            .filter(old)
+            .exec(&txn)
+            .await
+            .map_err(db_err)?
+            .rows_affected)
+    }
+    .await;
+    finish(txn, result).await
 }
